@@ -1,0 +1,45 @@
+//! Messages: a 32-bit tag and at most [`MAX_PAYLOAD`] bytes of payload.
+//!
+//! Requests use even tags and the response to a request carries the request's tag + 1. Tag
+//! ranges belong to services: 0x1000-0x100F init, 0x8000-0x80FF the VFS.
+
+/// The largest payload a message can carry, in bytes.
+pub const MAX_PAYLOAD: usize = 4096;
+
+/// A message tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag(pub u32);
+
+impl Tag {
+    /// The tag of the response to this request.
+    pub const fn response(self) -> Tag {
+        Tag(self.0 | 1)
+    }
+
+    /// Whether this is a request tag (even).
+    pub const fn is_request(self) -> bool {
+        self.0 & 1 == 0
+    }
+}
+
+/// Tag ranges owned by services, inclusive.
+pub mod ranges {
+    use core::ops::RangeInclusive;
+
+    /// Init's protocol: service registry and fault reports.
+    pub const INIT: RangeInclusive<u32> = 0x1000..=0x100F;
+    /// The VFS service.
+    pub const VFS: RangeInclusive<u32> = 0x8000..=0x80FF;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_is_request_plus_one() {
+        assert_eq!(Tag(0x8000).response(), Tag(0x8001));
+        assert!(Tag(0x8000).is_request());
+        assert!(!Tag(0x8001).is_request());
+    }
+}

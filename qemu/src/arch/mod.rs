@@ -1,0 +1,3 @@
+//! The architecture-specific part of the kernel. Only riscv64 exists.
+
+pub mod riscv64;

@@ -1,0 +1,103 @@
+//! The boot path: from OpenSBI's hand-off to the device banner and power-off.
+
+use core::fmt::Write;
+
+use qemu_kernel::platform::{Platform, VirtioSlot};
+use qemu_kernel::virtio_id::VirtioType;
+
+use crate::arch::riscv64::sbi;
+use crate::console::Uart;
+
+/// virtio-mmio register offsets (virtio 1.2, section 4.2.2 "MMIO Device Register Layout").
+const VIRTIO_MMIO_MAGIC: usize = 0x000;
+const VIRTIO_MMIO_VERSION: usize = 0x004;
+const VIRTIO_MMIO_DEVICE_ID: usize = 0x008;
+/// "virt" in little-endian ASCII.
+const VIRTIO_MAGIC: u32 = 0x7472_6976;
+
+/// Entered from `_start` with the hart id and the device tree's physical address.
+pub extern "C" fn kmain(_hart_id: usize, dtb: usize) -> ! {
+    // SAFETY: OpenSBI passes the physical address of a valid flattened device tree in a1; paging
+    // is off, so it is readable at that address. Its header's totalsize (big-endian u32 at
+    // offset 4) bounds the blob.
+    let blob = unsafe {
+        let total = u32::from_be(core::ptr::read_unaligned((dtb + 4) as *const u32)) as usize;
+        core::slice::from_raw_parts(dtb as *const u8, total)
+    };
+    let platform = match Platform::from_device_tree(blob) {
+        Ok(platform) => platform,
+        // Without a device tree there is no console to report on either.
+        Err(_) => sbi::shutdown(false),
+    };
+    let Some(uart) = platform.uart else {
+        sbi::shutdown(false)
+    };
+    // SAFETY: the device tree names this window as the ns16550a UART; nothing else drives it.
+    let mut console = unsafe { Uart::new(uart.base) };
+    // Formatting into the UART cannot fail; a lost banner line is not worth stopping for.
+    let _ = print_banner(&mut console, &platform);
+    sbi::shutdown(true)
+}
+
+fn print_banner(out: &mut Uart, platform: &Platform) -> core::fmt::Result {
+    writeln!(
+        out,
+        "Zero OS reference kernel {}",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    writeln!(out, "memory: {} MiB", platform.memory_bytes() >> 20)?;
+    for (index, slot) in platform.virtio.iter().enumerate() {
+        let Some((version, kind)) = probe(slot) else {
+            continue;
+        };
+        writeln!(
+            out,
+            "virtio-mmio[{index}] @ {:#x} irq {}: {} (device id {}, version {version})",
+            slot.regs.base,
+            slot.irq.unwrap_or(0),
+            kind.name(),
+            kind.device_id(),
+        )?;
+    }
+    if let Some(rtc) = platform.rtc {
+        writeln!(out, "rtc: goldfish @ {:#x}", rtc.base)?;
+    }
+    if let Some(fw_cfg) = platform.fw_cfg {
+        writeln!(out, "fw_cfg @ {:#x}", fw_cfg.base)?;
+    }
+    if let Some(plic) = platform.plic {
+        writeln!(out, "plic @ {:#x}", plic.base)?;
+    }
+    for (bank, flash) in platform.flash.iter().enumerate() {
+        writeln!(
+            out,
+            "flash[{bank}] @ {:#x}: {} MiB",
+            flash.base,
+            flash.size >> 20
+        )?;
+    }
+    writeln!(out, "boot ok")
+}
+
+/// Reads a slot's identification registers; `None` for an empty slot or a non-virtio window.
+fn probe(slot: &VirtioSlot) -> Option<(u32, VirtioType)> {
+    let read = |offset: usize| {
+        // SAFETY: the device tree names this window as a virtio-mmio transport; the
+        // identification registers are read-only 32-bit registers inside it, and reading them
+        // has no side effects.
+        unsafe { core::ptr::read_volatile((slot.regs.base + offset) as *const u32) }
+    };
+    if read(VIRTIO_MMIO_MAGIC) != VIRTIO_MAGIC {
+        return None;
+    }
+    let version = read(VIRTIO_MMIO_VERSION);
+    VirtioType::from_device_id(read(VIRTIO_MMIO_DEVICE_ID)).map(|kind| (version, kind))
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // The UART address is not known here without the platform; use the SBI reset path with a
+    // failure status so the run is visibly broken. The message goes nowhere at this stage.
+    let _ = info;
+    sbi::shutdown(false)
+}

@@ -1,0 +1,45 @@
+//! The kernel's text console: the ns16550a UART found in the device tree, polled.
+
+use core::fmt;
+
+/// Transmit holding register (write) / receive buffer (read).
+const THR: usize = 0;
+/// Line status register.
+const LSR: usize = 5;
+/// LSR bit: transmit holding register empty.
+const LSR_THR_EMPTY: u8 = 1 << 5;
+
+/// A polled ns16550a UART at a fixed MMIO base.
+pub struct Uart {
+    base: usize,
+}
+
+impl Uart {
+    /// # Safety
+    /// `base` must be the register window of an ns16550a UART, mapped and not used by anyone else
+    /// while this value lives.
+    pub const unsafe fn new(base: usize) -> Self {
+        Self { base }
+    }
+
+    fn put(&mut self, byte: u8) {
+        // SAFETY: `new`'s caller guarantees `base` is this UART's register window; LSR and THR
+        // are byte registers inside it.
+        unsafe {
+            while core::ptr::read_volatile((self.base + LSR) as *const u8) & LSR_THR_EMPTY == 0 {}
+            core::ptr::write_volatile((self.base + THR) as *mut u8, byte);
+        }
+    }
+}
+
+impl fmt::Write for Uart {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for byte in s.bytes() {
+            if byte == b'\n' {
+                self.put(b'\r');
+            }
+            self.put(byte);
+        }
+        Ok(())
+    }
+}

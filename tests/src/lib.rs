@@ -1,0 +1,5 @@
+//! Support for the whole-system tests: booting the QEMU machine that `cargo xtask run` boots,
+//! under a time limit, and capturing its console.
+#![deny(missing_docs)]
+
+pub mod qemu;

@@ -1,0 +1,83 @@
+//! Booting the image in QEMU from a test: a private copy of the machine's images, the console
+//! captured, a deadline after which QEMU is killed and the test fails.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use xtask::machine::Machine;
+
+/// What a finished boot left behind.
+#[derive(Debug)]
+pub struct Boot {
+    /// Everything the guest printed on its console.
+    pub console: String,
+    /// QEMU's exit status, or `None` if it was killed at the deadline.
+    pub status: Option<i32>,
+}
+
+/// The kernel image the test boots, from `ZOS_KERNEL` (set by `cargo xtask test`).
+pub fn kernel() -> PathBuf {
+    match std::env::var_os("ZOS_KERNEL") {
+        Some(path) => PathBuf::from(path),
+        None => panic!("ZOS_KERNEL is not set: QEMU tests run through `cargo xtask test`"),
+    }
+}
+
+/// A machine with fresh images in a new directory under the target directory, named after the
+/// test so that concurrent tests never share a disk.
+pub fn fresh_machine(test_name: &str) -> Machine {
+    let dir = xtask::paths::target_dir().join("zos-tests").join(test_name);
+    // A leftover from an earlier run would make this boot depend on it.
+    let _ = std::fs::remove_dir_all(&dir);
+    Machine::new(kernel(), &dir).expect("create the test machine's images")
+}
+
+/// Boots `machine`, feeding `input` to its console, and waits for QEMU to exit or `deadline` to
+/// pass.
+pub fn boot(machine: &Machine, input: &[u8], deadline: Duration) -> Boot {
+    let mut child = machine
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-riscv64");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        // The guest may exit before reading its input; that is the guest's verdict, not ours.
+        let _ = stdin.write_all(input);
+    }
+    let (tx, rx) = mpsc::channel();
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err);
+        out.extend_from_slice(&err);
+        let _ = tx.send(out);
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("poll qemu") {
+            Some(status) => break status.code(),
+            None if start.elapsed() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let console = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    let _ = reader.join();
+    Boot {
+        console: String::from_utf8_lossy(&console).replace('\r', ""),
+        status,
+    }
+}

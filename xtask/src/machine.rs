@@ -1,0 +1,116 @@
+//! The QEMU machine of Zero OS: `virt` with OpenSBI, the kernel, and the virtio devices named in
+//! ARCHITECTURE.md (a virtio-blk disk, a virtio-crypto engine on the builtin backend, a
+//! virtio-rng entropy source) plus the second CFI flash bank.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Size of a new disk image.
+pub const DISK_BYTES: u64 = 64 << 20;
+/// QEMU's virt machine requires each pflash bank to be exactly this size.
+pub const FLASH_BYTES: u64 = 32 << 20;
+
+/// One bootable machine configuration.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// The kernel ELF.
+    pub kernel: PathBuf,
+    /// The raw disk image behind virtio-blk.
+    pub disk: PathBuf,
+    /// The raw image of the second flash bank.
+    pub flash: PathBuf,
+    /// Attach the virtio-crypto device (the hardware crypto engine).
+    pub crypto_device: bool,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// Run under `-icount` so guest time is instruction count (for measurements).
+    pub icount: bool,
+    /// Wait for a debugger on TCP port 1234 before running.
+    pub gdb: bool,
+}
+
+impl Machine {
+    /// The default machine, with its images in `state_dir` (created if missing).
+    pub fn new(kernel: PathBuf, state_dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(state_dir)?;
+        let machine = Self {
+            kernel,
+            disk: state_dir.join("disk.img"),
+            flash: state_dir.join("flash1.img"),
+            crypto_device: true,
+            memory_mib: 256,
+            icount: false,
+            gdb: false,
+        };
+        machine.create_images()?;
+        Ok(machine)
+    }
+
+    /// Creates the disk and flash images if they do not exist yet. A new disk reads as zeros
+    /// (sparse); a new flash bank reads as erased NOR (all ones).
+    pub fn create_images(&self) -> io::Result<()> {
+        if !self.disk.exists() {
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&self.disk)?;
+            file.set_len(DISK_BYTES)?;
+        }
+        if !self.flash.exists() {
+            fs::write(&self.flash, vec![0xff; FLASH_BYTES as usize])?;
+        }
+        Ok(())
+    }
+
+    /// The virtio devices this machine attaches, by the names the kernel's banner prints.
+    pub fn attached_virtio_devices(&self) -> Vec<&'static str> {
+        let mut devices = vec!["block"];
+        if self.crypto_device {
+            devices.push("crypto");
+        }
+        devices.push("entropy");
+        devices
+    }
+
+    /// The QEMU command line for this machine, console on stdio.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("qemu-system-riscv64");
+        cmd.args([
+            "-machine",
+            "virt",
+            "-bios",
+            "default",
+            "-nographic",
+            "-no-reboot",
+        ]);
+        cmd.args(["-m", &format!("{}M", self.memory_mib), "-smp", "1"]);
+        cmd.arg("-kernel").arg(&self.kernel);
+        // Modern (virtio 1.x) register layout rather than the legacy one.
+        cmd.args(["-global", "virtio-mmio.force-legacy=false"]);
+        cmd.arg("-drive").arg(format!(
+            "if=none,id=disk0,format=raw,file={}",
+            self.disk.display()
+        ));
+        cmd.args(["-device", "virtio-blk-device,drive=disk0"]);
+        if self.crypto_device {
+            cmd.args(["-object", "cryptodev-backend-builtin,id=crypto0"]);
+            cmd.args(["-device", "virtio-crypto-device,cryptodev=crypto0"]);
+        }
+        cmd.args(["-object", "rng-random,id=rng0,filename=/dev/urandom"]);
+        cmd.args(["-device", "virtio-rng-device,rng=rng0"]);
+        cmd.arg("-drive").arg(format!(
+            "if=pflash,unit=1,format=raw,file={}",
+            self.flash.display()
+        ));
+        if self.icount {
+            // One guest instruction per virtual nanosecond: guest time counts instructions.
+            cmd.args(["-icount", "shift=0"]);
+        }
+        if self.gdb {
+            cmd.args(["-s", "-S"]);
+        }
+        cmd
+    }
+}

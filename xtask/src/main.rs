@@ -1,0 +1,47 @@
+//! `cargo xtask`: build, boot, test and measure Zero OS.
+//!
+//! ```text
+//! cargo xtask run [--no-crypto-device] [--icount] [--gdb]   build the image and boot it in QEMU
+//! cargo xtask test                                          every test, lint and target build
+//! ```
+
+use std::process::ExitCode;
+
+mod cmd;
+mod image;
+mod run;
+mod test;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  run [--no-crypto-device] [--icount] [--gdb]
+        build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status
+  test  formatting, clippy (host and targets), host tests, no_std builds for every board target,
+        and the QEMU system tests
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "run" => run::run(rest),
+        "test" => test::test(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

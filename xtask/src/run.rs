@@ -1,0 +1,39 @@
+//! `cargo xtask run`: build the image and boot it in QEMU with the console on this terminal.
+
+use std::process::ExitCode;
+
+use xtask::machine::Machine;
+use xtask::paths::state_dir;
+use xtask::provision;
+
+use crate::image::build_kernel;
+
+/// Boots the system; returns QEMU's (that is, the guest's) exit status.
+pub fn run(args: &[String]) -> Result<ExitCode, String> {
+    let mut crypto_device = true;
+    let mut icount = false;
+    let mut gdb = false;
+    for arg in args {
+        match arg.as_str() {
+            "--no-crypto-device" => crypto_device = false,
+            "--icount" => icount = true,
+            "--gdb" => gdb = true,
+            other => return Err(format!("run: unknown option `{other}`")),
+        }
+    }
+    let kernel = build_kernel()?;
+    provision::ensure_qemu().map_err(|e| e.to_string())?;
+    let mut machine = Machine::new(kernel, &state_dir()).map_err(|e| format!("images: {e}"))?;
+    machine.crypto_device = crypto_device;
+    machine.icount = icount;
+    machine.gdb = gdb;
+    if gdb {
+        eprintln!("xtask: QEMU waits for gdb on localhost:1234 (target remote :1234)");
+    }
+    let status = machine
+        .command()
+        .status()
+        .map_err(|e| format!("could not start QEMU: {e}"))?;
+    let code = status.code().unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}

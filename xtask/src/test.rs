@@ -1,0 +1,80 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//!
+//! 1. `cargo fmt --check`
+//! 2. clippy with `-D warnings` on the host workspace and on the no_std crates for the image target
+//! 3. host tests (every crate's unit and integration tests)
+//! 4. release builds of the no_std crates for every pinned target (a no_std regression fails here)
+//! 5. the QEMU system tests, against the kernel image built for them
+
+use std::process::{Command, ExitCode};
+
+use xtask::paths::{IMAGE_TARGET, workspace_root};
+use xtask::provision;
+
+use crate::cmd::{cargo, status};
+use crate::image::build_kernel;
+
+/// The crates that must build without `std` for every board target.
+const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service"];
+/// The crates built for the QEMU image target only.
+const IMAGE_CRATES: &[&str] = &["qemu-kernel"];
+
+/// Runs every check; the first failure stops the run.
+pub fn test(args: &[String]) -> Result<ExitCode, String> {
+    if let Some(other) = args.first() {
+        return Err(format!("test: unknown option `{other}`"));
+    }
+    provision::ensure_rust_targets().map_err(|e| e.to_string())?;
+
+    cargo(
+        "formatting (cargo fmt --check)",
+        &["fmt", "--all", "--check"],
+    )?;
+    cargo(
+        "clippy on the host workspace",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    let mut target_clippy = vec!["clippy", "--target", IMAGE_TARGET];
+    for krate in NO_STD_CRATES.iter().chain(IMAGE_CRATES) {
+        target_clippy.extend(["--package", krate]);
+    }
+    target_clippy.extend(["--", "-D", "warnings"]);
+    cargo(&format!("clippy for {IMAGE_TARGET}"), &target_clippy)?;
+
+    cargo("host tests", &["test", "--workspace"])?;
+
+    for target in provision::pinned_targets() {
+        let mut build = vec!["build", "--release", "--lib", "--target", &target];
+        for krate in NO_STD_CRATES {
+            build.extend(["--package", krate]);
+        }
+        cargo(&format!("no_std build for {target}"), &build)?;
+    }
+
+    let kernel = build_kernel()?;
+    provision::ensure_qemu().map_err(|e| e.to_string())?;
+    let mut system_tests = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    system_tests
+        .args([
+            "test",
+            "--package",
+            "system-tests",
+            "--test",
+            "qemu_boot",
+            "--",
+            "--ignored",
+        ])
+        .env("ZOS_KERNEL", &kernel)
+        .current_dir(workspace_root());
+    status("QEMU system tests", &mut system_tests)?;
+
+    eprintln!("xtask: all tests passed");
+    Ok(ExitCode::SUCCESS)
+}
