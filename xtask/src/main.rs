@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! cargo xtask run [--no-crypto-device] [--icount] [--gdb]   build the image and boot it in QEMU
-//! cargo xtask test                                          every test, lint and target build
+//! cargo xtask test [--exhaustive]                           every test, lint and target build
+//! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
 //! ```
 
 use std::process::ExitCode;
 
+mod bench;
 mod cmd;
 mod image;
 mod run;
@@ -18,8 +20,11 @@ usage: cargo xtask <command> [options]
 commands:
   run [--no-crypto-device] [--icount] [--gdb]
         build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status
-  test  formatting, clippy (host and targets), host tests, no_std builds for every board target,
-        and the QEMU system tests
+  test [--exhaustive]
+        formatting, clippy (host and targets), host tests, no_std builds for every board target,
+        and the QEMU system tests; --exhaustive runs every power-loss cut point
+  bench <suite>
+        run a benchmark suite and write its results under docs/benchmarks/
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "run" => run::run(rest),
         "test" => test::test(rest),
+        "bench" => bench::bench(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -6,12 +6,12 @@
 //! 4. release builds of the no_std crates for every pinned target (a no_std regression fails here)
 //! 5. the QEMU system tests, against the kernel image built for them
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use xtask::paths::{IMAGE_TARGET, workspace_root};
+use xtask::paths::IMAGE_TARGET;
 use xtask::provision;
 
-use crate::cmd::{cargo, status};
+use crate::cmd::{cargo, cargo_command, status};
 use crate::image::build_kernel;
 
 /// The crates that must build without `std` for every board target.
@@ -21,9 +21,15 @@ const IMAGE_CRATES: &[&str] = &["qemu-kernel"];
 
 /// Runs every check; the first failure stops the run.
 pub fn test(args: &[String]) -> Result<ExitCode, String> {
-    if let Some(other) = args.first() {
-        return Err(format!("test: unknown option `{other}`"));
+    let mut exhaustive = false;
+    for arg in args {
+        match arg.as_str() {
+            // Power-loss suites read ZOS_EXHAUSTIVE: every cut point of the large workloads too.
+            "--exhaustive" => exhaustive = true,
+            other => return Err(format!("test: unknown option `{other}`")),
+        }
     }
+
     provision::ensure_rust_targets().map_err(|e| e.to_string())?;
 
     cargo(
@@ -48,7 +54,12 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
     target_clippy.extend(["--", "-D", "warnings"]);
     cargo(&format!("clippy for {IMAGE_TARGET}"), &target_clippy)?;
 
-    cargo("host tests", &["test", "--workspace"])?;
+    let mut host_tests = cargo_command(&["test", "--workspace"]);
+    if exhaustive {
+        // Power-loss suites read this: every cut point of the large workloads, not a sample.
+        host_tests.env("ZOS_EXHAUSTIVE", "1");
+    }
+    status("host tests", &mut host_tests)?;
 
     for target in provision::pinned_targets() {
         let mut build = vec!["build", "--release", "--lib", "--target", &target];

@@ -1,0 +1,19 @@
+//! `cargo xtask bench <suite>`: measurements against a peer on the same workload in the same run.
+//! Each suite prints `<suite>.<figure>: <value> <unit>` lines and writes them, with the peer's
+//! figures and the ratios, to `docs/benchmarks/<suite>.md`, which the README links.
+
+use std::process::ExitCode;
+
+/// The suites, by name.
+const SUITES: &[&str] = &[];
+
+/// Runs the named suite.
+pub fn bench(args: &[String]) -> Result<ExitCode, String> {
+    let Some((suite, _rest)) = args.split_first() else {
+        return Err(format!("bench: name a suite: {}", SUITES.join(", ")));
+    };
+    Err(format!(
+        "bench: unknown suite `{suite}` (suites: {})",
+        SUITES.join(", ")
+    ))
+}
