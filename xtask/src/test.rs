@@ -71,19 +71,11 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
 
     let kernel = build_kernel()?;
     provision::ensure_qemu().map_err(|e| e.to_string())?;
-    let mut system_tests = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Every QEMU test target of the system-tests crate; each boots its own machine.
+    let mut system_tests = cargo_command(&["test", "--package", "system-tests", "--tests"]);
     system_tests
-        .args([
-            "test",
-            "--package",
-            "system-tests",
-            "--test",
-            "qemu_boot",
-            "--",
-            "--ignored",
-        ])
-        .env("ZOS_KERNEL", &kernel)
-        .current_dir(workspace_root());
+        .args(["--", "--ignored"])
+        .env("ZOS_KERNEL", &kernel);
     status("QEMU system tests", &mut system_tests)?;
 
     eprintln!("xtask: all tests passed");
