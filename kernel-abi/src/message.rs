@@ -3,15 +3,17 @@
 //! Requests use even tags and the response to a request carries the request's tag + 1. Tag
 //! ranges belong to services: 0x1000-0x100F init, 0x8000-0x80FF the VFS.
 
+use serde::{Deserialize, Serialize};
+
 /// The largest payload a message can carry, in bytes.
 pub const MAX_PAYLOAD: usize = 4096;
 
 /// A message tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tag(pub u32);
 
 impl Tag {
-    /// The tag of the response to this request.
+    /// The tag of the response to this request (request + 1; a response tag maps to itself).
     pub const fn response(self) -> Tag {
         Tag(self.0 | 1)
     }
@@ -26,7 +28,7 @@ impl Tag {
 pub mod ranges {
     use core::ops::RangeInclusive;
 
-    /// Init's protocol: service registry and fault reports.
+    /// Init's protocol: service registry and fault reports (see [`crate::init_proto`]).
     pub const INIT: RangeInclusive<u32> = 0x1000..=0x100F;
     /// The VFS service.
     pub const VFS: RangeInclusive<u32> = 0x8000..=0x80FF;
@@ -39,7 +41,13 @@ mod tests {
     #[test]
     fn response_is_request_plus_one() {
         assert_eq!(Tag(0x8000).response(), Tag(0x8001));
+        assert_eq!(Tag(0x8001).response(), Tag(0x8001));
         assert!(Tag(0x8000).is_request());
         assert!(!Tag(0x8001).is_request());
+    }
+
+    #[test]
+    fn ranges_do_not_overlap() {
+        assert!(ranges::INIT.end() < ranges::VFS.start());
     }
 }

@@ -1,56 +1,549 @@
-//! Syscall numbers and the error codes syscalls return.
+//! Syscall numbers, the register convention, and the error codes syscalls return.
+//!
+//! # Register convention (RISC-V)
+//!
+//! A task traps into the kernel with `ecall`:
+//!
+//! | register | on entry | on return |
+//! | --- | --- | --- |
+//! | `a7` | the syscall number ([`Sysno`]) | unchanged |
+//! | `a0`..`a5` | arguments 0..5 | `a0`: result (≥ 0) or a negated [`Errno`]; `a1`..`a5`: extra results |
+//! | everything else | — | preserved |
+//!
+//! A result in `a0` is an error exactly when, read as a signed integer, it lies in
+//! `-4095..=-1` ([`decode_ret`] / [`encode_ret`]). Extra results in `a1`.. are meaningful only on
+//! success. Pointer arguments are task virtual addresses; a `(pointer, length)` pair must lie
+//! wholly inside memory the task may read (or write, for output buffers).
+//!
+//! Two kinds of failure: a recoverable problem returns an [`Errno`]; a broken contract (an
+//! unknown syscall number, a buffer outside the task's memory, a malformed register value)
+//! **faults** the task with [`FaultKind::BadSyscall`] — the kernel stops it and reports it to
+//! the supervisor (init), which restarts it per its policy. Faults never stop the kernel.
+//!
+//! # Task entry
+//!
+//! A task starts at its ELF entry point with `sp` at the 16-byte aligned top of its stack, `a0`
+//! holding its own [`TaskId`](crate::TaskId) in register form, and its `.bss` zeroed. `gp` is the
+//! task's business (see the task runtime).
+//!
+//! # The syscalls
+//!
+//! Each has a section below: arguments, returns, errors, faults, notes.
+//!
+//! ## `DebugWrite` (0)
+//! - **Arguments:** `a0` pointer to UTF-8 text, `a1` its length in bytes, `a2` the
+//!   [`LogLevel`].
+//! - **Returns:** `a0` the number of bytes written (all of them; the kernel may truncate a line
+//!   longer than [`crate::MAX_PAYLOAD`]).
+//! - **Errors:** none.
+//! - **Faults:** the buffer is not readable by the task; the level is not a [`LogLevel`].
+//! - **Notes:** the kernel prefixes the line with the task's name and the level. Text need not
+//!   end in a newline; one call is one line.
+//!
+//! ## `Exit` (1)
+//! - **Arguments:** `a0` the exit status ([`ExitStatus`]; 0 is success).
+//! - **Returns:** never.
+//! - **Errors / faults:** none.
+//! - **Notes:** the task stops; callers blocked on its endpoints get [`Errno::PeerDied`]; the
+//!   supervisor receives a fault report of kind [`FaultKind::Exited`] with the status as detail.
+//!
+//! ## `Send` (2)
+//! - **Arguments:** `a0` endpoint, `a1` tag, `a2` pointer to the payload, `a3` payload length.
+//! - **Returns:** `a0` = 0 once the message is queued. Does not wait for the receiver.
+//! - **Errors:** [`Errno::NotGranted`] (the task holds no grant for the endpoint),
+//!   [`Errno::QueueFull`] (the endpoint's bounded queue is full; nothing was queued),
+//!   [`Errno::PeerDied`] (no live task serves the endpoint), [`Errno::InvalidArgument`] (length
+//!   above [`crate::MAX_PAYLOAD`], unknown endpoint).
+//! - **Faults:** the payload is not readable by the task.
+//! - **Notes:** the receiver gets a reply token with the message, but a reply to a `send` is
+//!   dropped (the sender is not waiting for one).
+//!
+//! ## `Receive` (3)
+//! - **Arguments:** `a0` endpoint (one this task serves), `a1` pointer to the buffer, `a2` its
+//!   length, `a3` [`RecvFlags`].
+//! - **Returns:** `a0` payload length, `a1` tag, `a2` [`ReplyToken`](crate::ReplyToken) register
+//!   form, `a3`..`a5` the sender's [`Credentials`](crate::Credentials) register form
+//!   ([`Credentials::to_regs`](crate::Credentials::to_regs)).
+//! - **Errors:** [`Errno::WouldBlock`] (non-blocking and the queue is empty),
+//!   [`Errno::BufferTooSmall`] (the next message is longer than the buffer; it stays queued),
+//!   [`Errno::NotGranted`] (the task does not serve the endpoint).
+//! - **Faults:** the buffer is not writable by the task; unknown flag bits.
+//! - **Notes:** messages are delivered in FIFO order. The credentials are the kernel's record
+//!   of the sender, never anything the sender wrote.
+//!
+//! ## `Call` (4)
+//! - **Arguments:** `a0` endpoint, `a1` tag, `a2` pointer to the request, `a3` its length, `a4`
+//!   pointer to the reply buffer, `a5` its length.
+//! - **Returns:** `a0` reply payload length, `a1` reply tag.
+//! - **Errors:** as `Send`, plus [`Errno::PeerDied`] when the server dies or restarts before it
+//!   replies (never a hang), and [`Errno::BufferTooSmall`] when the reply is longer than the
+//!   reply buffer (the reply is consumed).
+//! - **Faults:** the request is not readable, or the reply buffer not writable, by the task.
+//! - **Notes:** the caller blocks until the reply. A full queue is an immediate error, not a
+//!   wait.
+//!
+//! ## `Reply` (5)
+//! - **Arguments:** `a0` reply token (register form), `a1` tag, `a2` pointer to the payload,
+//!   `a3` its length.
+//! - **Returns:** `a0` = 0, also when the reply was dropped because the caller died, restarted
+//!   (the token's generation is stale) or is not waiting for this server.
+//! - **Errors:** [`Errno::InvalidArgument`] (length above [`crate::MAX_PAYLOAD`]),
+//!   [`Errno::NotGranted`] (the task does not serve the token's endpoint).
+//! - **Faults:** the payload is not readable by the task; a malformed token.
+//!
+//! ## `MonotonicTime` (6)
+//! - **Arguments:** none. **Returns:** `a0` nanoseconds since boot, never decreasing.
+//! - **Errors / faults:** none.
+//!
+//! ## `WallClockTime` (7)
+//! - **Arguments:** none. **Returns:** `a0` nanoseconds since the Unix epoch (RTC).
+//! - **Errors:** [`Errno::NotSupported`] when the machine has no real-time clock.
+//! - **Faults:** none.
+//!
+//! ## `RandomBytes` (8)
+//! - **Arguments:** `a0` pointer to the output buffer, `a1` its length (≤
+//!   [`crate::MAX_PAYLOAD`]).
+//! - **Returns:** `a0` = 0 with the buffer filled from the kernel's entropy source.
+//! - **Errors:** [`Errno::InvalidArgument`] (length too large), [`Errno::NotSupported`] (no
+//!   entropy source).
+//! - **Faults:** the buffer is not writable by the task.
+//!
+//! ## `Yield` (9)
+//! - **Arguments:** none. **Returns:** `a0` = 0 after other runnable tasks of the same priority
+//!   had a turn. **Errors / faults:** none.
+//!
+//! ## `Sleep` (10)
+//! - **Arguments:** `a0` duration in nanoseconds. **Returns:** `a0` = 0 no earlier than that.
+//! - **Errors / faults:** none.
+//!
+//! ## `DmaAlloc` (11)
+//! - **Arguments:** `a0` size in bytes (rounded up to 4 KiB pages).
+//! - **Returns:** `a0` virtual address in the task, `a1` physical address for the device. The
+//!   memory is physically contiguous, page-aligned, zeroed and mapped read-write; it lives until
+//!   the task stops.
+//! - **Errors:** [`Errno::Denied`] (the system file gives the task no DMA budget),
+//!   [`Errno::OutOfResources`] (budget or memory exhausted), [`Errno::InvalidArgument`] (size 0).
+//! - **Faults:** none.
+//!
+//! ## `MapMmio` (12)
+//! - **Arguments:** `a0` device grant index (the position of the device in the task's grants in
+//!   the system file).
+//! - **Returns:** `a0` virtual base, `a1` size in bytes, `a2` physical base, `a3` the device's
+//!   interrupt number, 0 when it has none. Mapping twice returns the same mapping.
+//! - **Errors:** [`Errno::InvalidArgument`] (no such grant).
+//! - **Faults:** none.
+//! - **Notes:** the kernel finds the device's window in the device tree; tasks never hard-code
+//!   addresses. The mapping is device memory (uncached, strongly ordered).
+//!
+//! ## `WaitNotification` (13)
+//! - **Arguments:** `a0` mask of notification bits, `a1` [`RecvFlags`].
+//! - **Returns:** `a0` the pending bits within the mask; they are cleared.
+//! - **Errors:** [`Errno::WouldBlock`] (non-blocking and none pending).
+//! - **Faults:** unknown flag bits.
+//! - **Notes:** the interrupt of device grant `i` sets notification bit `i` and is masked until
+//!   `IrqAck`. A kernel without interrupt forwarding never sets a bit; drivers then poll
+//!   (`Yield`/`Sleep` between looks at the device).
+//!
+//! ## `IrqAck` (14)
+//! - **Arguments:** `a0` device grant index. **Returns:** `a0` = 0; the interrupt is unmasked.
+//! - **Errors:** [`Errno::InvalidArgument`] (no such grant or it has no interrupt).
+//! - **Faults:** none.
+//!
+//! ## `TaskStart` (15) — supervisor only
+//! - **Arguments:** `a0` task index.
+//! - **Returns:** `a0` the [`TaskId`](crate::TaskId) of the started incarnation. The first start
+//!   has generation 0; each later start bumps it.
+//! - **Errors:** [`Errno::Denied`] (the caller is not the supervisor), [`Errno::InvalidArgument`]
+//!   (no such task).
+//! - **Faults:** none.
+//! - **Notes:** a running task is stopped first (its blocked callers get
+//!   [`Errno::PeerDied`]). The task restarts from its ELF image with fresh memory, an empty
+//!   endpoint queue and only the grants of the system file.
+//!
+//! ## `TaskInfo` (16)
+//! - **Arguments:** `a0` task index, `a1` pointer to a name buffer, `a2` its length.
+//! - **Returns:** `a0` the name's full length (the buffer receives as much as fits), `a1` the
+//!   current [`TaskId`](crate::TaskId), `a2` the [`TaskInfoWord`] register form.
+//! - **Errors:** [`Errno::InvalidArgument`] (no such task: indices are dense from 0, so a
+//!   supervisor enumerates until this error).
+//! - **Faults:** the buffer is not writable by the task.
+//!
+//! ## `Grant` (17) — supervisor only
+//! - **Arguments:** `a0` the grantee's [`TaskId`](crate::TaskId), `a1` endpoint.
+//! - **Returns:** `a0` = 0; the grantee may now send to the endpoint.
+//! - **Errors:** [`Errno::Denied`] (not the supervisor), [`Errno::PeerDied`] (the grantee's
+//!   generation is stale), [`Errno::InvalidArgument`] (no such endpoint),
+//!   [`Errno::OutOfResources`] (the grantee's grant table is full).
+//! - **Faults:** none.
+//!
+//! ## `EndpointInfo` (18)
+//! - **Arguments:** `a0` endpoint. **Returns:** `a0` the [`TaskId`](crate::TaskId) of the live
+//!   incarnation serving it.
+//! - **Errors:** [`Errno::InvalidArgument`] (no such endpoint), [`Errno::PeerDied`] (its server
+//!   is not running).
+//! - **Faults:** none.
+//! - **Notes:** init uses it to check that a task registering a service serves the endpoint it
+//!   names.
 
-/// Syscall numbers, passed in register `a7`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// Syscall numbers, passed in register `a7`. See the module docs for each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(usize)]
 pub enum Sysno {
-    /// Write bytes to the kernel's debug console.
+    /// Write a line to the kernel's debug log.
     DebugWrite = 0,
     /// Stop the calling task with an exit status.
     Exit = 1,
+    /// Queue a message on an endpoint without waiting for a reply.
+    Send = 2,
+    /// Take the next message from an endpoint the task serves.
+    Receive = 3,
+    /// Send a request and block for its reply.
+    Call = 4,
+    /// Answer a request received with a reply token.
+    Reply = 5,
+    /// Nanoseconds since boot.
+    MonotonicTime = 6,
+    /// Nanoseconds since the Unix epoch.
+    WallClockTime = 7,
+    /// Fill a buffer with random bytes.
+    RandomBytes = 8,
+    /// Let other tasks run.
+    Yield = 9,
+    /// Block for a duration.
+    Sleep = 10,
+    /// Allocate DMA-able memory; returns its virtual and physical address.
+    DmaAlloc = 11,
+    /// Map a granted device's MMIO window.
+    MapMmio = 12,
+    /// Wait for notification bits (forwarded interrupts).
+    WaitNotification = 13,
+    /// Re-enable a forwarded interrupt.
+    IrqAck = 14,
+    /// Start or restart a task (supervisor only).
+    TaskStart = 15,
+    /// Read a task's name, id and state.
+    TaskInfo = 16,
+    /// Grant a task the right to send to an endpoint (supervisor only).
+    Grant = 17,
+    /// Which task serves an endpoint.
+    EndpointInfo = 18,
 }
 
 impl Sysno {
-    /// Decodes a register value; `None` for a number no syscall has.
+    /// Every syscall, in number order.
+    pub const ALL: [Sysno; 19] = [
+        Self::DebugWrite,
+        Self::Exit,
+        Self::Send,
+        Self::Receive,
+        Self::Call,
+        Self::Reply,
+        Self::MonotonicTime,
+        Self::WallClockTime,
+        Self::RandomBytes,
+        Self::Yield,
+        Self::Sleep,
+        Self::DmaAlloc,
+        Self::MapMmio,
+        Self::WaitNotification,
+        Self::IrqAck,
+        Self::TaskStart,
+        Self::TaskInfo,
+        Self::Grant,
+        Self::EndpointInfo,
+    ];
+
+    /// Decodes a register value; `None` for a number no syscall has (the kernel faults the task).
     pub const fn from_raw(raw: usize) -> Option<Self> {
-        match raw {
-            0 => Some(Self::DebugWrite),
-            1 => Some(Self::Exit),
-            _ => None,
+        if raw < Self::ALL.len() {
+            Some(Self::ALL[raw])
+        } else {
+            None
         }
     }
 }
 
 /// Errors a syscall returns, as stable numbers (returned negated in `a0`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u16)]
 pub enum Errno {
-    /// An argument was out of range or pointed outside the caller's memory.
+    /// An argument was out of range (a length above the limit, an unknown endpoint or task).
     InvalidArgument = 1,
     /// The target endpoint's queue is full; the message was not queued.
     QueueFull = 2,
-    /// The caller holds no grant for the target endpoint.
+    /// The caller holds no grant for the target endpoint (or does not serve it).
     NotGranted = 3,
-    /// The peer task died (or restarted) before the operation completed.
+    /// The peer task died (or restarted) before the operation completed, or is not running.
     PeerDied = 4,
-    /// A non-blocking receive found no message.
+    /// A non-blocking operation found nothing to do.
     WouldBlock = 5,
-    /// The kernel is out of the resource the call needs.
+    /// The kernel is out of the resource the call needs, or the task's budget is used up.
     OutOfResources = 6,
+    /// A message or reply is longer than the buffer offered for it.
+    BufferTooSmall = 7,
+    /// This kernel or machine does not provide the service (no RTC, no entropy source).
+    NotSupported = 8,
+    /// The caller is not allowed this syscall (for example a supervisor-only one).
+    Denied = 9,
+    /// An error number this version of the ABI does not know (from a newer kernel).
+    Unknown = 0xFFF,
 }
 
 impl Errno {
-    /// Decodes a stable error number.
+    /// Every error a kernel may return, in number order (excluding [`Errno::Unknown`]).
+    pub const ALL: [Errno; 9] = [
+        Self::InvalidArgument,
+        Self::QueueFull,
+        Self::NotGranted,
+        Self::PeerDied,
+        Self::WouldBlock,
+        Self::OutOfResources,
+        Self::BufferTooSmall,
+        Self::NotSupported,
+        Self::Denied,
+    ];
+
+    /// Decodes a stable error number; `None` for one this ABI does not define.
     pub const fn from_raw(raw: u16) -> Option<Self> {
+        if raw >= 1 && (raw as usize) <= Self::ALL.len() {
+            Some(Self::ALL[raw as usize - 1])
+        } else {
+            None
+        }
+    }
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let text = match self {
+            Self::InvalidArgument => "invalid argument",
+            Self::QueueFull => "endpoint queue full",
+            Self::NotGranted => "endpoint not granted",
+            Self::PeerDied => "peer task died",
+            Self::WouldBlock => "would block",
+            Self::OutOfResources => "out of resources",
+            Self::BufferTooSmall => "buffer too small",
+            Self::NotSupported => "not supported",
+            Self::Denied => "denied",
+            Self::Unknown => "unknown error",
+        };
+        f.write_str(text)
+    }
+}
+
+/// The largest error number a result register can carry.
+const MAX_ERRNO: usize = 4095;
+
+/// Encodes a syscall result for `a0`: the value itself, or the negated error number.
+///
+/// Values must stay below `usize::MAX - 4095`; the kernel never returns larger ones.
+pub const fn encode_ret(result: Result<usize, Errno>) -> usize {
+    match result {
+        Ok(value) => value,
+        Err(errno) => (errno as u16 as usize).wrapping_neg(),
+    }
+}
+
+/// Decodes `a0` after a syscall: an error exactly when it lies in `-4095..=-1` as a signed
+/// integer. An error number this ABI does not define becomes [`Errno::Unknown`].
+pub const fn decode_ret(raw: usize) -> Result<usize, Errno> {
+    let neg = raw.wrapping_neg();
+    if neg >= 1 && neg <= MAX_ERRNO {
+        match Errno::from_raw(neg as u16) {
+            Some(errno) => Err(errno),
+            None => Err(Errno::Unknown),
+        }
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Flags of `Receive` and `WaitNotification` (argument `a3` / `a1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RecvFlags(pub usize);
+
+impl RecvFlags {
+    /// Block until something arrives.
+    pub const BLOCKING: RecvFlags = RecvFlags(0);
+    /// Return [`Errno::WouldBlock`] instead of blocking.
+    pub const NONBLOCK: RecvFlags = RecvFlags(1);
+
+    /// The flags for a receive that blocks or not.
+    pub const fn new(blocking: bool) -> Self {
+        if blocking {
+            Self::BLOCKING
+        } else {
+            Self::NONBLOCK
+        }
+    }
+
+    /// Whether the flags use only defined bits (the kernel faults the task otherwise).
+    pub const fn is_valid(self) -> bool {
+        self.0 & !Self::NONBLOCK.0 == 0
+    }
+
+    /// Whether the receive must not block.
+    pub const fn is_nonblocking(self) -> bool {
+        self.0 & Self::NONBLOCK.0 != 0
+    }
+}
+
+/// Severity of a log line (`DebugWrite` argument `a2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum LogLevel {
+    /// Something failed.
+    Error = 1,
+    /// Something is off but the task carries on.
+    Warn = 2,
+    /// What the system does, at the level an operator follows.
+    Info = 3,
+    /// Detail for developers.
+    Debug = 4,
+    /// Very fine detail.
+    Trace = 5,
+}
+
+impl LogLevel {
+    /// Decodes the register form.
+    pub const fn from_raw(raw: usize) -> Option<Self> {
         match raw {
-            1 => Some(Self::InvalidArgument),
-            2 => Some(Self::QueueFull),
-            3 => Some(Self::NotGranted),
-            4 => Some(Self::PeerDied),
-            5 => Some(Self::WouldBlock),
-            6 => Some(Self::OutOfResources),
+            1 => Some(Self::Error),
+            2 => Some(Self::Warn),
+            3 => Some(Self::Info),
+            4 => Some(Self::Debug),
+            5 => Some(Self::Trace),
             _ => None,
         }
+    }
+
+    /// The level's name as printed in log lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Error => "ERROR",
+            Self::Warn => "WARN",
+            Self::Info => "INFO",
+            Self::Debug => "DEBUG",
+            Self::Trace => "TRACE",
+        }
+    }
+}
+
+/// A task's exit status (`Exit` argument `a0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ExitStatus(pub u32);
+
+impl ExitStatus {
+    /// The task finished its work.
+    pub const SUCCESS: ExitStatus = ExitStatus(0);
+    /// The task panicked (the task runtime's panic handler exits with this).
+    pub const PANIC: ExitStatus = ExitStatus(101);
+}
+
+/// Why a task stopped, as reported to the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum FaultKind {
+    /// A load, store or fetch the task may not do (detail: the faulting address).
+    MemoryAccess = 1,
+    /// An illegal or privileged instruction (detail: the instruction bits, if known).
+    IllegalInstruction = 2,
+    /// A syscall with an unknown number or arguments that break the contract (detail: the
+    /// syscall number).
+    BadSyscall = 3,
+    /// The task called `Exit` (detail: the exit status; [`ExitStatus::PANIC`] after a panic).
+    Exited = 4,
+    /// The task was stopped by a restart request while running (detail: 0).
+    Killed = 5,
+}
+
+impl FaultKind {
+    /// Decodes the register / wire form.
+    pub const fn from_raw(raw: u8) -> Option<Self> {
+        match raw {
+            1 => Some(Self::MemoryAccess),
+            2 => Some(Self::IllegalInstruction),
+            3 => Some(Self::BadSyscall),
+            4 => Some(Self::Exited),
+            5 => Some(Self::Killed),
+            _ => None,
+        }
+    }
+}
+
+/// The life-cycle state of a task slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum TaskState {
+    /// Never started (waits for the supervisor's `TaskStart`).
+    NotStarted = 0,
+    /// Running, runnable or blocked in a syscall.
+    Running = 1,
+    /// Stopped by a fault; waits for a restart.
+    Faulted = 2,
+    /// Stopped by `Exit`.
+    Exited = 3,
+}
+
+impl TaskState {
+    /// Decodes the register form.
+    pub const fn from_raw(raw: u8) -> Option<Self> {
+        match raw {
+            0 => Some(Self::NotStarted),
+            1 => Some(Self::Running),
+            2 => Some(Self::Faulted),
+            3 => Some(Self::Exited),
+            _ => None,
+        }
+    }
+}
+
+/// What `TaskInfo` returns in `a2`: the task's state, class, priority and boot flag.
+///
+/// Register form: bits 0..=7 state, 8..=15 class, 16..=23 priority (0 highest), bit 24 set
+/// when init starts the task at boot (tasks without it are started on demand or never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskInfoWord {
+    /// The task's state.
+    pub state: TaskState,
+    /// The task's process class.
+    pub class: crate::ProcessClass,
+    /// Scheduling priority, 0 highest.
+    pub priority: u8,
+    /// Whether init starts it during boot, in task-index order.
+    pub start_at_boot: bool,
+}
+
+impl TaskInfoWord {
+    /// Packs the register form.
+    pub const fn to_raw(self) -> usize {
+        self.state as u8 as usize
+            | (self.class as u8 as usize) << 8
+            | (self.priority as usize) << 16
+            | (self.start_at_boot as usize) << 24
+    }
+
+    /// Unpacks the register form; `None` for values no kernel writes.
+    pub const fn from_raw(raw: usize) -> Option<Self> {
+        if raw >> 25 != 0 {
+            return None;
+        }
+        let state = match TaskState::from_raw(raw as u8) {
+            Some(s) => s,
+            None => return None,
+        };
+        let class = match crate::ProcessClass::from_raw((raw >> 8) as u8) {
+            Some(c) => c,
+            None => return None,
+        };
+        Some(Self {
+            state,
+            class,
+            priority: (raw >> 16) as u8,
+            start_at_boot: raw & (1 << 24) != 0,
+        })
     }
 }
 
@@ -59,13 +552,91 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_round_trip() {
-        for s in [Sysno::DebugWrite, Sysno::Exit] {
-            assert_eq!(Sysno::from_raw(s as usize), Some(s));
+    fn sysno_round_trips_and_numbers_are_fixed() {
+        for (n, s) in Sysno::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, n);
+            assert_eq!(Sysno::from_raw(n), Some(*s));
         }
-        for e in 1..=6u16 {
-            assert_eq!(Errno::from_raw(e).map(|e| e as u16), Some(e));
+        assert_eq!(Sysno::from_raw(Sysno::ALL.len()), None);
+        assert_eq!(Sysno::Call as usize, 4);
+        assert_eq!(Sysno::EndpointInfo as usize, 18);
+    }
+
+    #[test]
+    fn errno_round_trips_and_numbers_are_fixed() {
+        for (i, e) in Errno::ALL.iter().enumerate() {
+            assert_eq!(*e as u16 as usize, i + 1);
+            assert_eq!(Errno::from_raw(*e as u16), Some(*e));
+            assert_eq!(decode_ret(encode_ret(Err(*e))), Err(*e));
         }
         assert_eq!(Errno::from_raw(0), None);
+        assert_eq!(Errno::from_raw(10), None);
+        assert_eq!(Errno::QueueFull as u16, 2);
+        assert_eq!(encode_ret(Err(Errno::PeerDied)), usize::MAX - 3);
+    }
+
+    #[test]
+    fn results_round_trip() {
+        for v in [0usize, 1, 4096, usize::MAX - 4096] {
+            assert_eq!(decode_ret(encode_ret(Ok(v))), Ok(v));
+        }
+        assert_eq!(decode_ret(usize::MAX - 99), Err(Errno::Unknown));
+        assert_eq!(decode_ret(0usize.wrapping_sub(4096)), Ok(usize::MAX - 4095));
+    }
+
+    #[test]
+    fn flags_and_levels_round_trip() {
+        assert!(RecvFlags::new(false).is_nonblocking());
+        assert!(!RecvFlags::new(true).is_nonblocking());
+        assert!(RecvFlags::NONBLOCK.is_valid());
+        assert!(!RecvFlags(2).is_valid());
+        for l in [
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Info,
+            LogLevel::Debug,
+            LogLevel::Trace,
+        ] {
+            assert_eq!(LogLevel::from_raw(l as usize), Some(l));
+        }
+        assert_eq!(LogLevel::from_raw(0), None);
+        assert_eq!(LogLevel::from_raw(6), None);
+    }
+
+    #[test]
+    fn fault_kinds_and_states_round_trip() {
+        for k in [
+            FaultKind::MemoryAccess,
+            FaultKind::IllegalInstruction,
+            FaultKind::BadSyscall,
+            FaultKind::Exited,
+            FaultKind::Killed,
+        ] {
+            assert_eq!(FaultKind::from_raw(k as u8), Some(k));
+        }
+        assert_eq!(FaultKind::from_raw(0), None);
+        for s in [
+            TaskState::NotStarted,
+            TaskState::Running,
+            TaskState::Faulted,
+            TaskState::Exited,
+        ] {
+            assert_eq!(TaskState::from_raw(s as u8), Some(s));
+        }
+        assert_eq!(TaskState::from_raw(4), None);
+    }
+
+    #[test]
+    fn task_info_word_round_trips() {
+        let w = TaskInfoWord {
+            state: TaskState::Faulted,
+            class: crate::ProcessClass::Runtime,
+            priority: 3,
+            start_at_boot: true,
+        };
+        assert_eq!(w.to_raw(), 0x0103_0102);
+        assert_eq!(TaskInfoWord::from_raw(w.to_raw()), Some(w));
+        assert_eq!(TaskInfoWord::from_raw(1 << 25), None);
+        assert_eq!(TaskInfoWord::from_raw(9), None);
     }
 }

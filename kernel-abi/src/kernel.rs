@@ -1,0 +1,126 @@
+//! The traits through which tasks use a kernel, so that the same service code runs on the
+//! target (over [`Syscalls`](crate::Syscalls), raw `ecall`s) and on the host backend (over
+//! `host::TaskHandle`, std threads).
+
+use crate::{
+    Credentials, EndpointId, Errno, LogLevel, ReplyToken, Tag, TaskId, syscall::TaskInfoWord,
+};
+
+/// One message taken from an endpoint by [`Kernel::receive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The message's tag.
+    pub tag: Tag,
+    /// How many payload bytes were written to the receive buffer.
+    pub len: usize,
+    /// Who sent it, as stamped by the kernel.
+    pub sender: Credentials,
+    /// Answers the message through [`Kernel::reply`] (dropped if the sender used `send`).
+    pub reply: ReplyToken,
+}
+
+/// The IPC, time, entropy and log services every task uses. See [`crate::syscall`] for the
+/// exact contract of each operation (errors, faults, limits).
+pub trait Kernel {
+    /// Sends a request to `endpoint` and blocks for its reply; returns the reply's tag and length.
+    ///
+    /// Errors: [`Errno::NotGranted`], [`Errno::QueueFull`], [`Errno::PeerDied`] (the server
+    /// died or restarted before replying), [`Errno::InvalidArgument`] (request longer than
+    /// [`crate::MAX_PAYLOAD`]), [`Errno::BufferTooSmall`] (reply longer than `reply`).
+    fn call(
+        &self,
+        endpoint: EndpointId,
+        tag: Tag,
+        request: &[u8],
+        reply: &mut [u8],
+    ) -> Result<(Tag, usize), Errno>;
+
+    /// Queues a message on `endpoint` without waiting for a reply.
+    ///
+    /// Errors: [`Errno::NotGranted`], [`Errno::QueueFull`], [`Errno::PeerDied`],
+    /// [`Errno::InvalidArgument`].
+    fn send(&self, endpoint: EndpointId, tag: Tag, payload: &[u8]) -> Result<(), Errno>;
+
+    /// Receives on an endpoint this task serves.
+    ///
+    /// Errors: [`Errno::WouldBlock`] (non-blocking, queue empty), [`Errno::BufferTooSmall`]
+    /// (the next message does not fit; it stays queued), [`Errno::NotGranted`] (the task does
+    /// not serve the endpoint).
+    fn receive(
+        &self,
+        endpoint: EndpointId,
+        buf: &mut [u8],
+        blocking: bool,
+    ) -> Result<Received, Errno>;
+
+    /// Answers a received request. A reply to a caller that died, restarted or sent without
+    /// waiting is dropped and still returns `Ok`.
+    ///
+    /// Errors: [`Errno::InvalidArgument`] (payload too long), [`Errno::NotGranted`] (the task
+    /// does not serve the token's endpoint).
+    fn reply(&self, token: ReplyToken, tag: Tag, payload: &[u8]) -> Result<(), Errno>;
+
+    /// Nanoseconds since boot, never decreasing.
+    fn monotonic_ns(&self) -> u64;
+
+    /// Nanoseconds since the Unix epoch; 0 when the machine has no real-time clock.
+    fn wall_clock_ns(&self) -> u64;
+
+    /// Fills `out` with random bytes from the kernel's entropy source.
+    ///
+    /// Errors: [`Errno::NotSupported`] (no entropy source). Buffers longer than
+    /// [`crate::MAX_PAYLOAD`] are filled in pieces.
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), Errno>;
+
+    /// Writes a line to the debug log.
+    fn log(&self, level: LogLevel, text: &str);
+
+    /// Lets other tasks run. The default does nothing.
+    fn yield_now(&self) {}
+
+    /// Blocks for at least `ns` nanoseconds. The default yields until the monotonic clock has
+    /// advanced far enough.
+    fn sleep_ns(&self, ns: u64) {
+        let start = self.monotonic_ns();
+        while self.monotonic_ns().saturating_sub(start) < ns {
+            self.yield_now();
+        }
+    }
+}
+
+/// What [`Supervisor::task_info`] learns about a task slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The slot's current (or last) incarnation.
+    pub id: TaskId,
+    /// The full length of the task's name (the buffer holds as much as fits).
+    pub name_len: usize,
+    /// State, class, priority and boot flag.
+    pub word: TaskInfoWord,
+}
+
+/// The extra services of the supervisor task (init): enumerate, start and restart tasks, and
+/// hand out endpoint grants for its registry.
+pub trait Supervisor: Kernel {
+    /// Reads task slot `index`; writes its name into `name`.
+    ///
+    /// Errors: [`Errno::InvalidArgument`] past the last task (indices are dense from 0).
+    fn task_info(&self, index: u16, name: &mut [u8]) -> Result<TaskInfo, Errno>;
+
+    /// Starts (or restarts, bumping the generation) task slot `index`; returns the new id.
+    ///
+    /// Errors: [`Errno::Denied`] (not the supervisor), [`Errno::InvalidArgument`] (no such
+    /// task).
+    fn task_start(&self, index: u16) -> Result<TaskId, Errno>;
+
+    /// Lets `task` send to `endpoint`.
+    ///
+    /// Errors: [`Errno::Denied`], [`Errno::PeerDied`] (stale generation),
+    /// [`Errno::InvalidArgument`] (no such endpoint), [`Errno::OutOfResources`].
+    fn grant(&self, task: TaskId, endpoint: EndpointId) -> Result<(), Errno>;
+
+    /// The live task serving `endpoint`.
+    ///
+    /// Errors: [`Errno::InvalidArgument`] (no such endpoint), [`Errno::PeerDied`] (not running).
+    fn endpoint_server(&self, endpoint: EndpointId) -> Result<TaskId, Errno>;
+}
