@@ -99,6 +99,15 @@ pub struct TaskInfo {
     pub word: TaskInfoWord,
 }
 
+/// What [`Supervisor::endpoint_info`] learns about an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// The task serving it.
+    pub server: TaskId,
+    /// The full length of its name (0 when unnamed; the buffer holds as much as fits).
+    pub name_len: usize,
+}
+
 /// The extra services of the supervisor task (init): enumerate, start and restart tasks, and
 /// hand out endpoint grants for its registry.
 pub trait Supervisor: Kernel {
@@ -119,8 +128,9 @@ pub trait Supervisor: Kernel {
     /// [`Errno::InvalidArgument`] (no such endpoint), [`Errno::OutOfResources`].
     fn grant(&self, task: TaskId, endpoint: EndpointId) -> Result<(), Errno>;
 
-    /// The live task serving `endpoint`.
+    /// Which task serves `endpoint` (current or last incarnation); writes the endpoint's
+    /// system-file name into `name`.
     ///
-    /// Errors: [`Errno::InvalidArgument`] (no such endpoint), [`Errno::PeerDied`] (not running).
-    fn endpoint_server(&self, endpoint: EndpointId) -> Result<TaskId, Errno>;
+    /// Errors: [`Errno::InvalidArgument`] past the last endpoint (they are dense from 0).
+    fn endpoint_info(&self, endpoint: EndpointId, name: &mut [u8]) -> Result<EndpointInfo, Errno>;
 }

@@ -18,6 +18,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod ids;
 pub mod init_proto;
 pub mod kernel;
@@ -27,8 +28,9 @@ pub mod syscall;
 #[cfg(all(target_arch = "riscv64", target_os = "none"))]
 pub mod riscv64;
 
+pub use device::Device;
 pub use ids::{Credentials, EndpointId, ProcessClass, ReplyToken, TaskId, UserId};
-pub use kernel::{Kernel, Received, Supervisor, TaskInfo};
+pub use kernel::{EndpointInfo, Kernel, Received, Supervisor, TaskInfo};
 pub use message::{MAX_PAYLOAD, Tag};
 pub use syscall::{Errno, ExitStatus, FaultKind, LogLevel, Sysno, TaskState};
 

@@ -7,7 +7,8 @@ use core::arch::asm;
 use crate::{
     Credentials, EndpointId, Errno, ExitStatus, Kernel, LogLevel, MAX_PAYLOAD, ReplyToken, Tag,
     TaskId,
-    kernel::{Received, Supervisor, TaskInfo},
+    device::Device,
+    kernel::{EndpointInfo, Received, Supervisor, TaskInfo},
     syscall::{RecvFlags, Sysno, TaskInfoWord, decode_ret},
 };
 
@@ -68,9 +69,9 @@ impl Syscalls {
         decode_ret(r[0]).map(|virt| (virt, r[1] as u64))
     }
 
-    /// `MapMmio`: maps device grant `grant`.
-    pub fn map_mmio(grant: usize) -> Result<MmioWindow, Errno> {
-        let r = plain(Sysno::MapMmio, [grant, 0, 0, 0, 0, 0]);
+    /// `MapMmio`: maps the window of a device granted to this task.
+    pub fn map_mmio(device: Device) -> Result<MmioWindow, Errno> {
+        let r = plain(Sysno::MapMmio, [device.number(), 0, 0, 0, 0, 0]);
         decode_ret(r[0]).map(|virt| MmioWindow {
             virt,
             size: r[1],
@@ -88,9 +89,9 @@ impl Syscalls {
         decode_ret(r[0]).map(|bits| bits as u32)
     }
 
-    /// `IrqAck`: unmasks the interrupt of device grant `grant`.
-    pub fn irq_ack(grant: usize) -> Result<(), Errno> {
-        decode_ret(plain(Sysno::IrqAck, [grant, 0, 0, 0, 0, 0])[0]).map(|_| ())
+    /// `IrqAck`: unmasks the interrupt of a granted device.
+    pub fn irq_ack(device: Device) -> Result<(), Errno> {
+        decode_ret(plain(Sysno::IrqAck, [device.number(), 0, 0, 0, 0, 0])[0]).map(|_| ())
     }
 
     /// Writes raw bytes (not necessarily UTF-8 checked) to the debug log.
@@ -309,8 +310,25 @@ impl Supervisor for Syscalls {
         decode_ret(r[0]).map(|_| ())
     }
 
-    fn endpoint_server(&self, endpoint: EndpointId) -> Result<TaskId, Errno> {
-        let r = plain(Sysno::EndpointInfo, [endpoint.0 as usize, 0, 0, 0, 0, 0]);
-        decode_ret(r[0]).map(|raw| TaskId::from_raw(raw as u32))
+    fn endpoint_info(&self, endpoint: EndpointId, name: &mut [u8]) -> Result<EndpointInfo, Errno> {
+        // SAFETY: `name` is a live exclusive slice, valid for writes of its length.
+        let r = unsafe {
+            raw_syscall(
+                Sysno::EndpointInfo,
+                [
+                    endpoint.0 as usize,
+                    name.as_mut_ptr() as usize,
+                    name.len(),
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        let server = decode_ret(r[0])?;
+        Ok(EndpointInfo {
+            server: TaskId::from_raw(server as u32),
+            name_len: r[1],
+        })
     }
 }

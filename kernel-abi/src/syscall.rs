@@ -126,11 +126,12 @@
 //! - **Faults:** none.
 //!
 //! ## `MapMmio` (12)
-//! - **Arguments:** `a0` device grant index (the position of the device in the task's grants in
-//!   the system file).
+//! - **Arguments:** `a0` device number ([`Device::number`](crate::device::Device::number)).
 //! - **Returns:** `a0` virtual base, `a1` size in bytes, `a2` physical base, `a3` the device's
 //!   interrupt number, 0 when it has none. Mapping twice returns the same mapping.
-//! - **Errors:** [`Errno::InvalidArgument`] (no such grant).
+//! - **Errors:** [`Errno::NotGranted`] (the system file does not grant the device to the task),
+//!   [`Errno::InvalidArgument`] (no such device number), [`Errno::NotSupported`] (the machine
+//!   lacks the device).
 //! - **Faults:** none.
 //! - **Notes:** the kernel finds the device's window in the device tree; tasks never hard-code
 //!   addresses. The mapping is device memory (uncached, strongly ordered).
@@ -140,13 +141,15 @@
 //! - **Returns:** `a0` the pending bits within the mask; they are cleared.
 //! - **Errors:** [`Errno::WouldBlock`] (non-blocking and none pending).
 //! - **Faults:** unknown flag bits.
-//! - **Notes:** the interrupt of device grant `i` sets notification bit `i` and is masked until
+//! - **Notes:** the interrupt of a granted device sets its
+//!   [`notification_bit`](crate::device::Device::notification_bit) and stays masked until
 //!   `IrqAck`. A kernel without interrupt forwarding never sets a bit; drivers then poll
 //!   (`Yield`/`Sleep` between looks at the device).
 //!
 //! ## `IrqAck` (14)
-//! - **Arguments:** `a0` device grant index. **Returns:** `a0` = 0; the interrupt is unmasked.
-//! - **Errors:** [`Errno::InvalidArgument`] (no such grant or it has no interrupt).
+//! - **Arguments:** `a0` device number. **Returns:** `a0` = 0; the interrupt is unmasked.
+//! - **Errors:** [`Errno::NotGranted`] (device not granted), [`Errno::InvalidArgument`] (no such
+//!   device, or it has no interrupt).
 //! - **Faults:** none.
 //!
 //! ## `TaskStart` (15) — supervisor only
@@ -177,13 +180,15 @@
 //! - **Faults:** none.
 //!
 //! ## `EndpointInfo` (18)
-//! - **Arguments:** `a0` endpoint. **Returns:** `a0` the [`TaskId`](crate::TaskId) of the live
-//!   incarnation serving it.
-//! - **Errors:** [`Errno::InvalidArgument`] (no such endpoint), [`Errno::PeerDied`] (its server
-//!   is not running).
-//! - **Faults:** none.
-//! - **Notes:** init uses it to check that a task registering a service serves the endpoint it
-//!   names.
+//! - **Arguments:** `a0` endpoint, `a1` pointer to a name buffer, `a2` its length.
+//! - **Returns:** `a0` the [`TaskId`](crate::TaskId) of the task serving it (its current or
+//!   last incarnation), `a1` the full length of the endpoint's name in the system file (the
+//!   buffer receives as much as fits; 0 for an unnamed endpoint).
+//! - **Errors:** [`Errno::InvalidArgument`] (no such endpoint: endpoints are dense from 0, so
+//!   init enumerates until this error).
+//! - **Faults:** the buffer is not writable by the task.
+//! - **Notes:** init seeds its registry with the named endpoints of the system file, and checks
+//!   that a task registering a service serves the endpoint it names.
 
 use serde::{Deserialize, Serialize};
 
@@ -227,7 +232,7 @@ pub enum Sysno {
     TaskInfo = 16,
     /// Grant a task the right to send to an endpoint (supervisor only).
     Grant = 17,
-    /// Which task serves an endpoint.
+    /// Which task serves an endpoint, and the endpoint's name.
     EndpointInfo = 18,
 }
 
@@ -503,7 +508,9 @@ impl TaskState {
 /// What `TaskInfo` returns in `a2`: the task's state, class, priority and boot flag.
 ///
 /// Register form: bits 0..=7 state, 8..=15 class, 16..=23 priority (0 highest), bit 24 set
-/// when init starts the task at boot (tasks without it are started on demand or never).
+/// when the task runs from boot: the kernel may start it itself, otherwise init starts every
+/// such task still [`TaskState::NotStarted`], in index order. Tasks without the bit are started
+/// on demand (by init) or never.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TaskInfoWord {
     /// The task's state.
@@ -512,7 +519,7 @@ pub struct TaskInfoWord {
     pub class: crate::ProcessClass,
     /// Scheduling priority, 0 highest.
     pub priority: u8,
-    /// Whether init starts it during boot, in task-index order.
+    /// Whether it runs from boot (started by the kernel, or by init in task-index order).
     pub start_at_boot: bool,
 }
 
