@@ -1,0 +1,6 @@
+//! zvfs: the host tool for Zero OS disk images and the interchange formats of the
+//! specification. The library holds the format code so tests drive it directly; `main.rs` is
+//! the command-line front end.
+#![deny(missing_docs)]
+
+pub mod asu;
