@@ -19,6 +19,8 @@
 #![deny(missing_docs)]
 
 pub mod device;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod ids;
 pub mod init_proto;
 pub mod kernel;
