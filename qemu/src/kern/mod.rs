@@ -331,6 +331,7 @@ pub fn start(platform: &Platform) -> ! {
     trap::install_vector();
     csr::prepare_user_return();
     csr::enable_timer_interrupt();
+    csr::enable_user_counters();
     k.next_tick = csr::time() + k.tick_len();
     k.current = 0;
     k.schedule();
