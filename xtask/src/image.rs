@@ -64,5 +64,17 @@ pub fn build_kernel_for(system_file: &Path) -> Result<PathBuf, String> {
     ]);
     kernel.env("ZOS_SYSTEM_RS", &generated);
     status("build the kernel", &mut kernel)?;
-    Ok(kernel_elf())
+    if system_file == default_system_file() {
+        return Ok(kernel_elf());
+    }
+    // Another system's image gets its own copy, so it does not stand in for the default one.
+    let copy = state_dir().join(format!(
+        "kernel-{}",
+        generated
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::copy(kernel_elf(), &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    Ok(copy)
 }

@@ -67,6 +67,10 @@ pub struct Kernel {
     pub next_tick: u64,
     /// The deadline the timer is programmed for.
     pub timer_armed: u64,
+    /// Sleepers or the tick changed: the timer must be reprogrammed before leaving the kernel.
+    pub timer_dirty: bool,
+    /// Nanoseconds per `time` tick when that is a whole number (0 otherwise).
+    pub ns_per_tick: u64,
     /// The state of the random-bytes generator.
     pub rng: [u64; 4],
     /// A task exited with a non-zero status: the run's verdict is failure.
@@ -104,6 +108,8 @@ impl Kernel {
             timebase_hz: 10_000_000,
             next_tick: 0,
             timer_armed: u64::MAX,
+            timer_dirty: true,
+            ns_per_tick: 0,
             rng: [0; 4],
             failed: false,
         }
@@ -119,6 +125,9 @@ impl Kernel {
 
     /// `time` ticks to nanoseconds.
     pub fn ticks_to_ns(&self, ticks: u64) -> u64 {
+        if self.ns_per_tick != 0 {
+            return ticks.wrapping_mul(self.ns_per_tick);
+        }
         (ticks as u128 * 1_000_000_000 / self.timebase_hz as u128) as u64
     }
 
@@ -147,12 +156,24 @@ impl Kernel {
     pub fn schedule(&mut self) {
         // Keep the current task if it is ready and nobody more important is.
         loop {
-            let ready = self.ready_list();
-            let current_ok = ready[self.current].is_some();
-            let best = ready[..self.task_count].iter().flatten().min().copied();
-            if current_ok && best == ready[self.current] {
+            // Fast path: one pass for the most important ready priority.
+            let mut best = u8::MAX;
+            let mut any = false;
+            for t in &self.tasks[..self.task_count] {
+                if t.is_ready() {
+                    any = true;
+                    best = best.min(t.priority());
+                }
+            }
+            let cur = &self.tasks[self.current];
+            if cur.is_ready() && cur.priority() == best {
                 return;
             }
+            if !any {
+                self.idle();
+                continue;
+            }
+            let ready = self.ready_list();
             if let Some(next) = self.sched.pick(&ready[..self.task_count]) {
                 self.current = next;
                 return;
@@ -172,6 +193,7 @@ impl Kernel {
             csr::wait_for_interrupt();
         }
         self.wake_sleepers();
+        self.timer_dirty = true;
     }
 
     fn earliest_wake(&self) -> Option<u64> {
@@ -233,6 +255,7 @@ impl Kernel {
             self.next_tick = now + self.tick_len();
         }
         self.timer_armed = u64::MAX;
+        self.timer_dirty = true;
     }
 
     /// Stops the current task because of a fault.
@@ -267,7 +290,10 @@ pub extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         }
     }
     k.schedule();
-    k.rearm();
+    if k.timer_dirty {
+        k.timer_dirty = false;
+        k.rearm();
+    }
     let next = k.current;
     if next != previous || k.tasks[next].needs_satp_reload {
         k.tasks[next].needs_satp_reload = false;
@@ -302,6 +328,9 @@ pub fn start(platform: &Platform) -> ! {
         sbi::shutdown(false);
     }
     k.timebase_hz = platform.timebase_hz.unwrap_or(10_000_000).max(1) as u64;
+    if 1_000_000_000 % k.timebase_hz == 0 {
+        k.ns_per_tick = 1_000_000_000 / k.timebase_hz;
+    }
     k.rtc = platform.rtc.map(|r| r.base);
     k.find_devices(platform);
     k.seed_rng();

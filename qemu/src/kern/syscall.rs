@@ -31,7 +31,7 @@ fn ret(result: Result<usize, Errno>) -> Outcome {
 /// Runs the syscall in the current task's registers.
 pub fn dispatch(k: &mut Kernel) {
     let me = k.current;
-    let regs = k.tasks[me].frame.regs;
+    let regs = &k.tasks[me].frame.regs;
     let number = regs[reg::A7];
     let args = [
         regs[reg::A0],
@@ -176,6 +176,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             let until = csr::time().saturating_add(ticks);
             k.tasks[me].frame.regs[reg::A0] = 0;
             k.tasks[me].block = Block::Sleeping(until);
+            k.timer_dirty = true;
             Outcome::Done
         }
         Sysno::DmaAlloc => dma_alloc(k, me, a[0]),
