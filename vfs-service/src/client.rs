@@ -192,7 +192,7 @@ impl<'k, K: Kernel> Client<'k, K> {
         let h = opened.handle;
         for chunk in data.chunks(MAX_IO) {
             if let Err(e) = self.write(h, chunk) {
-                let _ = self.close(h);
+                let _ = self.discard(h);
                 return Err(e);
             }
         }
@@ -227,7 +227,7 @@ impl<'k, K: Kernel> Client<'k, K> {
                 Ok(piece) if piece.is_empty() => break,
                 Ok(piece) => out.extend_from_slice(&piece),
                 Err(e) => {
-                    let _ = self.close(h);
+                    let _ = self.discard(h);
                     return Err(e);
                 }
             }
@@ -405,6 +405,11 @@ impl<'k, K: Kernel> Client<'k, K> {
     /// Commits and closes.
     pub fn close(&mut self, handle: Handle) -> Result<()> {
         self.call(&Request::Close(HandleRequest { handle }))
+    }
+
+    /// Closes without committing: uncommitted writes are dropped.
+    pub fn discard(&mut self, handle: Handle) -> Result<()> {
+        self.call(&Request::Discard(HandleRequest { handle }))
     }
 
     /// Metadata through a handle.

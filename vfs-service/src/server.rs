@@ -97,6 +97,7 @@ pub fn dispatch<S: Storage>(
         Request::Flush(r) => encode_reply(&vfs.handle_flush(ctx, r.handle)),
         Request::Close(r) => encode_reply(&vfs.handle_close(ctx, r.handle)),
         Request::HandleStat(r) => encode_reply(&vfs.handle_stat(ctx, r.handle)),
+        Request::Discard(r) => encode_reply(&vfs.handle_discard(ctx, r.handle)),
     };
     (tags::response(tag), reply)
 }

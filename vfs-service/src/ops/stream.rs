@@ -742,6 +742,13 @@ impl<S: Storage> Vfs<S> {
         result
     }
 
+    /// Releases a handle and drops its uncommitted writes.
+    pub fn handle_discard(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
+        let of = self.handles.remove(ctx.caller.task, handle)?;
+        self.drop_file(of);
+        Ok(())
+    }
+
     /// Metadata of the file behind a handle; size and position as the handle sees them.
     pub fn handle_stat(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<Stat, VfsError> {
         let (id, size) = self.with_handle(ctx, handle, |_, of| Ok((of.inode, of.size)))?;

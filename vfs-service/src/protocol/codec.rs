@@ -71,6 +71,8 @@ pub enum Request {
     Close(HandleRequest),
     /// [`tags::HANDLE_STAT`].
     HandleStat(HandleRequest),
+    /// [`tags::DISCARD`].
+    Discard(HandleRequest),
 }
 
 fn strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
@@ -116,6 +118,7 @@ pub fn decode_request(tag: RawTag, payload: &[u8]) -> Result<Request, ProtocolEr
         tags::FLUSH => Request::Flush(strict(p)?),
         tags::CLOSE => Request::Close(strict(p)?),
         tags::HANDLE_STAT => Request::HandleStat(strict(p)?),
+        tags::DISCARD => Request::Discard(strict(p)?),
         other => return Err(ProtocolError::UnknownTag(other)),
     })
 }
@@ -159,6 +162,7 @@ pub fn encode_request(request: &Request) -> Result<(RawTag, Vec<u8>), VfsError> 
         Request::Flush(r) => enc(tags::FLUSH, r),
         Request::Close(r) => enc(tags::CLOSE, r),
         Request::HandleStat(r) => enc(tags::HANDLE_STAT, r),
+        Request::Discard(r) => enc(tags::DISCARD, r),
     }
 }
 

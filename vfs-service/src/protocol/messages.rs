@@ -386,7 +386,8 @@ pub struct TruncateRequest {
     pub size: u64,
 }
 
-/// [`super::tags::FLUSH`], [`super::tags::CLOSE`], [`super::tags::HANDLE_STAT`].
+/// [`super::tags::FLUSH`], [`super::tags::CLOSE`], [`super::tags::HANDLE_STAT`],
+/// [`super::tags::DISCARD`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandleRequest {
     /// The handle.

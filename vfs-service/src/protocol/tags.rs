@@ -64,6 +64,8 @@ pub const FLUSH: RawTag = 0x804A;
 pub const CLOSE: RawTag = 0x804C;
 /// Metadata of the file behind a handle, including uncommitted size.
 pub const HANDLE_STAT: RawTag = 0x804E;
+/// Release a handle without committing its writes.
+pub const DISCARD: RawTag = 0x8050;
 /// Reply to a request that could not be decoded (odd: it is a response).
 pub const PROTOCOL_ERROR: RawTag = 0x80FF;
 
@@ -98,6 +100,7 @@ pub const ALL_REQUESTS: &[RawTag] = &[
     FLUSH,
     CLOSE,
     HANDLE_STAT,
+    DISCARD,
 ];
 
 /// The response tag of a request tag.
@@ -127,6 +130,7 @@ mod tests {
             FLUSH,
             CLOSE,
             HANDLE_STAT,
+            DISCARD,
         ] {
             assert!((0x8040..=0x805F).contains(&t));
         }
