@@ -459,3 +459,34 @@ fn supervisor_operations_are_denied_to_other_tasks() {
     });
     assert_eq!(out, (Err(Errno::Denied), Err(Errno::Denied), Ok(5)));
 }
+
+#[test]
+fn test_code_can_act_as_a_task_through_attach() {
+    let k = HostKernel::new();
+    let ep = k.endpoint("pong", 4);
+    let (server, seen) = echo_server(&k, TaskSpec::new("pong"), ep);
+    let user = kernel_abi::UserId::from_u128(7);
+    let me = k.attach(
+        TaskSpec::new("test")
+            .class(ProcessClass::Application)
+            .user(user)
+            .reaches(ep),
+    );
+    let mut reply = [0u8; 8];
+    assert_eq!(
+        me.call(ep, PING, b"abc", &mut reply),
+        Ok((PING.response(), 3))
+    );
+    assert_eq!(&reply[..3], b"cba");
+    let (creds, _) = within(&seen);
+    assert_eq!(creds, me.credentials());
+    assert_eq!(creds.user, Some(user));
+    assert_ne!(me.id(), server);
+    // After a restart of the server, the attached client is served by the new incarnation.
+    k.restart(server.index).expect("restart");
+    assert_eq!(k.task_id(server.index).map(|i| i.generation), Some(1));
+    assert_eq!(
+        me.call(ep, PING, b"xy", &mut reply),
+        Ok((PING.response(), 2))
+    );
+}

@@ -402,6 +402,31 @@ impl HostKernel {
         }
     }
 
+    /// Adds a task without a thread of its own and returns its handle, so test code can act
+    /// as a client directly (`k.attach(TaskSpec::new("test").reaches(ep)).call(..)`).
+    ///
+    /// The handle is an ordinary running task to everyone else. If the task is restarted or
+    /// the kernel shut down, the next operation through the handle unwinds the calling thread
+    /// (as it would stop a task thread), so keep attached tasks out of restart tests. A restart
+    /// of the slot runs an empty body that exits at once.
+    ///
+    /// # Panics
+    ///
+    /// As [`HostKernel::spawn`].
+    pub fn attach(&self, spec: TaskSpec) -> TaskHandle {
+        let spec = spec.start_now(false);
+        let id = self.spawn(spec, |_| {});
+        {
+            let mut st = self.shared.lock();
+            if let Some(slot) = st.slot_mut(id.index) {
+                slot.state = TaskState::Running;
+                slot.started_once = true;
+            }
+        }
+        self.shared.changed.notify_all();
+        TaskHandle::new(Arc::clone(&self.shared), id)
+    }
+
     /// Starts or restarts task slot `index` (as the supervisor's `TaskStart` does): a running
     /// incarnation is stopped first (its callers get `PeerDied`), the new one gets the next
     /// generation and the spec's grants.
