@@ -19,6 +19,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+pub mod conformance;
 pub mod device;
 pub mod heap;
 #[cfg(feature = "host")]

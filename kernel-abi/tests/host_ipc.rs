@@ -490,3 +490,57 @@ fn test_code_can_act_as_a_task_through_attach() {
         Ok((PING.response(), 2))
     );
 }
+
+/// The conformance checks of `kernel_abi::conformance`, the same code the QEMU test tasks can
+/// run, on the host backend.
+#[test]
+fn conformance_checks_pass_on_the_host_backend() {
+    use kernel_abi::conformance;
+    let k = HostKernel::new();
+    let pong = k.endpoint("pong", 4);
+    let sink = k.endpoint("sink", 2);
+    k.spawn(
+        TaskSpec::new("pong")
+            .class(ProcessClass::Runtime)
+            .serves(pong),
+        move |h| conformance::serve(&h, pong),
+    );
+    k.spawn(TaskSpec::new("sink").serves(sink), |h| {
+        loop {
+            h.sleep_ns(1_000_000_000);
+        }
+    });
+    let user = kernel_abi::UserId::from_u128(0x6a1c_5a3e_0d0c_4f6e_9b7a_2f41_c0de_0001);
+    let ping = k.attach(
+        TaskSpec::new("ping")
+            .class(ProcessClass::Application)
+            .user(user)
+            .reaches(pong)
+            .reaches(sink),
+    );
+    let (mut small, mut small_reply) = ([0u8; 64], [0u8; 64]);
+    assert_eq!(
+        conformance::check_ping_pong(&ping, pong, 100, &mut small, &mut small_reply),
+        Ok(())
+    );
+    let (mut big, mut big_reply) = (vec![0u8; MAX_PAYLOAD], vec![0u8; MAX_PAYLOAD]);
+    assert_eq!(
+        conformance::check_ping_pong(&ping, pong, 10, &mut big, &mut big_reply),
+        Ok(())
+    );
+    let me = Credentials {
+        task: ping.id(),
+        user: Some(user),
+        class: ProcessClass::Application,
+    };
+    assert_eq!(conformance::check_credentials(&ping, pong, &me), Ok(()));
+    let someone_else = Credentials {
+        class: ProcessClass::System,
+        ..me
+    };
+    assert_eq!(
+        conformance::check_credentials(&ping, pong, &someone_else),
+        Err(conformance::Failure::WrongCredentials)
+    );
+    assert_eq!(conformance::check_full_queue(&ping, sink, 2), Ok(()));
+}
