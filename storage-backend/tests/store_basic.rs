@@ -85,3 +85,36 @@ fn wrong_key_is_an_error() {
     .unwrap_err();
     assert!(matches!(err, StoreError::Integrity(_)), "{err:?}");
 }
+
+#[test]
+fn churn_cleans_segments_and_spreads_wear() {
+    use storage_backend::block::RamDevice;
+    use storage_backend::{FormatOptions, Store};
+    let (e, k) = common::engine();
+    let opts = FormatOptions {
+        kernel_units: Some(40),
+        segment_bytes: 12 * 1024,
+        ..FormatOptions::default()
+    };
+    let mut s = Store::format(RamDevice::new(256, 16, 112), e, k, &opts).unwrap();
+    for i in 0..3000u32 {
+        let mut t = s.begin(Db::Userspace).unwrap();
+        let key = format!("k{:02}", i % 48);
+        t.put(key.as_bytes(), &vec![i as u8; (i as usize * 37) % 400])
+            .unwrap();
+        t.commit().unwrap();
+    }
+    s.check(Db::Userspace).unwrap();
+    let counts = s.erase_counts(Db::Userspace).unwrap();
+    let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+    assert!(max - min <= 12, "wear not spread: {counts:?}");
+    let mut s = common::remount_ram(s);
+    for i in 2952..3000u32 {
+        let key = format!("k{:02}", i % 48);
+        assert_eq!(
+            s.get(Db::Userspace, key.as_bytes()).unwrap().unwrap(),
+            vec![i as u8; (i as usize * 37) % 400]
+        );
+    }
+    s.check(Db::Userspace).unwrap();
+}

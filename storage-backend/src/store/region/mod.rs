@@ -154,9 +154,10 @@ impl Layout {
     fn log_start(&self) -> usize {
         2 * self.bs
     }
-    /// Bytes reserved at the end of each segment for the link record.
+    /// Bytes reserved at the end of each segment for the link record: one block (the link
+    /// record itself is a 64-byte chunk).
     fn link_reserve(&self) -> usize {
-        64
+        self.bs
     }
 }
 

@@ -196,7 +196,15 @@ impl Region {
         ckpt_start: bool,
     ) -> Result<()> {
         let seg = self.pick_free().ok_or(StoreError::NoSpace)?;
-        let old = self.head.take();
+        let mut old = self.head.take();
+        if let Some(h) = old.as_mut() {
+            // Make the old head's tail durable first, so that its valid end on the medium is
+            // exactly the length the new segment records, whether or not the link lands.
+            if let Err(e) = self.pad_and_sync(io, h) {
+                self.head = old;
+                return Err(e);
+            }
+        }
         let prev = match (&old, self.chain_end) {
             (Some(h), _) => (h.seq, h.seg, h.pos),
             (None, Some((s, q, end))) => (q, s, end),
@@ -289,14 +297,14 @@ impl Region {
         }
         loop {
             if let Some(h) = &self.head
-                && h.pos + need + self.layout.link_reserve() <= self.layout.seg_bytes()
+                && self.fits(h, need)
             {
                 break;
             }
             self.make_free(io, internal)?;
             // Cleaning may have moved the head to a segment with room.
             if let Some(h) = &self.head
-                && h.pos + need + self.layout.link_reserve() <= self.layout.seg_bytes()
+                && self.fits(h, need)
             {
                 break;
             }
@@ -310,6 +318,13 @@ impl Region {
         self.head = Some(h);
         let off = r?;
         Ok((seg, off, need))
+    }
+
+    /// Whether `need` more bytes fit in the head while leaving a whole block for the link (a
+    /// commit pads to the block end, so the link always starts a block of its own).
+    fn fits(&self, h: &Head, need: usize) -> bool {
+        let bs = self.layout.bs;
+        (h.pos + need).div_ceil(bs) * bs + self.layout.link_reserve() <= self.layout.seg_bytes()
     }
 
     /// Pads and flushes the head, if any.

@@ -16,7 +16,7 @@ use super::{Io, OpenTxn, Region};
 /// Longest key.
 pub const MAX_KEY: usize = 255;
 /// Longest value.
-pub const MAX_VALUE: usize = 16 * 1024;
+pub const MAX_VALUE: usize = 8 * 1024;
 
 /// The next link of the transaction hash chain.
 pub(super) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
