@@ -295,21 +295,7 @@ impl Region {
         if need > self.seg_capacity() {
             return Err(StoreError::InvalidArgument);
         }
-        loop {
-            if let Some(h) = &self.head
-                && self.fits(h, need)
-            {
-                break;
-            }
-            self.make_free(io, internal)?;
-            // Cleaning may have moved the head to a segment with room.
-            if let Some(h) = &self.head
-                && self.fits(h, need)
-            {
-                break;
-            }
-            self.roll(io, false)?;
-        }
+        self.ensure_room(io, need, internal)?;
         let Some(mut h) = self.head.take() else {
             return Err(StoreError::NoSpace);
         };
@@ -318,6 +304,32 @@ impl Region {
         self.head = Some(h);
         let off = r?;
         Ok((seg, off, need))
+    }
+
+    /// Makes sure the head has room for `need` bytes of chunks, cleaning, checkpointing and
+    /// moving to a new segment as needed. Callers that record state in the next record (the
+    /// hash chain in a commit) call this first, so no cleaning commit slips in between.
+    pub(super) fn ensure_room<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        need: usize,
+        internal: bool,
+    ) -> Result<()> {
+        loop {
+            if let Some(h) = &self.head
+                && self.fits(h, need)
+            {
+                return Ok(());
+            }
+            self.make_free(io, internal)?;
+            // Cleaning may have moved the head to a segment with room.
+            if let Some(h) = &self.head
+                && self.fits(h, need)
+            {
+                return Ok(());
+            }
+            self.roll(io, false)?;
+        }
     }
 
     /// Whether `need` more bytes fit in the head while leaving a whole block for the link (a

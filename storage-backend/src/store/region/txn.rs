@@ -200,6 +200,9 @@ impl Region {
         tags: [u8; 32],
         internal: bool,
     ) -> Result<()> {
+        // Room first: cleaning may commit (and advance the chain) while making room.
+        let len = super::super::seal::sealed_len(1 + 8 + 4 + 32);
+        self.ensure_room(io, len, internal)?;
         let next = chain_next(&self.chain, id, n, &tags);
         let mut w = Writer::new(kind::COMMIT);
         w.u64(id).u32(n).bytes(&next);
