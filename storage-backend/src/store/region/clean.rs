@@ -35,7 +35,8 @@ impl Region {
         loop {
             rounds = rounds.checked_sub(1).ok_or(StoreError::NoSpace)?;
             let free = self.free_count();
-            if free > self.reserve() || (internal && free > 0) {
+            let reserve = self.reserve() - u32::from(self.shrinking);
+            if free > reserve || (internal && free > 0) {
                 return Ok(());
             }
             if internal {

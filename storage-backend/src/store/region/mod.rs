@@ -114,6 +114,7 @@ struct OpenTxn {
     bytes_delta: i64,
     key_bytes_delta: i64,
     poisoned: bool,
+    has_puts: bool,
 }
 
 /// Geometry of a region, in device terms.
@@ -185,6 +186,10 @@ pub struct Region {
     segs_since_ckpt: u32,
     modified_ns: u64,
     synced: bool,
+    /// Set while appending records that only shrink the database (deletes, the commit of a
+    /// delete-only transaction): they may use one reserved segment, so a full store can still
+    /// free space.
+    shrinking: bool,
 }
 
 impl core::fmt::Debug for Region {
@@ -229,6 +234,7 @@ impl Region {
             txn: None,
             segs_since_ckpt: 0,
             synced: true,
+            shrinking: false,
         }
     }
 

@@ -42,6 +42,7 @@ impl Region {
             bytes_delta: 0,
             key_bytes_delta: 0,
             poisoned: false,
+            has_puts: false,
         });
     }
 
@@ -110,6 +111,7 @@ impl Region {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
                     t.n += 1;
+                    t.has_puts = true;
                     t.objects_delta += dobj;
                     t.bytes_delta += dbytes;
                     if before.is_none() {
@@ -152,7 +154,10 @@ impl Region {
             .as_ref()
             .map(|t| t.tags.clone())
             .unwrap_or_default();
-        match self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag)) {
+        self.shrinking = true;
+        let r = self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag));
+        self.shrinking = false;
+        match r {
             Ok(_) => {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
@@ -181,7 +186,10 @@ impl Region {
             return Ok(());
         }
         let tags: [u8; 32] = t.tags.clone().finalize().into();
-        self.write_commit(io, t.id, t.n, tags, false)?;
+        self.shrinking = !t.has_puts;
+        let r = self.write_commit(io, t.id, t.n, tags, false);
+        self.shrinking = false;
+        r?;
         for (k, v) in t.pending {
             match v {
                 Some(loc) => self.apply_put(k, loc),
