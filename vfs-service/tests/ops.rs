@@ -543,3 +543,69 @@ fn handles_are_bounded_per_task() {
     vfs.reap_task(restarted.task);
     assert!(vfs.open(&a2, &f, flags, None, None).is_ok());
 }
+
+#[test]
+fn resource_limits_refuse_and_change_nothing() {
+    let env = TestEnv::new();
+    let limits = Limits {
+        max_entries: 40,
+        max_bytes: 10_000,
+        max_file_size: 6_000,
+    };
+    let mut vfs = Vfs::new(MemStore::new(), limits);
+    vfs.boot(&env).unwrap();
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.write_file(&sys, "/tmp/big", &[0; 6_001], None, None)
+            .unwrap_err(),
+        VfsError::ResourceLimitExceeded
+    );
+    vfs.write_file(&sys, "/tmp/a", &[0; 5_000], None, None)
+        .unwrap();
+    assert_eq!(
+        vfs.write_file(&sys, "/tmp/b", &[0; 5_000], None, None)
+            .unwrap_err(),
+        VfsError::ResourceLimitExceeded
+    );
+    assert!(!vfs.exists(&sys, "/tmp/b").unwrap());
+    let mut n = 0;
+    let err = loop {
+        match vfs.mkdir(&sys, &format!("/tmp/d{n}"), false, None) {
+            Ok(()) => n += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, VfsError::ResourceLimitExceeded);
+    // The store's own limit maps to the same error.
+    let mut store = MemStore::new();
+    store.max_objects = Some(200);
+    let mut vfs = Vfs::new(store, Limits::default());
+    vfs.boot(&env).unwrap();
+    let err = loop {
+        match vfs.write_file(&sys, &format!("/tmp/f{n}"), b"x", None, None) {
+            Ok(()) => n += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, VfsError::ResourceLimitExceeded);
+}
+
+#[test]
+fn a_dangling_symlink_is_not_replaced_by_a_file() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let l = format!("{}/dangling", home(ALICE));
+    vfs.symlink(&a, "nowhere", &l).unwrap();
+    assert_eq!(
+        vfs.write_file(&a, &l, b"x", None, None).unwrap_err(),
+        VfsError::AlreadyExists
+    );
+    assert_eq!(vfs.readlink(&a, &l).unwrap(), "nowhere");
+}

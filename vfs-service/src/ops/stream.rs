@@ -344,6 +344,9 @@ impl<S: Storage> Vfs<S> {
         let full = dir.path.child(&name);
         Self::guard(ctx, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
         let mut tx = Tx::default();
         let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
         let inode = self.new_inode(
