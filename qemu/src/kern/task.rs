@@ -16,7 +16,7 @@ use qemu_kernel::system::TaskDesc;
 
 use super::Kernel;
 use crate::arch::riscv64::trap::{TrapFrame, reg};
-use crate::kprintln;
+use crate::klog;
 
 /// The top of every task's stack (exclusive); the stack grows down from here.
 pub const STACK_TOP: usize = 0x20_0000_0000;
@@ -184,6 +184,18 @@ pub enum LoadError {
     BadLayout,
     /// Out of frames.
     OutOfMemory,
+}
+
+impl LoadError {
+    /// The error's name in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadError::NoSuchTask => "no such task",
+            LoadError::BadImage => "bad ELF image",
+            LoadError::BadLayout => "segments outside the user address space",
+            LoadError::OutOfMemory => "out of memory",
+        }
+    }
 }
 
 impl Kernel {
@@ -374,19 +386,24 @@ impl Kernel {
         }
         match kind {
             FaultKind::Exited if detail == 0 => {
-                kprintln!("kernel: task {} exited", self.tasks[index].name())
+                klog!(info, "task {} exited", self.tasks[index].name())
             }
             FaultKind::Exited => {
                 self.failed = true;
-                kprintln!(
-                    "kernel: task {} exited with status {detail}",
-                    self.tasks[index].name()
+                klog!(
+                    warn,
+                    "task {} exited with status {}",
+                    self.tasks[index].name(),
+                    detail
                 )
             }
-            _ => kprintln!(
-                "kernel: task {} faulted: {} (detail {detail:#x}, pc {pc:#x})",
+            _ => klog!(
+                warn,
+                "task {} faulted: {} (detail {:#x}, pc {:#x})",
                 self.tasks[index].name(),
-                fault_name(kind)
+                fault_name(kind),
+                detail,
+                pc
             ),
         }
         self.fail_endpoints_of(index);
@@ -401,7 +418,7 @@ impl Kernel {
                 .post_kernel_message(0, FAULT_REPORT.0, &report.encode())
                 .is_err()
             {
-                kprintln!("kernel: fault report for {} lost", self.tasks[index].name());
+                klog!(error, "fault report for {} lost", self.tasks[index].name());
             }
         }
     }
