@@ -60,7 +60,7 @@ fn reading_kernel_memory_faults_and_is_reported() {
     // init heard of it (fault report from the kernel) and restarted the task.
     let report = console()
         .lines()
-        .position(|l| l.contains("[INFO  init]") && l.contains("0x80200000"));
+        .position(|l| l.contains(" init]") && l.contains("stopped") && l.contains("0x80200000"));
     assert!(report.is_some(), "init was not told:\n{}", console());
 }
 

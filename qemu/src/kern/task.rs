@@ -273,7 +273,12 @@ impl Kernel {
             kernel_sp: t.frame.kernel_sp,
         };
         t.frame.regs[reg::SP] = STACK_TOP;
+        // The task runtime's entry contract (kernel-abi task_rt): a0 id, a1/a2 heap.
         t.frame.regs[reg::A0] = t.id.to_raw() as usize;
+        if desc.heap_size > 0 {
+            t.frame.regs[reg::A1] = HEAP_BASE;
+            t.frame.regs[reg::A2] = desc.heap_size.div_ceil(FRAME_SIZE) * FRAME_SIZE;
+        }
         t.state = TaskState::Running;
         t.block = Block::None;
         t.grants = grants;
