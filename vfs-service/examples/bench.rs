@@ -15,6 +15,7 @@ use uuid::Uuid;
 use vfs_service::backend::BackendStore;
 use vfs_service::client::Client;
 use vfs_service::server::{KernelEnv, serve};
+use vfs_service::store::MemStore;
 use vfs_service::{Limits, Vfs};
 
 const USER: Uuid = Uuid::from_u128(0x0be0c400_0000_4000_8000_000000000001);
@@ -179,14 +180,24 @@ fn peer_figures(budget: Duration) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let in_memory = std::env::args().any(|a| a == "--memstore");
     let budget = Duration::from_millis(if quick { 200 } else { 1000 });
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
     kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h| {
-        let mut fs = Vfs::new(ram_store(512), Limits::default());
-        if fs.boot(&KernelEnv(&h)).is_ok() {
-            h.log(LogLevel::Info, "vfs: ready");
-            let _ = serve(&h, ep, &mut fs);
+        if in_memory {
+            // `--memstore`: the VFS alone, over the in-memory store (no device, no encryption).
+            let mut fs = Vfs::new(MemStore::new(), Limits::default());
+            if fs.boot(&KernelEnv(&h)).is_ok() {
+                h.log(LogLevel::Info, "vfs: ready");
+                let _ = serve(&h, ep, &mut fs);
+            }
+        } else {
+            let mut fs = Vfs::new(ram_store(512), Limits::default());
+            if fs.boot(&KernelEnv(&h)).is_ok() {
+                h.log(LogLevel::Info, "vfs: ready");
+                let _ = serve(&h, ep, &mut fs);
+            }
         }
     });
     assert!(
@@ -209,4 +220,7 @@ fn main() {
     rx.recv_timeout(Duration::from_secs(1800))
         .expect("benchmark finished");
     peer_figures(budget);
+    // Leave without dropping the host kernel: its shutdown unwinds the task threads, which a
+    // release build (panic = abort) turns into an abort.
+    std::process::exit(0);
 }

@@ -6,10 +6,11 @@
 //! between the two commits can leave an audit entry for an operation that did not happen, never
 //! the reverse.
 
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use storage_backend::{BlockDevice, CryptoEngine, Store};
 
-use crate::store::{Batch, Db, Entry, Storage, StoreError};
+use crate::store::{Batch, Change, Db, Entry, Storage, StoreError};
 
 /// The VFS's storage on a `storage-backend` store.
 pub struct BackendStore<D: BlockDevice, E: CryptoEngine> {
@@ -65,8 +66,17 @@ impl<D: BlockDevice, E: CryptoEngine> Storage for BackendStore<D, E> {
     }
 
     fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+        // Only the last change of each key counts: drop the earlier ones.
+        let mut seen = BTreeSet::new();
+        let mut last: Vec<&Change> = Vec::with_capacity(batch.changes.len());
+        for c in batch.changes.iter().rev() {
+            if seen.insert((c.db, c.key.as_slice())) {
+                last.push(c);
+            }
+        }
+        last.reverse();
         for which in [Db::Kernel, Db::Userspace] {
-            let mut changes = batch.changes.iter().filter(|c| c.db == which).peekable();
+            let mut changes = last.iter().filter(|c| c.db == which).peekable();
             if changes.peek().is_none() {
                 continue;
             }

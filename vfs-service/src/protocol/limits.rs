@@ -21,5 +21,6 @@ pub const MAX_HANDLES: usize = 256;
 pub const DEFAULT_QUOTA: u64 = 100 * 1024 * 1024;
 /// Soft limit as a percentage of the quota.
 pub const SOFT_LIMIT_PERCENT: u64 = 80;
-/// Size of one stored content piece in bytes.
-pub const PIECE_SIZE: usize = 4096;
+/// Size of one stored content piece in bytes: equal to [`MAX_IO`], so that a stream of
+/// message-sized writes fills whole pieces and never rewrites one.
+pub const PIECE_SIZE: usize = MAX_IO;
