@@ -111,11 +111,9 @@ fn conformance_suite_on_the_host_backend() {
         anon: Client::new(&anon, ep),
         alice_id: ALICE,
         bob_id: BOB,
-        // The 64 MiB case takes minutes in an unoptimised build over the encrypted store: it
-        // runs in release builds and with `cargo xtask test --exhaustive`.
-        large: !cfg!(debug_assertions)
-            || std::env::var_os("ZOS_EXHAUSTIVE").is_some()
-            || std::env::var_os("ZOS_CONFORMANCE_LARGE").is_some(),
+        // The 64 MiB case takes about half a minute in a debug build; ZOS_CONFORMANCE_SMALL=1
+        // skips it.
+        large: std::env::var_os("ZOS_CONFORMANCE_SMALL").is_none(),
     };
     let filter = std::env::var("ZOS_CONFORMANCE_FILTER").unwrap_or_default();
     let summary = run(&mut world, &filter, &mut |line| println!("{line}"));
@@ -125,7 +123,9 @@ fn conformance_suite_on_the_host_backend() {
         summary.failed.len(),
         summary.failed
     );
-    assert!(summary.passed > 20, "only {} cases ran", summary.passed);
+    if filter.is_empty() {
+        assert!(summary.passed > 30, "only {} cases ran", summary.passed);
+    }
 }
 
 #[test]
