@@ -380,6 +380,9 @@ impl<S: Storage> Vfs<S> {
             return Err(VfsError::BadHandleMode);
         }
         let len = (len as usize).min(MAX_IO) as u64;
+        if of.pos >= of.size {
+            return Ok(Vec::new());
+        }
         let end = of.size.min(of.pos.saturating_add(len));
         let mut out = Vec::with_capacity(end.saturating_sub(of.pos) as usize);
         let mut pos = of.pos;
