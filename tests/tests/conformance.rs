@@ -13,8 +13,11 @@ use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store
 use system_tests::conformance::{World, run};
 use uuid::Uuid;
 use vfs_service::backend::BackendStore;
-use vfs_service::client::Client;
+use vfs_service::client::{Client, ClientError};
+use vfs_service::error::VfsError;
+use vfs_service::protocol::messages::OpenFlags;
 use vfs_service::server::{KernelEnv, serve};
+use vfs_service::store::{Batch, Db, Entry, Storage, StoreError};
 use vfs_service::{Limits, Vfs};
 
 const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
@@ -173,4 +176,86 @@ fn several_callers_at_once() {
     for t in threads {
         assert!(t.join().expect("caller thread") >= 40);
     }
+}
+
+/// A store that outlives the VFS task, so that a restarted VFS finds its data again.
+struct SharedStore<S>(Arc<Mutex<S>>);
+
+impl<S: Storage> Storage for SharedStore<S> {
+    fn get(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(db, key)
+    }
+    fn scan(
+        &mut self,
+        db: Db,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .scan(db, prefix, after, limit)
+    }
+    fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit(batch)
+    }
+}
+
+#[test]
+fn a_service_restart_makes_handles_stale_and_cleans_tmp() {
+    let kernel = HostKernel::new();
+    let ep = kernel.endpoint("vfs", 16);
+    let store = Arc::new(Mutex::new(ram_store(64)));
+    let vfs_task = kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h: TaskHandle| {
+        let mut fs = Vfs::new(SharedStore(Arc::clone(&store)), Limits::default());
+        if let Ok(report) = fs.boot(&KernelEnv(&h)) {
+            h.log(
+                LogLevel::Info,
+                &format!("vfs: ready, boot {}", report.boot_count),
+            );
+            let _ = serve(&h, ep, &mut fs);
+        }
+    });
+    assert!(kernel.wait_for_log("vfs: ready, boot 1", std::time::Duration::from_secs(10)));
+    let mut sys = System {
+        kernel,
+        vfs: ep,
+        stop: Vec::new(),
+    };
+    let handle = sys.caller("system", ProcessClass::System, None);
+    let mut c = Client::new(&handle, ep);
+    c.write_file("/tmp/scratch", b"temporary")
+        .expect("tmp write");
+    c.write_file("/system/services/demo.json", b"{}")
+        .expect("write");
+    let flags = OpenFlags {
+        read: true,
+        ..OpenFlags::default()
+    };
+    let h = c
+        .open("/system/services/demo.json", flags)
+        .expect("open")
+        .handle;
+    sys.kernel.restart(vfs_task.index).expect("restart the VFS");
+    assert!(
+        sys.kernel
+            .wait_for_log("vfs: ready, boot 2", std::time::Duration::from_secs(10))
+    );
+    assert_eq!(c.read(h, 10), Err(ClientError::Vfs(VfsError::StaleHandle)));
+    assert_eq!(c.exists("/tmp/scratch"), Ok(false));
+    assert_eq!(
+        c.read_file("/system/services/demo.json").expect("kept"),
+        b"{}"
+    );
+    let machine = c
+        .read_file("/system/config/machine.json")
+        .expect("machine.json");
+    assert!(String::from_utf8_lossy(&machine).contains("\"boot_count\":2"));
 }

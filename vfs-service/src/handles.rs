@@ -74,14 +74,20 @@ impl HandleTable {
     }
 
     fn check(&self, task: TaskId, handle: Handle) -> Result<usize, VfsError> {
+        let epoch = handle.generation >> 16;
+        if epoch != self.epoch as u32 {
+            // Issued before the service (re)started: stale. From a later epoch: forged.
+            return Err(if epoch < self.epoch as u32 {
+                VfsError::StaleHandle
+            } else {
+                VfsError::InvalidHandle
+            });
+        }
         let index = handle.slot as usize;
         let slot = self.slots.get(index).ok_or(VfsError::InvalidHandle)?;
         if slot.generation != handle.generation {
-            // Issued by this slot earlier (or by an earlier boot): stale. Never issued: invalid.
-            let issued_before = (handle.generation >> 16) < self.epoch as u32
-                || ((handle.generation >> 16) == self.epoch as u32
-                    && handle.generation < slot.generation);
-            return Err(if issued_before {
+            // Issued by this slot earlier: stale. Never issued: invalid.
+            return Err(if handle.generation < slot.generation {
                 VfsError::StaleHandle
             } else {
                 VfsError::InvalidHandle

@@ -271,7 +271,7 @@ fn ownership<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     expect_err("close twice", w.alice.close(h), VfsError::StaleHandle)?;
     let never = Handle {
         slot: 200,
-        generation: 1,
+        generation: h.generation,
     };
     expect_err(
         "never issued",
