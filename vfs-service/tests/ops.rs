@@ -781,3 +781,69 @@ fn random_run(seed: u64) {
     recount(&mut vfs, &sys, "/");
     while vfs.collect_garbage(1000).unwrap() {}
 }
+
+#[test]
+fn corrupted_content_is_never_returned_whole() {
+    use vfs_service::store::{Batch, Db};
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let small = format!("{}/small", home(ALICE));
+    let big = format!("{}/big", home(ALICE));
+    vfs.write_file(&a, &small, b"original", None, None).unwrap();
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &big, flags, None, None).unwrap().handle;
+    for _ in 0..3 {
+        vfs.handle_write(&a, h, &[7u8; 3968]).unwrap();
+    }
+    vfs.handle_close(&a, h).unwrap();
+    // Flip the content of the first piece of every content object behind the store's back.
+    let pieces = vfs
+        .store_mut()
+        .scan(Db::Userspace, b"C", None, 1000)
+        .unwrap();
+    let mut batch = Batch::new();
+    for (k, mut v) in pieces {
+        if k.ends_with(&0u32.to_be_bytes()) && !v.is_empty() {
+            v[0] ^= 0xff;
+            batch.put(Db::Userspace, k, v);
+        }
+    }
+    vfs.store_mut().commit(batch).unwrap();
+    assert_eq!(
+        vfs.read_file(&a, &small, 0, None, None).unwrap_err(),
+        VfsError::IntegrityError
+    );
+    let r = vfs
+        .open(
+            &a,
+            &big,
+            OpenFlags {
+                read: true,
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap()
+        .handle;
+    let mut result = Ok(());
+    for _ in 0..4 {
+        match vfs.handle_read(&a, r, 3968) {
+            Ok(p) if p.is_empty() => break,
+            Ok(_) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(result, Err(VfsError::IntegrityError));
+}
