@@ -4,6 +4,7 @@
 //! cargo xtask run [--no-crypto-device] [--icount] [--gdb] [--plain-log]   build and boot in QEMU
 //! cargo xtask test [--exhaustive]                           every test, lint and target build
 //! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
+//! cargo xtask fuzz mount [iterations] [seed]                mount mutated storage images
 //! ```
 
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 mod bench;
 mod cmd;
 mod defmt_log;
+mod fuzz;
 mod image;
 mod run;
 mod test;
@@ -28,6 +30,8 @@ commands:
         and the QEMU system tests; --exhaustive runs every power-loss cut point
   bench <suite>
         run a benchmark suite and write its results under docs/benchmarks/
+  fuzz mount [iterations] [seed]
+        mount mutated storage images and exercise every path; any panic is a failure
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         "run" => run::run(rest),
         "test" => test::test(rest),
         "bench" => bench::bench(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

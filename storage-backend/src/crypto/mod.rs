@@ -20,6 +20,18 @@ pub const TAG_LEN: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyHandle(pub(crate) u32);
 
+impl KeyHandle {
+    /// A handle with an engine-defined number (for engines implemented outside this crate).
+    pub const fn new(raw: u32) -> Self {
+        Self(raw)
+    }
+
+    /// The engine-defined number.
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+}
+
 /// Why a crypto operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CryptoError {

@@ -5,10 +5,11 @@
 use std::process::ExitCode;
 
 mod ipc;
+mod storage;
 mod vfs;
 
 /// The suites, by name.
-const SUITES: &[&str] = &["ipc", "vfs"];
+const SUITES: &[&str] = &["ipc", "vfs", "storage"];
 
 /// Runs the named suite.
 pub fn bench(args: &[String]) -> Result<ExitCode, String> {
@@ -20,6 +21,9 @@ pub fn bench(args: &[String]) -> Result<ExitCode, String> {
     }
     if suite == "vfs" {
         return vfs::run(rest);
+    }
+    if suite == "storage" {
+        return storage::run(rest);
     }
     Err(format!(
         "bench: unknown suite `{suite}` (suites: {})",
