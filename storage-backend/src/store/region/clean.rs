@@ -204,7 +204,13 @@ impl Region {
         if self.txn.is_some() {
             return Ok(());
         }
-        let limit = (self.layout.seg_count / 4).max(4);
+        // Replay after mount reads at most this many segments of log. Twice the checkpoint's own
+        // size keeps the checkpoints' share of the writes under a third, at least 8 segments
+        // avoids checkpointing small stores all the time, a quarter of the region caps it.
+        let ckpt_segs = self.reserve() - 1;
+        let limit = (2 * ckpt_segs)
+            .max(8)
+            .min((self.layout.seg_count / 4).max(4));
         let low = |r: &Self| r.free_count() <= r.reserve() + 2;
         if self.segs_since_ckpt >= limit || (low(self) && self.checkpoint_helps()) {
             match self.checkpoint(io) {
