@@ -5,10 +5,16 @@
 //! administrative operation and its audit entry) is therefore atomic per database: a crash
 //! between the two commits can leave an audit entry for an operation that did not happen, never
 //! the reverse.
+//!
+//! Per-file keys are derived and used in the store's crypto engine ([`FileCrypto`]): the client
+//! key is imported, the version key derived from it, and the client key's handle dropped.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use storage_backend::{BlockDevice, CryptoEngine, Store};
+use storage_backend::{BlockDevice, CryptoEngine, KeyHandle, Store};
+
+use crate::crypto::FileCrypto;
+use crate::error::VfsError;
 
 use crate::store::{Batch, Change, Db, Entry, Storage, StoreError};
 
@@ -90,5 +96,54 @@ impl<D: BlockDevice, E: CryptoEngine> Storage for BackendStore<D, E> {
             txn.commit().map_err(err)?;
         }
         Ok(())
+    }
+
+    fn file_crypto(&mut self) -> Option<&mut dyn FileCrypto> {
+        Some(self)
+    }
+}
+
+impl<D: BlockDevice, E: CryptoEngine> FileCrypto for BackendStore<D, E> {
+    fn derive(&mut self, client_key: &[u8; 32], salt: &[u8], info: &[u8]) -> Result<u32, VfsError> {
+        let engine = self.store.engine_mut();
+        let parent = engine
+            .import_key(client_key)
+            .map_err(|_| VfsError::EncryptionError)?;
+        let derived = engine.derive_key(parent, salt, info);
+        engine.drop_key(parent);
+        derived
+            .map(KeyHandle::raw)
+            .map_err(|_| VfsError::EncryptionError)
+    }
+
+    fn seal(
+        &mut self,
+        key: u32,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], VfsError> {
+        self.store
+            .engine_mut()
+            .seal(KeyHandle::new(key), nonce, aad, buf)
+            .map_err(|_| VfsError::EncryptionError)
+    }
+
+    fn open(
+        &mut self,
+        key: u32,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), VfsError> {
+        self.store
+            .engine_mut()
+            .open(KeyHandle::new(key), nonce, aad, buf, tag)
+            .map_err(|_| VfsError::EncryptionError)
+    }
+
+    fn release(&mut self, key: u32) {
+        self.store.engine_mut().drop_key(KeyHandle::new(key));
     }
 }

@@ -105,6 +105,12 @@ pub trait Storage {
 
     /// Applies a batch atomically.
     fn commit(&mut self, batch: Batch) -> Result<(), StoreError>;
+
+    /// The crypto engine for per-file keys, if the store has one; the VFS falls back to
+    /// [`crate::crypto::SoftCrypto`].
+    fn file_crypto(&mut self) -> Option<&mut dyn crate::crypto::FileCrypto> {
+        None
+    }
 }
 
 /// A store in RAM with optional limits, for tests, benchmarks and diskless boards.

@@ -102,6 +102,8 @@ pub struct Vfs<S> {
     pub(crate) home_id: u64,
     pub(crate) boot_count: u64,
     next_id: u64,
+    soft: crate::crypto::SoftCrypto,
+    keys: crate::crypto::KeyCache,
 }
 
 pub(crate) fn store_err(e: StoreError) -> VfsError {
@@ -123,6 +125,20 @@ impl<S: Storage> Vfs<S> {
             home_id: 0,
             boot_count: 0,
             next_id: 0,
+            soft: crate::crypto::SoftCrypto::default(),
+            keys: crate::crypto::KeyCache::default(),
+        }
+    }
+
+    /// The crypto engine for per-file keys (the store's, else software) and its key cache.
+    pub(crate) fn cx(&mut self) -> crate::crypto::CryptoCx<'_> {
+        let crypto: &mut dyn crate::crypto::FileCrypto = match self.store.file_crypto() {
+            Some(c) => c,
+            None => &mut self.soft,
+        };
+        crate::crypto::CryptoCx {
+            crypto,
+            cache: &mut self.keys,
         }
     }
 

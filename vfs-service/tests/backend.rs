@@ -129,3 +129,108 @@ fn survives_a_remount_and_counts_boots() {
     );
     assert_eq!(vfs.quota(&user, USER).unwrap().used, 50_001);
 }
+
+#[test]
+fn engine_and_software_file_crypto_agree() {
+    use vfs_service::crypto::{CryptoCx, FileCipher, FileCrypto, KeyCache, SoftCrypto};
+    let (e, keys) = engine();
+    let store = Store::format(
+        RamDevice::new(512, 8, 256),
+        e,
+        keys,
+        &FormatOptions::default(),
+    )
+    .unwrap();
+    let mut backend = BackendStore::new(store);
+    let cipher = FileCipher::derive(&[5; 32], &[6; 16], "/home/u/f");
+    let sealed = {
+        let mut cache = KeyCache::default();
+        let mut cx = CryptoCx {
+            crypto: &mut backend as &mut dyn FileCrypto,
+            cache: &mut cache,
+        };
+        cipher.seal(&mut cx, 2, 9, b"same bytes").unwrap()
+    };
+    let mut soft = SoftCrypto::default();
+    let mut cache = KeyCache::default();
+    let mut cx = CryptoCx {
+        crypto: &mut soft,
+        cache: &mut cache,
+    };
+    assert_eq!(cipher.seal(&mut cx, 2, 9, b"same bytes").unwrap(), sealed);
+    assert_eq!(cipher.open(&mut cx, 2, &sealed).unwrap(), b"same bytes");
+}
+
+#[test]
+fn encrypted_files_through_the_engine() {
+    let env = TestEnv(Cell::new(5_000));
+    let (e, keys) = engine();
+    let store = Store::format(
+        RamDevice::new(512, 8, 1024),
+        e,
+        keys,
+        &FormatOptions::default(),
+    )
+    .unwrap();
+    let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
+    vfs.boot(&env).unwrap();
+    let sys = Ctx {
+        caller: Credentials {
+            task: TaskId {
+                index: 1,
+                generation: 0,
+            },
+            user: None,
+            class: ProcessClass::System,
+        },
+        env: &env,
+    };
+    let key = [0x33; 32];
+    let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        truncate: true,
+        ..Default::default()
+    };
+    let h = vfs
+        .open(&sys, "/tmp/enc", flags, Some(key), None)
+        .unwrap()
+        .handle;
+    for c in data.chunks(3968) {
+        vfs.handle_write(&sys, h, c).unwrap();
+    }
+    vfs.handle_close(&sys, h).unwrap();
+    for _ in 0..40 {
+        // More versions than the key cache holds.
+        vfs.write_file(&sys, "/tmp/small", b"s", Some(key), None)
+            .unwrap();
+    }
+    let r = vfs
+        .open(
+            &sys,
+            "/tmp/enc",
+            OpenFlags {
+                read: true,
+                ..Default::default()
+            },
+            Some(key),
+            None,
+        )
+        .unwrap()
+        .handle;
+    let mut back = Vec::new();
+    loop {
+        let p = vfs.handle_read(&sys, r, 3968).unwrap();
+        if p.is_empty() {
+            break;
+        }
+        back.extend(p);
+    }
+    assert_eq!(back, data);
+    assert_eq!(
+        vfs.read_file(&sys, "/tmp/small", 0, None, Some([0x34; 32]))
+            .unwrap_err(),
+        VfsError::EncryptionError
+    );
+}

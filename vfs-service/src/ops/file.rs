@@ -94,7 +94,7 @@ impl<S: Storage> Vfs<S> {
         bound: &str,
     ) -> Result<(u64, Option<crate::inode::EncInfo>, [u8; 32]), VfsError> {
         let enc = match &key {
-            Some(k) => Some(Self::new_enc(ctx, k, bound)?),
+            Some(k) => Some(self.new_enc(ctx, k, bound)?),
             None => None,
         };
         if data.is_empty() && enc.is_none() {
@@ -105,7 +105,7 @@ impl<S: Storage> Vfs<S> {
         for (i, chunk) in data.chunks(PIECE_SIZE).enumerate() {
             let stored = match &enc {
                 None => chunk.to_vec(),
-                Some((c, _)) => c.seal(i as u32, 1, chunk)?,
+                Some((c, _)) => c.seal(&mut self.cx(), i as u32, 1, chunk)?,
             };
             hasher.update(&stored);
             tx.batch
@@ -131,7 +131,7 @@ impl<S: Storage> Vfs<S> {
             return Err(VfsError::NotAFile);
         };
         Self::check(ctx, &inode, Access::Read)?;
-        let cipher = Self::cipher_for(&inode, key.as_ref())?;
+        let cipher = self.cipher_for(&inode, key.as_ref())?;
         let want = length.map_or(MAX_IO, |l| (l as usize).min(MAX_IO)) as u64;
         let end = inode.size.min(offset.saturating_add(want));
         let whole = offset == 0 && end == inode.size;
@@ -147,7 +147,7 @@ impl<S: Storage> Vfs<S> {
             if whole {
                 hasher.update(&stored);
             }
-            let plain = Self::decode_piece(cipher.as_ref(), i, stored)?;
+            let plain = self.decode_piece(cipher.as_ref(), i, stored)?;
             let from = (pos - i * piece) as usize;
             let to = ((end - i * piece) as usize).min(plain.len());
             data.extend_from_slice(plain.get(from..to).ok_or(VfsError::IntegrityError)?);

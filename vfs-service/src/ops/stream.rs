@@ -79,6 +79,7 @@ impl<S: Storage> Vfs<S> {
 
     /// The cipher of an encrypted inode under `key`; `None` for a plain one.
     pub(crate) fn cipher_for(
+        &mut self,
         inode: &Inode,
         key: Option<&FileKey>,
     ) -> Result<Option<FileCipher>, VfsError> {
@@ -86,7 +87,7 @@ impl<S: Storage> Vfs<S> {
             (None, None) => Ok(None),
             (Some(info), Some(k)) => {
                 let c = FileCipher::derive(k, &info.salt, &info.bound_path);
-                if c.verify_check(&info.check) {
+                if c.verify_check(&mut self.cx(), &info.check)? {
                     Ok(Some(c))
                 } else {
                     Err(VfsError::EncryptionError)
@@ -97,6 +98,7 @@ impl<S: Storage> Vfs<S> {
     }
 
     pub(crate) fn new_enc(
+        &mut self,
         ctx: &Ctx<'_>,
         key: &FileKey,
         bound_path: &str,
@@ -107,7 +109,7 @@ impl<S: Storage> Vfs<S> {
         let info = EncInfo {
             salt,
             bound_path: String::from(bound_path),
-            check: cipher.check(),
+            check: cipher.check(&mut self.cx())?,
         };
         Ok((cipher, info))
     }
@@ -123,13 +125,14 @@ impl<S: Storage> Vfs<S> {
     }
 
     pub(crate) fn decode_piece(
+        &mut self,
         cipher: Option<&FileCipher>,
         index: u64,
         stored: Vec<u8>,
     ) -> Result<Vec<u8>, VfsError> {
         match cipher {
             None => Ok(stored),
-            Some(c) => c.open(index as u32, &stored),
+            Some(c) => c.open(&mut self.cx(), index as u32, &stored),
         }
     }
 
@@ -141,7 +144,7 @@ impl<S: Storage> Vfs<S> {
         if let Some(stage) = &of.stage
             && let Some(stored) = self.stored_piece(stage.content, i)?
         {
-            data = Self::decode_piece(stage.enc.as_ref().map(|e| &e.0), i, stored)?;
+            data = self.decode_piece(stage.enc.as_ref().map(|e| &e.0), i, stored)?;
             found = true;
         }
         if !found && of.base != 0 && i * PIECE < of.base_valid {
@@ -156,7 +159,7 @@ impl<S: Storage> Vfs<S> {
                     of.verify = None;
                 }
             }
-            data = Self::decode_piece(of.base_cipher.as_ref(), i, stored)?;
+            data = self.decode_piece(of.base_cipher.as_ref(), i, stored)?;
             data.truncate((of.base_valid - i * PIECE) as usize);
         }
         data.resize(want, 0);
@@ -177,7 +180,7 @@ impl<S: Storage> Vfs<S> {
             None => plain.to_vec(),
             Some((c, _)) => {
                 stage.counter += 1;
-                c.seal(index, stage.counter, plain)?
+                c.seal(&mut self.cx(), index, stage.counter, plain)?
             }
         };
         if stage.sequential && plain.len() == PIECE_SIZE && i == stage.hashed {
@@ -204,7 +207,7 @@ impl<S: Storage> Vfs<S> {
             .put(Db::Userspace, keys::staging(content), Vec::new());
         self.commit(tx)?;
         let enc = match &of.key {
-            Some(k) => Some(Self::new_enc(ctx, k, &of.bound_path)?),
+            Some(k) => Some(self.new_enc(ctx, k, &of.bound_path)?),
             None => None,
         };
         if empty {
@@ -289,7 +292,7 @@ impl<S: Storage> Vfs<S> {
         let base_cipher = if flags.truncate || created {
             None
         } else {
-            Self::cipher_for(&inode, key.as_ref())?
+            self.cipher_for(&inode, key.as_ref())?
         };
         let content = match inode.kind {
             Kind::File { content } => content,
@@ -602,7 +605,7 @@ impl<S: Storage> Vfs<S> {
                             None => plain,
                             Some((c, _)) => {
                                 stage.counter += 1;
-                                c.seal(i as u32, stage.counter, &plain)?
+                                c.seal(&mut self.cx(), i as u32, stage.counter, &plain)?
                             }
                         };
                         batch.put(
