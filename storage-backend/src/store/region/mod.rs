@@ -271,7 +271,10 @@ impl Region {
         let bs = self.layout.bs;
         let seg_bytes = self.layout.seg_bytes();
         let start = off / bs * bs;
-        let end = (off + len).div_ceil(bs) * bs;
+        let end = off
+            .checked_add(len)
+            .map(|e| e.div_ceil(bs) * bs)
+            .unwrap_or(usize::MAX);
         if end > seg_bytes || start >= end {
             return Err(StoreError::integrity_at(
                 super::error::IntegrityKind::Record,

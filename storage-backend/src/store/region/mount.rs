@@ -387,7 +387,9 @@ impl Region {
                             let count = r.u32()? as usize;
                             for i in 0..count {
                                 let c = r.u32()?;
-                                if let Some(s) = self.segs.get_mut(first + i) {
+                                if let Some(s) =
+                                    first.checked_add(i).and_then(|j| self.segs.get_mut(j))
+                                {
                                     s.erase_count = s.erase_count.max(c);
                                 }
                             }
