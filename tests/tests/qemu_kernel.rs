@@ -124,3 +124,24 @@ fn a_spinning_low_priority_task_does_not_stop_a_higher_priority_one() {
     // ping slept and woke while the spinner was still spinning.
     assert!(spinning < ok && ok < done, "out of order:\n{}", console());
 }
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn spinners_of_equal_priority_share_the_cpu() {
+    // Two tasks of priority 6 spin for 400 ms each without a syscall. Round-robin at each tick
+    // lets the second start long before the first is done.
+    let first = line_index("[INFO  spinner] spinning");
+    let second = line_index("[INFO  spinner2] spinning");
+    let first_done = line_index("[INFO  spinner] spinner done");
+    let second_done = line_index("[INFO  spinner2] spinner done");
+    assert!(
+        first.is_some() && second.is_some() && first_done.is_some() && second_done.is_some(),
+        "spinners incomplete:\n{}",
+        console()
+    );
+    assert!(
+        first.max(second) < first_done.min(second_done),
+        "one spinner ran to completion before the other started:\n{}",
+        console()
+    );
+}
