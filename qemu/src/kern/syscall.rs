@@ -291,6 +291,9 @@ fn dma_alloc(k: &mut Kernel, me: usize, size: usize) -> Outcome {
     if size == 0 {
         return ret(Err(Errno::InvalidArgument));
     }
+    if size > desc.dma_size {
+        return ret(Err(Errno::OutOfResources));
+    }
     let bytes = size.div_ceil(FRAME_SIZE) * FRAME_SIZE;
     let used = k.tasks[me].dma_used;
     if used.saturating_add(bytes) > desc.dma_size {
@@ -306,6 +309,13 @@ fn dma_alloc(k: &mut Kernel, me: usize, size: usize) -> Outcome {
     for i in 0..pages {
         let off = i * FRAME_SIZE;
         if sv39::map_page(&mut k.mem, root, va + off, pa + off, PTE_R | PTE_W | PTE_U).is_err() {
+            // No frame for a page table: give back the frames not mapped yet (the mapped ones
+            // go with the address space) and account for the mapped part of the budget.
+            for rest in i..pages {
+                k.mem.frames.free(pa + rest * FRAME_SIZE);
+            }
+            k.tasks[me].dma_used = used + i * FRAME_SIZE;
+            k.tasks[me].needs_satp_reload = true;
             return ret(Err(Errno::OutOfResources));
         }
     }
