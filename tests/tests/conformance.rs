@@ -259,3 +259,65 @@ fn a_service_restart_makes_handles_stale_and_cleans_tmp() {
         .expect("machine.json");
     assert!(String::from_utf8_lossy(&machine).contains("\"boot_count\":2"));
 }
+
+#[test]
+fn clients_find_the_vfs_through_init() {
+    let kernel = HostKernel::new();
+    let init = kernel.spawn(
+        TaskSpec::new("init")
+            .serves(EndpointId::INIT)
+            .supervisor()
+            .start_now(false),
+        |h: TaskHandle| {
+            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
+            init.boot();
+            init.run();
+        },
+    );
+    let ep = kernel.endpoint("vfs", 16);
+    kernel.spawn(
+        TaskSpec::new("vfs").serves(ep).start_now(false),
+        move |h: TaskHandle| {
+            let mut fs = Vfs::new(ram_store(16), Limits::default());
+            if fs.boot(&KernelEnv(&h)).is_err() {
+                return;
+            }
+            // Init may already have seeded the registry from the endpoint's name.
+            let registered = vfs_service::server::register(&h, ep);
+            h.log(LogLevel::Info, &format!("vfs: registered {registered:?}"));
+            let _ = serve(&h, ep, &mut fs);
+        },
+    );
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    kernel.spawn(
+        TaskSpec::new("app")
+            .class(ProcessClass::Application)
+            .start_now(false),
+        move |h: TaskHandle| {
+            // Retry while the VFS boots.
+            let mut outcome = Err("never connected".to_string());
+            for _ in 0..200 {
+                match Client::connect(&h) {
+                    Ok(mut c) => {
+                        outcome = c.exists("/tmp").map_err(|e| format!("{e:?}"));
+                        if outcome.is_ok() {
+                            break;
+                        }
+                    }
+                    Err(e) => outcome = Err(format!("{e:?}")),
+                }
+                h.sleep_ns(20_000_000);
+            }
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(outcome);
+            }
+            h.sleep_ns(u64::MAX / 2);
+        },
+    );
+    kernel.restart(init.index).expect("start init");
+    let outcome = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the app reported");
+    assert_eq!(outcome, Ok(true), "{:#?}", kernel.log_lines());
+}

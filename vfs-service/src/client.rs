@@ -66,6 +66,15 @@ impl<'k, K: Kernel> Client<'k, K> {
         }
     }
 
+    /// A client of the VFS found through init's service registry (which also grants the
+    /// caller the endpoint).
+    pub fn connect(
+        kernel: &'k K,
+    ) -> core::result::Result<Self, kernel_abi::init_proto::InitCallError> {
+        let endpoint = kernel_abi::init_proto::lookup(kernel, crate::server::SERVICE_NAME)?;
+        Ok(Self::new(kernel, endpoint))
+    }
+
     /// Sends raw bytes under a raw tag; returns the reply's tag and payload (for tests and
     /// tools that probe the protocol).
     pub fn raw_call(&mut self, tag: u32, payload: &[u8]) -> Result<(u32, Vec<u8>)> {

@@ -19,6 +19,18 @@ use crate::protocol::tags;
 use crate::store::Storage;
 use crate::vfs::{Ctx, Env, Vfs};
 
+/// The name the VFS registers under in init's service registry.
+pub const SERVICE_NAME: &str = "vfs";
+
+/// Registers `endpoint` (which the calling task serves) as [`SERVICE_NAME`] with init, so that
+/// clients find it with `lookup_service("vfs")` ([`crate::client::Client::connect`]).
+pub fn register<K: Kernel>(
+    kernel: &K,
+    endpoint: EndpointId,
+) -> Result<(), kernel_abi::init_proto::InitCallError> {
+    kernel_abi::init_proto::register(kernel, SERVICE_NAME, endpoint)
+}
+
 /// Garbage pieces collected after each request.
 const GC_BUDGET: usize = 64;
 
