@@ -46,7 +46,10 @@ pub struct FormatOptions {
     pub kernel_limits: Limits,
     /// Limits of the userspace database.
     pub userspace_limits: Limits,
-    /// Container UUIDs (kernel, userspace); also the key-derivation salts.
+    /// Container UUIDs (kernel, userspace); also the key-derivation salts. **Must be fresh for
+    /// every format under the same keys** (take them from a random source): nonces restart with
+    /// a new format, so reusing a UUID with the same key would repeat nonces. The default is a
+    /// fixed value for tests.
     pub uuids: [[u8; 16]; 2],
     /// Creator recorded in the metadata.
     pub creator: Vec<u8>,
