@@ -56,9 +56,28 @@ struct Recording {
     commits: Vec<Commit>,
 }
 
-fn value_for(rng: &mut Rng, i: u64) -> Vec<u8> {
-    let len = match rng.below(10) {
-        0 => rng.below(5000) as usize,
+/// The shape of a workload.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Distinct keys.
+    keys: u64,
+    /// One value in `big_one_in` is large (up to 8 KiB).
+    big_one_in: u64,
+}
+
+const MIXED: Shape = Shape {
+    keys: 48,
+    big_one_in: 10,
+};
+/// Few keys, many large values: the cleaner runs inside transactions all the time.
+const CHURN: Shape = Shape {
+    keys: 16,
+    big_one_in: 3,
+};
+
+fn value_for(rng: &mut Rng, i: u64, shape: Shape) -> Vec<u8> {
+    let len = match rng.below(shape.big_one_in) {
+        0 => rng.below(8000) as usize,
         1 => 0,
         _ => rng.below(400) as usize,
     };
@@ -66,7 +85,7 @@ fn value_for(rng: &mut Rng, i: u64) -> Vec<u8> {
 }
 
 /// Runs the workload of `ops` operations, recording the trace and the model after each commit.
-fn record(ops: u64, seed: u64) -> Recording {
+fn record(ops: u64, seed: u64, shape: Shape) -> Recording {
     let mut s = common::nor_store(SECTORS, &opts());
     s.sync().unwrap();
     let (mut dev, eng) = s.into_parts();
@@ -90,13 +109,13 @@ fn record(ops: u64, seed: u64) -> Recording {
         let mut next = model.clone();
         let mut t = s.begin(db).unwrap();
         for _ in 0..n {
-            let key = format!("k{:02}", rng.below(48)).into_bytes();
+            let key = format!("k{:02}", rng.below(shape.keys)).into_bytes();
             i += 1;
             if rng.below(4) == 0 {
                 t.delete(&key).unwrap();
                 next.remove(&(db, key));
             } else {
-                let v = value_for(&mut rng, i);
+                let v = value_for(&mut rng, i, shape);
                 t.put(&key, &v).unwrap();
                 next.insert((db, key), v);
             }
@@ -232,7 +251,7 @@ fn parse_mode(s: &str) -> CutMode {
 }
 
 /// Runs the cuts of `name` selected by `every` (1 = all).
-fn run(name: &str, ops: u64, seed: u64, every: u64) {
+fn run(name: &str, ops: u64, seed: u64, every: u64, shape: Shape) {
     let only: Option<(u64, CutMode)> = std::env::var("ZOS_CUT").ok().and_then(|c| {
         let mut p = c.split(':');
         (p.next()? == name).then_some(())?;
@@ -241,7 +260,7 @@ fn run(name: &str, ops: u64, seed: u64, every: u64) {
     if std::env::var("ZOS_CUT").is_ok() && only.is_none() {
         return;
     }
-    let rec = record(ops, seed);
+    let rec = record(ops, seed, shape);
     assert!(rec.commits.len() as u64 * 2 > ops / 4, "workload too small");
     let mut emu = NorEmulator::from_image(rec.base.clone());
     let mut failures = Vec::new();
@@ -298,11 +317,17 @@ fn exhaustive() -> bool {
 
 #[test]
 fn power_loss_small_every_cut() {
-    run("small", 150, 0x5EED_0001, 1);
+    run("small", 150, 0x5EED_0001, 1, MIXED);
 }
 
 #[test]
 fn power_loss_large_1000_ops() {
     let every = if exhaustive() { 1 } else { 4 };
-    run("large", 1000, 0x5EED_0002, every);
+    run("large", 1000, 0x5EED_0002, every, MIXED);
+}
+
+#[test]
+fn power_loss_churn_cleaning_inside_transactions() {
+    let every = if exhaustive() { 1 } else { 9 };
+    run("churn", 400, 0x5EED_0003, every, CHURN);
 }
