@@ -104,6 +104,8 @@ pub struct Vfs<S> {
     next_id: u64,
     soft: crate::crypto::SoftCrypto,
     keys: crate::crypto::KeyCache,
+    /// Counts commits through [`Vfs::commit`]: accounting read at one value is still exact.
+    pub(crate) generation: u64,
 }
 
 pub(crate) fn store_err(e: StoreError) -> VfsError {
@@ -127,6 +129,7 @@ impl<S: Storage> Vfs<S> {
             next_id: 0,
             soft: crate::crypto::SoftCrypto::default(),
             keys: crate::crypto::KeyCache::default(),
+            generation: 0,
         }
     }
 
@@ -214,6 +217,7 @@ impl<S: Storage> Vfs<S> {
         if tx.batch.is_empty() {
             return Ok(());
         }
+        self.generation += 1;
         self.store.commit(tx.batch).map_err(store_err)
     }
 
@@ -392,6 +396,24 @@ impl<S: Storage> Vfs<S> {
             return Err(VfsError::ResourceLimitExceeded);
         }
         Ok(())
+    }
+
+    /// The largest size a file of `size` bytes below `chain` may grow to now: the exact bound
+    /// of [`Vfs::check_growth`] for the quota, the filesystem's bytes and the file size limit.
+    pub(crate) fn size_allowance(&mut self, chain: &[Inode], size: u64) -> Result<u64, VfsError> {
+        let mut max = self.limits.max_file_size;
+        if let Some(user) = self.home_user(chain)
+            && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
+        {
+            let used = home.usage_bytes();
+            let limit = self.quota_limit(&user)?;
+            max = max.min(size.saturating_add(limit.saturating_sub(used)));
+        }
+        if let Some(root) = chain.last() {
+            let room = self.limits.max_bytes.saturating_sub(root.usage_bytes());
+            max = max.min(size.saturating_add(room));
+        }
+        Ok(max)
     }
 
     /// Adds the deltas to every directory of the chain and stages them in `tx`.

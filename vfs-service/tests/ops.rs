@@ -847,3 +847,50 @@ fn corrupted_content_is_never_returned_whole() {
     }
     assert_eq!(result, Err(VfsError::IntegrityError));
 }
+
+#[test]
+fn a_stream_sees_quota_used_by_others_at_once() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    vfs.set_quota(&sys, ALICE, 20_000).unwrap();
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        ..Default::default()
+    };
+    let h = vfs
+        .open(&a, &format!("{}/stream", home(ALICE)), flags, None, None)
+        .unwrap()
+        .handle;
+    vfs.handle_write(&a, h, &[1; 3968]).unwrap();
+    vfs.handle_write(&a, h, &[1; 3968]).unwrap();
+    // Someone else takes most of what is left.
+    vfs.write_file(
+        &a,
+        &format!("{}/other", home(ALICE)),
+        &[2; 3968],
+        None,
+        None,
+    )
+    .unwrap();
+    let other2 = format!("{}/Documents/other2", home(ALICE));
+    vfs.write_file(&a, &other2, &[2; 3968], None, None).unwrap();
+    let other3 = format!("{}/Music/other3", home(ALICE));
+    vfs.write_file(&a, &other3, &[2; 3968], None, None).unwrap();
+    // 11,904 committed by the others + 8,036 in the stream = 19,940; 3,968 more would not fit.
+    vfs.handle_write(&a, h, &[1; 100]).unwrap();
+    assert_eq!(
+        vfs.handle_write(&a, h, &[1; 3968]).unwrap_err(),
+        VfsError::QuotaExceeded
+    );
+    vfs.handle_close(&a, h).unwrap();
+    assert_eq!(vfs.quota(&a, ALICE).unwrap().used, 3968 * 5 + 100);
+}

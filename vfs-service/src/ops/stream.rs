@@ -59,6 +59,8 @@ pub(crate) struct OpenFile {
     stage: Option<Stage>,
     /// Verification of a sequential read of the base: hasher and next piece.
     verify: Option<(Hasher, u64)>,
+    /// Largest size known to fit the quota and limits, and the commit generation it holds at.
+    allowance: Option<(u64, u64)>,
 }
 
 impl<S: Storage> Vfs<S> {
@@ -319,6 +321,7 @@ impl<S: Storage> Vfs<S> {
             base_cipher,
             stage: None,
             verify: Some((Hasher::new(), 0)),
+            allowance: None,
         };
         if !flags.truncate && content != 0 {
             of.base = content;
@@ -415,17 +418,28 @@ impl<S: Storage> Vfs<S> {
     }
 
     /// Checks that growing the file to `new_size` fits the quota and limits.
-    fn check_size(&mut self, of: &OpenFile, new_size: u64) -> Result<(), VfsError> {
+    ///
+    /// The bound found is remembered with the commit generation it was read at: while nothing
+    /// else commits, a stream of writes is checked against it without reading the accounting
+    /// again. (The commit checks once more in any case.)
+    fn check_size(&mut self, of: &mut OpenFile, new_size: u64) -> Result<(), VfsError> {
         if new_size > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
+        if let Some((generation, max)) = of.allowance
+            && generation == self.generation
+            && new_size <= max
+        {
+            return Ok(());
+        }
         let inode = self.inode(of.inode)?;
         let delta = new_size as i128 - inode.size as i128;
+        let tx = Tx::default();
+        let chain = self.chain(&tx, inode.parent)?;
         if delta > 0 {
-            let tx = Tx::default();
-            let chain = self.chain(&tx, inode.parent)?;
             self.check_growth(&chain, delta, 0)?;
         }
+        of.allowance = Some((self.generation, self.size_allowance(&chain, inode.size)?));
         Ok(())
     }
 
@@ -795,6 +809,7 @@ impl OpenFile {
             base_cipher: None,
             stage: None,
             verify: None,
+            allowance: None,
         }
     }
 }
