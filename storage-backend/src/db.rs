@@ -273,6 +273,17 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
         Ok(self.region(db)?.index_ram_bytes())
     }
 
+    /// Last modification time of `db` (ns since the epoch): from the newest footer on the
+    /// medium, or as set by [`Store::set_time`] since.
+    pub fn modified_ns(&self, db: Db) -> Result<u64> {
+        Ok(self.region(db)?.modified_ns())
+    }
+
+    /// Limits of `db`.
+    pub fn limits(&self, db: Db) -> Result<Limits> {
+        Ok(self.region(db)?.limits())
+    }
+
     /// Erase count of every segment of `db`.
     pub fn erase_counts(&self, db: Db) -> Result<Vec<u32>> {
         Ok(self.region(db)?.erase_counts())

@@ -254,6 +254,11 @@ impl Region {
         self.chain
     }
 
+    /// Last modification time known (ns): the newest footer's, or the one set since.
+    pub fn modified_ns(&self) -> u64 {
+        self.modified_ns
+    }
+
     /// Sets the time stamped into the next footer.
     pub fn set_time(&mut self, ns: u64) {
         self.modified_ns = ns;
