@@ -226,6 +226,7 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
     /// Starts a transaction on `db`. Dropping it without `commit` abandons it.
     pub fn begin(&mut self, db: Db) -> Result<Txn<'_, D, E>> {
         let (r, _) = self.parts(db)?;
+        r.writable()?;
         r.begin();
         Ok(Txn {
             store: self,
@@ -240,7 +241,11 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
     pub fn sync(&mut self) -> Result<()> {
         for db in Db::ALL {
             if let Ok((r, mut io)) = self.parts(db) {
-                r.sync(&mut io)?;
+                if r.writable().is_err() {
+                    continue;
+                }
+                let res = r.sync(&mut io);
+                r.guard(res)?;
             }
         }
         Ok(())
@@ -335,13 +340,17 @@ impl<D: BlockDevice, E: CryptoEngine> Txn<'_, D, E> {
     /// Sets `key` (1..=255 bytes) to `value` (up to [`crate::MAX_VALUE`] = 8 KiB).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let (r, mut io) = self.store.parts(self.db)?;
-        r.put(&mut io, key, value)
+        r.writable()?;
+        let res = r.put(&mut io, key, value);
+        r.guard(res)
     }
 
     /// Removes `key` (no effect if absent).
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         let (r, mut io) = self.store.parts(self.db)?;
-        r.delete(&mut io, key)
+        r.writable()?;
+        let res = r.delete(&mut io, key);
+        r.guard(res)
     }
 
     /// The committed value of `key` (pending changes of this transaction are not visible).
@@ -353,7 +362,9 @@ impl<D: BlockDevice, E: CryptoEngine> Txn<'_, D, E> {
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
         let (r, mut io) = self.store.parts(self.db)?;
-        r.commit(&mut io)
+        r.writable()?;
+        let res = r.commit(&mut io);
+        r.guard(res)
     }
 
     /// Abandons the transaction (same as dropping it).

@@ -331,3 +331,49 @@ fn index_ram_per_object_is_bounded() {
     );
     assert_eq!(s.usage(Db::Userspace).unwrap().objects, u64::from(n));
 }
+
+#[test]
+fn device_error_halts_writes_until_remount() {
+    use storage_backend::block::{CutMode, NorEmulator, NorFlashDevice};
+    use storage_backend::{DbKeys, FormatOptions, Store};
+    let opts = FormatOptions {
+        kernel_units: Some(40),
+        segment_bytes: 12 * 1024,
+        ..FormatOptions::default()
+    };
+    let mut s = common::nor_store(112, &opts);
+    let mut t = s.begin(Db::Userspace).unwrap();
+    t.put(b"kept", b"1").unwrap();
+    t.commit().unwrap();
+    let (mut dev, e) = s.into_parts();
+    let ops = dev.flash().stats().ops;
+    dev.flash_mut().set_cut(ops + 1, CutMode::Torn(100));
+    let (_, keys): (_, DbKeys) = common::engine();
+    let mut s = Store::mount(dev, e, keys).unwrap();
+    let mut failed = false;
+    for i in 0..20u32 {
+        let r = s.begin(Db::Userspace).and_then(|mut t| {
+            t.put(format!("k{i}").as_bytes(), &[0; 300])?;
+            t.commit()
+        });
+        match r {
+            Ok(()) => assert!(!failed),
+            Err(StoreError::Device(_)) => failed = true,
+            Err(StoreError::Halted) => assert!(failed),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(failed);
+    // Reads still work from RAM state and the device... which is dead here: only check the error
+    // is typed. A remount from the image recovers.
+    let (dev, _) = s.into_parts();
+    let img = dev.into_inner().image().to_vec();
+    let (e, k) = common::engine();
+    let dev = NorFlashDevice::new(NorEmulator::from_image(img), common::NOR_BLOCK).unwrap();
+    let mut s = Store::mount(dev, e, k).unwrap();
+    assert_eq!(
+        s.get(Db::Userspace, b"kept").unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
+    s.check(Db::Userspace).unwrap();
+}

@@ -107,6 +107,9 @@ pub enum StoreError {
     Unavailable(Db),
     /// An earlier error left this transaction unusable; drop it.
     TxnPoisoned,
+    /// A device error during a write left this database's in-RAM state unsure; it refuses
+    /// further writes until it is mounted again (reads keep working).
+    Halted,
 }
 
 impl StoreError {

@@ -191,6 +191,8 @@ pub struct Region {
     /// delete-only transaction): they may use one reserved segment, so a full store can still
     /// free space.
     shrinking: bool,
+    /// A device error hit a write; no more writes until remount.
+    halted: bool,
 }
 
 impl core::fmt::Debug for Region {
@@ -236,6 +238,7 @@ impl Region {
             segs_since_ckpt: 0,
             synced: true,
             shrinking: false,
+            halted: false,
         }
     }
 
@@ -353,6 +356,25 @@ impl Region {
     /// The limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Fails with `Halted` once a device error hit a write.
+    pub fn writable(&self) -> Result<()> {
+        if self.halted {
+            Err(StoreError::Halted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Passes `r` through; a device error stops all later writes (the in-RAM state may no longer
+    /// match the medium, and writing on could break the segment chain).
+    pub fn guard<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(StoreError::Device(_)) = r {
+            self.halted = true;
+            self.txn = None;
+        }
+        r
     }
 
     /// Whether a transaction is open.
