@@ -894,3 +894,40 @@ fn a_stream_sees_quota_used_by_others_at_once() {
     vfs.handle_close(&a, h).unwrap();
     assert_eq!(vfs.quota(&a, ALICE).unwrap().used, 3968 * 5 + 100);
 }
+
+#[test]
+fn readdir_pages_fit_a_message_with_the_longest_names() {
+    use vfs_service::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let dir = format!("{}/{}", home(ALICE), "d".repeat(MAX_NAME));
+    vfs.mkdir(&a, &dir, false, None).unwrap();
+    let mut want = Vec::new();
+    for i in 0..40 {
+        let name = format!("{i:02}{}", "é".repeat((MAX_NAME - 2) / 2));
+        vfs.write_file(&a, &format!("{dir}/{name}"), b"x", None, None)
+            .unwrap();
+        want.push(name);
+    }
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = vfs.readdir(&a, &dir, cursor.as_deref()).unwrap();
+        let reply = vfs_service::protocol::codec::encode_reply(&Ok::<_, VfsError>(page.clone()));
+        assert!(reply.len() <= MAX_PAYLOAD, "{} bytes", reply.len());
+        assert!(!page.entries.is_empty() || page.next.is_none());
+        got.extend(page.entries.into_iter().map(|e| e.name));
+        pages += 1;
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
+    assert!(pages > 5);
+}
