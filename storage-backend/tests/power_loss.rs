@@ -74,6 +74,11 @@ const CHURN: Shape = Shape {
     keys: 16,
     big_one_in: 3,
 };
+/// Many keys (some of them long): checkpoints span several segments.
+const WIDE: Shape = Shape {
+    keys: 5000,
+    big_one_in: 100,
+};
 
 fn value_for(rng: &mut Rng, i: u64, shape: Shape) -> Vec<u8> {
     let len = match rng.below(shape.big_one_in) {
@@ -109,7 +114,8 @@ fn record(ops: u64, seed: u64, shape: Shape) -> Recording {
         let mut next = model.clone();
         let mut t = s.begin(db).unwrap();
         for _ in 0..n {
-            let key = format!("k{:02}", rng.below(shape.keys)).into_bytes();
+            let k = rng.below(shape.keys);
+            let key = format!("k{k:02}-{}", "x".repeat((k % 40) as usize)).into_bytes();
             i += 1;
             if rng.below(4) == 0 {
                 t.delete(&key).unwrap();
@@ -330,4 +336,10 @@ fn power_loss_large_1000_ops() {
 fn power_loss_churn_cleaning_inside_transactions() {
     let every = if exhaustive() { 1 } else { 9 };
     run("churn", 400, 0x5EED_0003, every, CHURN);
+}
+
+#[test]
+fn power_loss_wide_index_multi_segment_checkpoints() {
+    let every = if exhaustive() { 1 } else { 11 };
+    run("wide", 500, 0x5EED_0004, every, WIDE);
 }
