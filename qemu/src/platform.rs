@@ -41,6 +41,8 @@ pub struct Platform {
     pub virtio: Vec<VirtioSlot, MAX_VIRTIO_SLOTS>,
     /// The goldfish RTC (wall clock).
     pub rtc: Option<Region>,
+    /// The goldfish RTC's interrupt line at the PLIC (its alarm).
+    pub rtc_irq: Option<u32>,
     /// The fw_cfg interface (how the device master key reaches the machine).
     pub fw_cfg: Option<Region>,
     /// The platform-level interrupt controller.
@@ -121,6 +123,10 @@ impl Platform {
                 platform.uart = Some(region);
             } else if is("google,goldfish-rtc") {
                 platform.rtc = Some(region);
+                platform.rtc_irq = node
+                    .interrupts()
+                    .and_then(|mut i| i.next())
+                    .map(|i| i as u32);
             } else if is("qemu,fw-cfg-mmio") {
                 platform.fw_cfg = Some(region);
             } else if is("riscv,plic0") || is("sifive,plic-1.0.0") {

@@ -8,6 +8,7 @@ pub mod console;
 pub mod ipc;
 pub mod log;
 pub mod mem;
+pub mod plic;
 pub mod syscall;
 pub mod task;
 
@@ -62,6 +63,8 @@ pub struct Kernel {
     pub devices: [Option<DeviceWindow>; Device::ALL.len()],
     /// The goldfish RTC's registers (physical), if any.
     pub rtc: Option<usize>,
+    /// The interrupt controller, once interrupts are forwarded.
+    pub plic: Option<plic::Plic>,
     /// `time` ticks per second.
     pub timebase_hz: u64,
     /// When the current periodic tick ends (in `time` ticks).
@@ -106,6 +109,7 @@ impl Kernel {
             system: None,
             devices: [None; Device::ALL.len()],
             rtc: None,
+            plic: None,
             timebase_hz: 10_000_000,
             next_tick: 0,
             timer_armed: u64::MAX,
@@ -186,15 +190,92 @@ impl Kernel {
     /// Nothing is ready: wait for the next sleeper, or power off when nothing can ever run
     /// again (every task stopped or blocked on IPC with no timer pending).
     fn idle(&mut self) {
-        let Some(wake) = self.earliest_wake() else {
+        let wake = self.earliest_wake();
+        if wake.is_none() && !self.anyone_awaits_interrupts() {
             self.power_off();
-        };
-        self.arm_timer(wake);
-        while csr::time() < wake {
+        }
+        // No sleeper: park the timer so a stale pending tick does not keep `wfi` returning.
+        self.arm_timer(wake.unwrap_or(u64::MAX));
+        // Interrupts stay masked (sstatus.SIE = 0); `wfi` still returns when one is pending.
+        loop {
             csr::wait_for_interrupt();
+            if csr::external_pending() {
+                self.external_interrupts();
+                if self.tasks[..self.task_count].iter().any(Task::is_ready) {
+                    break;
+                }
+            }
+            if wake.is_some_and(|at| csr::time() >= at) {
+                break;
+            }
         }
         self.wake_sleepers();
         self.timer_dirty = true;
+    }
+
+    /// Whether a task waits in `WaitNotification` for a device whose interrupt is forwarded.
+    fn anyone_awaits_interrupts(&self) -> bool {
+        self.plic.is_some()
+            && self.tasks[..self.task_count]
+                .iter()
+                .any(|t| t.is_alive() && matches!(t.block, task::Block::Notification(_)))
+    }
+
+    /// Sets up interrupt forwarding for every device the system file grants.
+    fn init_interrupts(&mut self, platform: &Platform) {
+        let Some(region) = platform.plic else {
+            return;
+        };
+        let plic = plic::Plic::new(region.base);
+        for desc in self.system().tasks {
+            for device in desc.devices {
+                if let Some(w) = self.devices[device.number()]
+                    && w.irq != 0
+                {
+                    plic.configure(w.irq);
+                    plic.set_enabled(w.irq, true);
+                }
+            }
+        }
+        self.plic = Some(plic);
+        csr::enable_external_interrupts();
+    }
+
+    /// Claims every pending device interrupt: masks its line and notifies the task granted the
+    /// device (the first alive one in task order), waking it if it waits for that bit.
+    pub fn external_interrupts(&mut self) {
+        let Some(plic) = self.plic else {
+            return;
+        };
+        loop {
+            let irq = plic.claim();
+            if irq == 0 {
+                return;
+            }
+            plic.set_enabled(irq, false);
+            plic.complete(irq);
+            let Some(device) = Device::ALL
+                .into_iter()
+                .find(|d| self.devices[d.number()].is_some_and(|w| w.irq == irq))
+            else {
+                continue;
+            };
+            let bit = device.notification_bit();
+            let Some(t) = self.tasks[..self.task_count]
+                .iter_mut()
+                .find(|t| t.is_alive() && t.desc.is_some_and(|d| d.devices.contains(&device)))
+            else {
+                continue;
+            };
+            t.notifications |= bit;
+            if let task::Block::Notification(mask) = t.block
+                && mask & t.notifications != 0
+            {
+                let pending = mask & t.notifications;
+                t.notifications &= !pending;
+                t.wake(pending as usize);
+            }
+        }
     }
 
     fn earliest_wake(&self) -> Option<u64> {
@@ -274,8 +355,10 @@ pub extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     let previous = k.current;
     let scause = csr::scause();
     if scause & csr::SCAUSE_INTERRUPT != 0 {
-        if scause & !csr::SCAUSE_INTERRUPT == csr::IRQ_S_TIMER {
-            k.timer_interrupt();
+        match scause & !csr::SCAUSE_INTERRUPT {
+            csr::IRQ_S_TIMER => k.timer_interrupt(),
+            csr::IRQ_S_EXTERNAL => k.external_interrupts(),
+            _ => {}
         }
     } else {
         match scause {
@@ -364,6 +447,7 @@ pub fn start(platform: &Platform) -> ! {
         sbi::shutdown(false);
     }
     trap::install_vector();
+    k.init_interrupts(platform);
     csr::prepare_user_return();
     csr::enable_timer_interrupt();
     csr::enable_user_counters();
@@ -404,7 +488,10 @@ impl Kernel {
             }
         }
         let plain = |r: Option<Region>| r.map(|regs| DeviceWindow { regs, irq: 0 });
-        self.devices[Device::Rtc.number()] = plain(platform.rtc);
+        self.devices[Device::Rtc.number()] = platform.rtc.map(|regs| DeviceWindow {
+            regs,
+            irq: platform.rtc_irq.unwrap_or(0),
+        });
         self.devices[Device::FwCfg.number()] = plain(platform.fw_cfg);
         self.devices[Device::Flash1.number()] = plain(platform.flash.get(1).copied());
     }

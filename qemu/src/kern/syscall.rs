@@ -182,21 +182,29 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
         Sysno::DmaAlloc => dma_alloc(k, me, a[0]),
         Sysno::MapMmio => map_mmio(k, me, a[0]),
         Sysno::WaitNotification => {
-            let flags = RecvFlags(a[1]);
+            let (mask, flags) = (a[0] as u32, RecvFlags(a[1]));
             if !flags.is_valid() {
                 return Outcome::Fault;
             }
-            if flags.is_nonblocking() {
+            let pending = k.tasks[me].notifications & mask;
+            if pending != 0 {
+                k.tasks[me].notifications &= !pending;
+                ret(Ok(pending as usize))
+            } else if flags.is_nonblocking() {
                 ret(Err(Errno::WouldBlock))
             } else {
-                // No interrupt forwarding yet: nothing will ever arrive (documented polling).
-                k.tasks[me].block = Block::Notification;
+                k.tasks[me].block = Block::Notification(mask);
                 Outcome::Done
             }
         }
         Sysno::IrqAck => match granted_device(k, me, a[0]) {
             Ok(device) => match k.devices[device.number()] {
-                Some(w) if w.irq != 0 => ret(Ok(0)),
+                Some(w) if w.irq != 0 => {
+                    if let Some(plic) = k.plic {
+                        plic.set_enabled(w.irq, true);
+                    }
+                    ret(Ok(0))
+                }
                 _ => ret(Err(Errno::InvalidArgument)),
             },
             Err(e) => ret(Err(e)),

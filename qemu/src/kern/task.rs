@@ -63,8 +63,8 @@ pub enum Block {
         /// Reply buffer length.
         cap: usize,
     },
-    /// In a blocking `WaitNotification` (no interrupt forwarding yet: forever).
-    Notification,
+    /// In a blocking `WaitNotification` for these notification bits.
+    Notification(u32),
 }
 
 /// One task slot.
@@ -91,6 +91,8 @@ pub struct Task {
     pub mmio_mapped: u32,
     /// Its entry in the system description.
     pub desc: Option<&'static TaskDesc>,
+    /// Pending notification bits (forwarded interrupts of its devices).
+    pub notifications: u32,
     /// Whether it was ever started (the next start bumps the generation).
     pub started_once: bool,
 }
@@ -116,6 +118,7 @@ impl Task {
         dma_used: 0,
         mmio_mapped: 0,
         desc: None,
+        notifications: 0,
         started_once: false,
     };
 
@@ -284,6 +287,7 @@ impl Kernel {
         t.grants = grants;
         t.dma_used = 0;
         t.mmio_mapped = 0;
+        t.notifications = 0;
         Ok(t.id)
     }
 

@@ -6,6 +6,10 @@ pub const SSTATUS_SPP: usize = 1 << 8;
 pub const SSTATUS_SUM: usize = 1 << 18;
 /// `sie.STIE`: supervisor timer interrupt enable.
 pub const SIE_STIE: usize = 1 << 5;
+/// `sie.SEIE` / `sip.SEIP`: supervisor external interrupt.
+pub const SIE_SEIE: usize = 1 << 9;
+/// `scause` code: supervisor external interrupt.
+pub const IRQ_S_EXTERNAL: usize = 9;
 /// The interrupt bit of `scause`.
 pub const SCAUSE_INTERRUPT: usize = 1 << 63;
 /// `scause` code: supervisor timer interrupt.
@@ -69,4 +73,16 @@ pub fn wait_for_interrupt() {
 pub fn enable_user_counters() {
     // SAFETY: this only makes read-only counters visible to U-mode.
     unsafe { core::arch::asm!("csrw scounteren, {0}", in(reg) 0b111usize) };
+}
+
+/// Enables the supervisor external interrupt source (the PLIC; masked in S-mode by
+/// `sstatus.SIE`).
+pub fn enable_external_interrupts() {
+    // SAFETY: this only unmasks the external interrupt source; the trap vector handles it.
+    unsafe { core::arch::asm!("csrs sie, {0}", in(reg) SIE_SEIE) };
+}
+
+/// Whether an external interrupt is pending (`sip.SEIP`).
+pub fn external_pending() -> bool {
+    read_csr!("sip") & SIE_SEIE != 0
 }

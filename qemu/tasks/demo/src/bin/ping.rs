@@ -171,15 +171,68 @@ mod task {
         Ok(())
     }
 
+    /// goldfish RTC registers (QEMU hw/rtc/goldfish_rtc.c).
+    const RTC_TIME_LOW: usize = 0x00;
+    const RTC_TIME_HIGH: usize = 0x04;
+    const RTC_ALARM_LOW: usize = 0x08;
+    const RTC_ALARM_HIGH: usize = 0x0c;
+    const RTC_IRQ_ENABLED: usize = 0x10;
+    const RTC_CLEAR_INTERRUPT: usize = 0x1c;
+
+    fn interrupt(k: &Syscalls) -> Outcome {
+        let rtc = Syscalls::map_mmio(Device::Rtc).map_err(|_| "map_mmio(rtc) failed")?;
+        if rtc.irq == 0 {
+            return Err("the RTC has no interrupt");
+        }
+        let reg = |off: usize| (rtc.virt + off) as *mut u32;
+        let bit = Device::Rtc.notification_bit();
+        if Syscalls::wait_notification(bit, false) != Err(Errno::WouldBlock) {
+            return Err("a notification before the alarm");
+        }
+        // SAFETY: the kernel mapped the RTC's registers for this task; reading the time
+        // latches the high half, writing the alarm (high half first) arms it, and enabling
+        // the interrupt only makes the RTC raise its line.
+        let armed_at = unsafe {
+            let low = core::ptr::read_volatile(reg(RTC_TIME_LOW));
+            let high = core::ptr::read_volatile(reg(RTC_TIME_HIGH));
+            let now = (u64::from(high) << 32) | u64::from(low);
+            let alarm = now + 5_000_000;
+            core::ptr::write_volatile(reg(RTC_IRQ_ENABLED), 1);
+            core::ptr::write_volatile(reg(RTC_ALARM_HIGH), (alarm >> 32) as u32);
+            core::ptr::write_volatile(reg(RTC_ALARM_LOW), alarm as u32);
+            k.monotonic_ns()
+        };
+        let bits = Syscalls::wait_notification(bit, true).map_err(|_| "wait failed")?;
+        let waited = k.monotonic_ns() - armed_at;
+        // SAFETY: as above; clearing the RTC's interrupt and disabling it have no other effect.
+        unsafe {
+            core::ptr::write_volatile(reg(RTC_CLEAR_INTERRUPT), 1);
+            core::ptr::write_volatile(reg(RTC_IRQ_ENABLED), 0);
+        }
+        Syscalls::irq_ack(Device::Rtc).map_err(|_| "irq_ack failed")?;
+        klog!(
+            k,
+            Info,
+            "rtc alarm (irq {}) notified after {} us",
+            rtc.irq,
+            waited / 1000
+        );
+        if bits != bit || waited < 4_000_000 {
+            return Err("woken without the alarm");
+        }
+        Ok(())
+    }
+
     fn main(me: TaskId) -> u32 {
         let k = Syscalls;
-        let tests: [(&str, Test); 6] = [
+        let tests: [(&str, Test); 7] = [
             ("ping-pong", |k, _| ping_pong(k)),
             ("credentials", credentials),
             ("full-queue", |k, _| full_queue(k)),
             ("priority", |k, _| priority(k)),
             ("restart", |k, _| restart(k)),
             ("services", |k, _| services(k)),
+            ("interrupt", |k, _| interrupt(k)),
         ];
         let mut failed = 0;
         for (name, test) in tests {
