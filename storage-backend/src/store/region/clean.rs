@@ -162,28 +162,30 @@ impl Region {
             hash.update(&w.0);
             self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
         }
-        // The serialized index (about key length + 17 bytes per object) is built first: RAM in
-        // proportion to the index, never to content.
-        let mut batches: Vec<Vec<u8>> = Vec::new();
-        let mut batch = Writer::new(kind::CKPT_ENTRIES);
-        batch.u8(0);
-        for (k, l) in self.index.iter() {
-            if batch.0.len() + k.len() + 17 > CKPT_BATCH {
-                batches.push(core::mem::replace(&mut batch, Writer::new(kind::CKPT_ENTRIES)).0);
-                batch.u8(0);
+        // One batch (one chunk) at a time: the index does not change while a checkpoint is
+        // written (internal appends never clean), so entries are taken by position.
+        let mut next = 0usize;
+        loop {
+            let mut batch = Writer::new(kind::CKPT_ENTRIES);
+            batch.u8(0);
+            while let Some((k, l)) = self.index.get_at(next) {
+                if batch.0.len() + k.len() + 17 > CKPT_BATCH {
+                    break;
+                }
+                batch
+                    .u8(k.len() as u8)
+                    .bytes(k)
+                    .u32(l.seg)
+                    .u32(l.off)
+                    .u32(l.disk_len)
+                    .u32(l.vlen);
+                next += 1;
             }
-            batch
-                .u8(k.len() as u8)
-                .bytes(k)
-                .u32(l.seg)
-                .u32(l.off)
-                .u32(l.disk_len)
-                .u32(l.vlen);
-        }
-        batches.push(batch.0);
-        for b in batches {
-            hash.update(&b);
-            self.append(io, stream::CKPT, &b, true, &mut |_| {})?;
+            hash.update(&batch.0);
+            self.append(io, stream::CKPT, &batch.0, true, &mut |_| {})?;
+            if next >= self.index.len() {
+                break;
+            }
         }
         let mut w = Writer::new(kind::CKPT_END);
         w.u64(self.index.len() as u64).bytes(&hash.finalize());

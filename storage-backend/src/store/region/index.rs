@@ -122,6 +122,11 @@ impl Index {
         self.garbage = 0;
     }
 
+    /// The `i`-th key and location in key order.
+    pub fn get_at(&self, i: usize) -> Option<(&[u8], Loc)> {
+        self.entries.get(i).map(|e| (self.key(e), e.loc))
+    }
+
     /// Every key and location, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Loc)> + '_ {
         self.entries.iter().map(move |e| (self.key(e), e.loc))
