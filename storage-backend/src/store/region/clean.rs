@@ -122,7 +122,7 @@ impl Region {
         let n = moved.len() as u32;
         self.write_commit(io, id, n, tags.finalize().into(), true)?;
         for (k, loc) in moved {
-            self.apply_put(k, loc);
+            self.apply_put(&k, loc);
         }
         Ok(())
     }

@@ -15,8 +15,6 @@ mod read;
 mod segment;
 pub mod txn;
 
-use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use sha2::Sha256;
@@ -105,10 +103,20 @@ struct Head {
     tail_start: usize,
 }
 
+/// A pending delete in [`OpenTxn::pending`].
+const TOMBSTONE: Loc = Loc {
+    seg: u32::MAX,
+    off: u32::MAX,
+    disk_len: 0,
+    vlen: 0,
+};
+
 /// The open transaction.
 struct OpenTxn {
     id: u64,
-    pending: BTreeMap<Box<[u8]>, Option<Loc>>,
+    /// Keys touched so far; a delete is stored as [`TOMBSTONE`] (same compact layout as the
+    /// index: 24 bytes + key per touched key).
+    pending: index::Index,
     n: u32,
     tags: Sha256,
     objects_delta: i64,

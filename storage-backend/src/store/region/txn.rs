@@ -1,9 +1,6 @@
 //! Transactions: records go to the log as they are added; only the commit record makes them
 //! visible. RAM per transaction is one index-sized entry per touched key, never the values.
 
-use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
-
 use sha2::{Digest, Sha256};
 
 use crate::block::BlockDevice;
@@ -11,7 +8,7 @@ use crate::crypto::CryptoEngine;
 
 use super::super::error::{LimitKind, Result, StoreError};
 use super::super::record::{self, Loc, Writer, kind, stream};
-use super::{Io, OpenTxn, Region};
+use super::{Io, OpenTxn, Region, TOMBSTONE};
 
 /// Longest key.
 pub const MAX_KEY: usize = 255;
@@ -35,7 +32,7 @@ impl Region {
         self.next_txn += 1;
         self.txn = Some(OpenTxn {
             id,
-            pending: BTreeMap::new(),
+            pending: super::index::Index::default(),
             n: 0,
             tags: Sha256::new(),
             objects_delta: 0,
@@ -56,7 +53,7 @@ impl Region {
         if let Some(t) = &self.txn
             && let Some(p) = t.pending.get(key)
         {
-            return p.map(|l| l.vlen);
+            return (p != TOMBSTONE).then_some(p.vlen);
         }
         self.index.get(key).map(|l| l.vlen)
     }
@@ -123,7 +120,7 @@ impl Region {
                         disk_len: len as u32,
                         vlen: value.len() as u32,
                     };
-                    t.pending.insert(Box::from(key), Some(loc));
+                    t.pending.insert(key, loc);
                 }
                 Ok(())
             }
@@ -165,7 +162,7 @@ impl Region {
                     t.objects_delta -= 1;
                     t.bytes_delta -= (key.len() as u32 + old) as i64;
                     t.key_bytes_delta -= key.len() as i64;
-                    t.pending.insert(Box::from(key), None);
+                    t.pending.insert(key, TOMBSTONE);
                 }
                 Ok(())
             }
@@ -190,10 +187,11 @@ impl Region {
         let r = self.write_commit(io, t.id, t.n, tags, false);
         self.shrinking = false;
         r?;
-        for (k, v) in t.pending {
-            match v {
-                Some(loc) => self.apply_put(k, loc),
-                None => self.apply_delete(&k),
+        for (k, loc) in t.pending.iter() {
+            if loc == TOMBSTONE {
+                self.apply_delete(k);
+            } else {
+                self.apply_put(k, loc);
             }
         }
         self.maybe_checkpoint(io)
@@ -222,12 +220,12 @@ impl Region {
     }
 
     /// Index update for a committed put.
-    pub(super) fn apply_put(&mut self, k: Box<[u8]>, loc: Loc) {
+    pub(super) fn apply_put(&mut self, k: &[u8], loc: Loc) {
         if let Some(seg) = self.segs.get_mut(loc.seg as usize) {
             seg.live += u64::from(loc.disk_len);
         }
         let klen = k.len() as u64;
-        match self.index.insert(&k, loc) {
+        match self.index.insert(k, loc) {
             Some(old) => {
                 if let Some(seg) = self.segs.get_mut(old.seg as usize) {
                     seg.live = seg.live.saturating_sub(u64::from(old.disk_len));
