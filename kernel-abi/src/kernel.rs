@@ -75,6 +75,36 @@ pub trait Kernel {
     /// Writes a line to the debug log.
     fn log(&self, level: LogLevel, text: &str);
 
+    /// Writes raw bytes to the console (`ConsoleWrite`): no prefix, no line break added.
+    ///
+    /// Errors: [`Errno::Denied`] (the task is not System class), [`Errno::NotSupported`] (no
+    /// console; the default).
+    fn console_write(&self, bytes: &[u8]) -> Result<usize, Errno> {
+        let _ = bytes;
+        Err(Errno::NotSupported)
+    }
+
+    /// Reads raw console input (`ConsoleRead`): at least one byte when `blocking`, 0 only when
+    /// input has ended for good. No echo, no line editing.
+    ///
+    /// Errors: [`Errno::WouldBlock`] (non-blocking, nothing pending), [`Errno::Denied`] (not
+    /// System class), [`Errno::InvalidArgument`] (empty buffer), [`Errno::NotSupported`] (no
+    /// console; the default).
+    fn console_read(&self, buf: &mut [u8], blocking: bool) -> Result<usize, Errno> {
+        let _ = (buf, blocking);
+        Err(Errno::NotSupported)
+    }
+
+    /// Stops every task and powers the machine off with `status` (`Shutdown`). On the target
+    /// it does not return on success; on the host backend it returns `Ok` and the caller's
+    /// next kernel operation stops it.
+    ///
+    /// Errors: [`Errno::Denied`] (not System class), [`Errno::NotSupported`] (the default).
+    fn shutdown(&self, status: crate::ExitStatus) -> Result<(), Errno> {
+        let _ = status;
+        Err(Errno::NotSupported)
+    }
+
     /// Lets other tasks run. The default does nothing.
     fn yield_now(&self) {}
 

@@ -113,6 +113,44 @@ impl Syscalls {
     }
 }
 
+/// `ConsoleWrite` (see [`Kernel::console_write`]).
+fn console_write(bytes: &[u8]) -> Result<usize, Errno> {
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(Errno::InvalidArgument);
+    }
+    // SAFETY: `bytes` is a live shared slice, valid for reads of its length.
+    let r = unsafe {
+        raw_syscall(
+            Sysno::ConsoleWrite,
+            [bytes.as_ptr() as usize, bytes.len(), 0, 0, 0, 0],
+        )
+    };
+    decode_ret(r[0])
+}
+
+/// `ConsoleRead` (see [`Kernel::console_read`]).
+fn console_read(buf: &mut [u8], blocking: bool) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a live exclusive slice, valid for writes of its length and not aliased.
+    let r = unsafe {
+        raw_syscall(
+            Sysno::ConsoleRead,
+            [
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                RecvFlags::new(blocking).0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    let n = decode_ret(r[0])?;
+    if n > buf.len() {
+        return Err(Errno::InvalidArgument);
+    }
+    Ok(n)
+}
+
 /// A mapped device window, from [`Syscalls::map_mmio`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MmioWindow {
@@ -234,6 +272,23 @@ impl Kernel for Syscalls {
                 ],
             )
         };
+        decode_ret(r[0]).map(|_| ())
+    }
+
+    fn console_write(&self, bytes: &[u8]) -> Result<usize, Errno> {
+        let mut done = 0;
+        for piece in bytes.chunks(MAX_PAYLOAD) {
+            done += console_write(piece)?;
+        }
+        Ok(done)
+    }
+
+    fn console_read(&self, buf: &mut [u8], blocking: bool) -> Result<usize, Errno> {
+        console_read(buf, blocking)
+    }
+
+    fn shutdown(&self, status: ExitStatus) -> Result<(), Errno> {
+        let r = plain(Sysno::Shutdown, [status.0 as usize, 0, 0, 0, 0, 0]);
         decode_ret(r[0]).map(|_| ())
     }
 

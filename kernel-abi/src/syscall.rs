@@ -189,6 +189,48 @@
 //! - **Faults:** the buffer is not writable by the task.
 //! - **Notes:** init seeds its registry with the named endpoints of the system file, and checks
 //!   that a task registering a service serves the endpoint it names.
+//!
+//! ## `ConsoleWrite` (19) — System class only
+//! - **Arguments:** `a0` pointer to the bytes, `a1` their length.
+//! - **Returns:** `a0` the number of bytes written (all of them).
+//! - **Errors:** [`Errno::Denied`] (the caller is not of class
+//!   [`ProcessClass::System`](crate::ProcessClass::System)), [`Errno::InvalidArgument`] (length
+//!   above [`crate::MAX_PAYLOAD`]), [`Errno::NotSupported`] (the machine has no console).
+//! - **Faults:** the buffer is not readable by the task.
+//! - **Notes:** the bytes go to the console UART as they are, without the task-name and level
+//!   prefix of `DebugWrite` and without a line break of their own; the kernel writes each
+//!   `\n` as `\r\n`. Bytes are not checked for UTF-8 (terminal control sequences pass). This is
+//!   the output half of the interactive console (the shell task); logs keep using `DebugWrite`.
+//!
+//! ## `ConsoleRead` (20) — System class only
+//! - **Arguments:** `a0` pointer to the buffer, `a1` its length (≥ 1), `a2` [`RecvFlags`]
+//!   (blocking or not).
+//! - **Returns:** `a0` the number of bytes read, 1 ..= length. The bytes are raw console input
+//!   as the UART received it: no echo, no line editing (`\r` for Enter on a terminal, `\n`
+//!   from a pipe, 0x7F/0x08 for backspace, escape sequences for arrow keys). The reader
+//!   echoes and edits lines itself. A blocking read returns 0 only when console input has
+//!   ended for good (a host console that was closed; a UART never ends).
+//! - **Errors:** [`Errno::WouldBlock`] (non-blocking and no input pending),
+//!   [`Errno::Denied`] (not System class), [`Errno::InvalidArgument`] (length 0),
+//!   [`Errno::NotSupported`] (no console).
+//! - **Faults:** the buffer is not writable by the task; unknown flag bits.
+//! - **Notes:** a blocking read returns as soon as at least one byte is available (it does not
+//!   wait for a full buffer or a line). The kernel buffers received bytes (at least 256) from
+//!   the UART's receive interrupt or by polling the receive register while the reader is
+//!   blocked; bytes arriving while the buffer is full are dropped. Input is delivered to one
+//!   reader: if several tasks read, each byte goes to exactly one of them.
+//!
+//! ## `Shutdown` (21) — System class only
+//! - **Arguments:** `a0` the machine's exit status ([`ExitStatus`]; 0 is success).
+//! - **Returns:** never on success: the kernel stops every task and powers the machine off
+//!   (on QEMU through SBI system reset: shutdown for status 0, a failure reset reason
+//!   otherwise, so that the QEMU process exits with success or failure accordingly).
+//! - **Errors:** [`Errno::Denied`] (the caller is not of class
+//!   [`ProcessClass::System`](crate::ProcessClass::System)).
+//! - **Faults:** none.
+//! - **Notes:** services get no further turn, so a caller first makes sure the state it cares
+//!   about is committed (the VFS commits every acknowledged request before replying, so a
+//!   shell's last acknowledged change is durable).
 
 use serde::{Deserialize, Serialize};
 
@@ -234,11 +276,17 @@ pub enum Sysno {
     Grant = 17,
     /// Which task serves an endpoint, and the endpoint's name.
     EndpointInfo = 18,
+    /// Write raw bytes to the console (System class only).
+    ConsoleWrite = 19,
+    /// Read raw bytes typed on the console (System class only).
+    ConsoleRead = 20,
+    /// Stop every task and power the machine off (System class only).
+    Shutdown = 21,
 }
 
 impl Sysno {
     /// Every syscall, in number order.
-    pub const ALL: [Sysno; 19] = [
+    pub const ALL: [Sysno; 22] = [
         Self::DebugWrite,
         Self::Exit,
         Self::Send,
@@ -258,6 +306,9 @@ impl Sysno {
         Self::TaskInfo,
         Self::Grant,
         Self::EndpointInfo,
+        Self::ConsoleWrite,
+        Self::ConsoleRead,
+        Self::Shutdown,
     ];
 
     /// Decodes a register value; `None` for a number no syscall has (the kernel faults the task).
@@ -567,6 +618,9 @@ mod tests {
         assert_eq!(Sysno::from_raw(Sysno::ALL.len()), None);
         assert_eq!(Sysno::Call as usize, 4);
         assert_eq!(Sysno::EndpointInfo as usize, 18);
+        assert_eq!(Sysno::ConsoleWrite as usize, 19);
+        assert_eq!(Sysno::ConsoleRead as usize, 20);
+        assert_eq!(Sysno::Shutdown as usize, 21);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::{
 };
 
 use kernel_abi::{
-    Credentials, EndpointId, Errno, FaultKind, Kernel, MAX_PAYLOAD, ProcessClass, Supervisor, Tag,
-    TaskId, TaskState,
+    Credentials, EndpointId, Errno, ExitStatus, FaultKind, Kernel, MAX_PAYLOAD, ProcessClass,
+    Supervisor, Tag, TaskId, TaskState,
     host::{HostKernel, TaskHandle, TaskSpec},
     init_proto::{self, FaultReport},
 };
@@ -556,4 +556,33 @@ fn conformance_checks_pass_on_the_host_backend() {
         Err(conformance::Failure::WrongCredentials)
     );
     assert_eq!(conformance::check_full_queue(&ping, sink, 2), Ok(()));
+}
+
+#[test]
+fn the_host_console_serves_system_tasks_only() {
+    let k = HostKernel::new();
+    let app = k.attach(TaskSpec::new("app").class(ProcessClass::Application));
+    let mut buf = [0u8; 8];
+    assert_eq!(app.console_read(&mut buf, false), Err(Errno::Denied));
+    assert_eq!(app.console_write(b"x"), Err(Errno::Denied));
+    assert_eq!(app.shutdown(ExitStatus::SUCCESS), Err(Errno::Denied));
+
+    let sys = k.attach(TaskSpec::new("sys").class(ProcessClass::System));
+    assert_eq!(sys.console_read(&mut buf, false), Err(Errno::WouldBlock));
+    assert_eq!(sys.console_read(&mut [], true), Err(Errno::InvalidArgument));
+    k.console_feed(b"ls\r");
+    assert_eq!(sys.console_read(&mut buf[..2], true), Ok(2));
+    assert_eq!(&buf[..2], b"ls");
+    assert_eq!(sys.console_read(&mut buf, true), Ok(1));
+    k.console_close();
+    assert_eq!(sys.console_read(&mut buf, true), Ok(0));
+    assert_eq!(sys.console_write(b"zos> "), Ok(5));
+    assert_eq!(k.console_output(), "zos> ");
+    assert!(k.wait_for_console("zos>", Duration::from_millis(10)));
+    assert_eq!(k.wait_for_shutdown(Duration::from_millis(10)), None);
+    assert_eq!(sys.shutdown(ExitStatus(3)), Ok(()));
+    assert_eq!(
+        k.wait_for_shutdown(Duration::from_millis(10)),
+        Some(ExitStatus(3))
+    );
 }

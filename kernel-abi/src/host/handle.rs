@@ -121,6 +121,14 @@ impl TaskHandle {
         Ok(())
     }
 
+    /// The console and `Shutdown` are for System-class tasks only.
+    fn require_system(&self, st: &State) -> Result<(), Errno> {
+        match st.slot(self.id.index) {
+            Some(slot) if slot.spec.class == crate::ProcessClass::System => Ok(()),
+            _ => Err(Errno::Denied),
+        }
+    }
+
     fn is_supervisor(&self, st: &State) -> bool {
         st.slot(self.id.index).is_some_and(|s| s.spec.supervisor)
     }
@@ -292,6 +300,52 @@ impl Kernel for TaskHandle {
         st.log.push(line);
         drop(st);
         self.shared.changed.notify_all();
+    }
+
+    fn console_write(&self, bytes: &[u8]) -> Result<usize, Errno> {
+        let mut st = self.enter();
+        self.require_system(&st)?;
+        st.console.output.extend_from_slice(bytes);
+        if std::env::var_os("ZERO_HOST_LOG").is_some() {
+            eprint!("{}", String::from_utf8_lossy(bytes));
+        }
+        drop(st);
+        self.shared.changed.notify_all();
+        Ok(bytes.len())
+    }
+
+    fn console_read(&self, buf: &mut [u8], blocking: bool) -> Result<usize, Errno> {
+        let mut st = self.enter();
+        self.require_system(&st)?;
+        if buf.is_empty() {
+            return Err(Errno::InvalidArgument);
+        }
+        loop {
+            if !st.console.input.is_empty() {
+                let n = buf.len().min(st.console.input.len());
+                for (slot, byte) in buf.iter_mut().zip(st.console.input.drain(..n)) {
+                    *slot = byte;
+                }
+                return Ok(n);
+            }
+            if st.console.input_closed {
+                return Ok(0);
+            }
+            if !blocking {
+                return Err(Errno::WouldBlock);
+            }
+            st = self.wait(st);
+        }
+    }
+
+    fn shutdown(&self, status: ExitStatus) -> Result<(), Errno> {
+        let mut st = self.enter();
+        self.require_system(&st)?;
+        st.console.shutdown = Some(status);
+        st.shut_down = true;
+        drop(st);
+        self.shared.changed.notify_all();
+        Ok(())
     }
 
     fn yield_now(&self) {

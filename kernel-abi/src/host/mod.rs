@@ -190,6 +190,16 @@ struct State {
     tasks: Vec<Slot>,
     log: Vec<String>,
     shut_down: bool,
+    console: Console,
+}
+
+/// The host console: input a test feeds, output tasks write, and the `Shutdown` status.
+#[derive(Default)]
+struct Console {
+    input: VecDeque<u8>,
+    input_closed: bool,
+    output: Vec<u8>,
+    shutdown: Option<ExitStatus>,
 }
 
 /// Shared between the [`HostKernel`] and every [`TaskHandle`].
@@ -331,6 +341,7 @@ impl HostKernel {
                     tasks: Vec::new(),
                     log: Vec::new(),
                     shut_down: false,
+                    console: Console::default(),
                 }),
                 changed: Condvar::new(),
                 boot: Instant::now(),
@@ -487,6 +498,61 @@ impl HostKernel {
     /// Every log line so far, as `[task] LEVEL text`.
     pub fn log_lines(&self) -> Vec<String> {
         self.shared.lock().log.clone()
+    }
+
+    /// Types `bytes` on the host console: System-class tasks read them with
+    /// [`Kernel::console_read`](crate::Kernel::console_read).
+    pub fn console_feed(&self, bytes: &[u8]) {
+        self.shared
+            .lock()
+            .console
+            .input
+            .extend(bytes.iter().copied());
+        self.shared.changed.notify_all();
+    }
+
+    /// Ends console input: once the fed bytes are read, blocking reads return 0.
+    pub fn console_close(&self) {
+        self.shared.lock().console.input_closed = true;
+        self.shared.changed.notify_all();
+    }
+
+    /// Everything written to the console so far (lossy UTF-8).
+    pub fn console_output(&self) -> String {
+        String::from_utf8_lossy(&self.shared.lock().console.output).into_owned()
+    }
+
+    /// Waits up to `timeout` until the console output contains `needle`; returns whether it
+    /// did.
+    pub fn wait_for_console(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if String::from_utf8_lossy(&st.console.output).contains(needle) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self.shared.wait_timeout(st, deadline - now);
+        }
+    }
+
+    /// Waits up to `timeout` for a task's `Shutdown`; returns its status (`None` on timeout).
+    pub fn wait_for_shutdown(&self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(status) = st.console.shutdown {
+                return Some(status);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            st = self.shared.wait_timeout(st, deadline - now);
+        }
     }
 
     /// Stops every task at its next kernel operation. Also done on drop.

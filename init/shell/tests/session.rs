@@ -1,0 +1,354 @@
+//! Script sessions against a real VFS server on the kernel-abi host backend, over
+//! `storage-backend` on a RAM block device: the exact text a user types, and the exact text
+//! the shell prints.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
+use kernel_abi::{EndpointId, ExitStatus, Kernel, LogLevel, ProcessClass};
+use storage_backend::block::RamDevice;
+use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
+use uuid::Uuid;
+use vfs_service::backend::BackendStore;
+use vfs_service::client::Client;
+use vfs_service::server::{KernelEnv, serve};
+use vfs_service::{Limits, Vfs};
+use zos_shell::console::ConsoleError;
+use zos_shell::{Console, KernelConsole, Outcome, Shell};
+
+const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
+
+/// A freshly formatted store on a RAM device of `mib` MiB.
+fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
+    let mut engine = SoftwareEngine::new();
+    let keys = DbKeys {
+        kernel: engine.import_key(&[0x11; 32]).expect("kernel key"),
+        userspace: engine.import_key(&[0x22; 32]).expect("userspace key"),
+    };
+    let device = RamDevice::new(512, 8, mib * 256);
+    let opts = FormatOptions {
+        kernel_units: Some(256),
+        ..FormatOptions::default()
+    };
+    BackendStore::new(Store::format(device, engine, keys, &opts).expect("format"))
+}
+
+/// Spawns the VFS task serving `ep` (registering with init when `register`).
+fn spawn_vfs(kernel: &HostKernel, ep: EndpointId, register: bool) {
+    kernel.spawn(
+        TaskSpec::new("vfs").serves(ep).start_now(!register),
+        move |h: TaskHandle| {
+            let mut fs = Vfs::new(ram_store(16), Limits::default());
+            match fs.boot(&KernelEnv(&h)) {
+                Ok(_) => h.log(LogLevel::Info, "vfs: ready"),
+                Err(e) => {
+                    h.log(LogLevel::Error, &format!("vfs: boot failed: {e:?}"));
+                    return;
+                }
+            }
+            if register {
+                let _ = vfs_service::server::register(&h, ep);
+            }
+            let _ = serve(&h, ep, &mut fs);
+        },
+    );
+}
+
+/// A console that types `lines` and records everything, echoing each line after the prompt
+/// as a terminal would.
+struct Script {
+    lines: VecDeque<String>,
+    out: String,
+}
+
+impl Console for Script {
+    fn read_line(&mut self, line: &mut String) -> Result<bool, ConsoleError> {
+        line.clear();
+        match self.lines.pop_front() {
+            Some(l) => {
+                self.out.push_str(&l);
+                self.out.push('\n');
+                line.push_str(&l);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn write_str(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+}
+
+/// Runs `script` in a shell of class `class` (user `user`); returns the outcome and the
+/// transcript.
+fn session(class: ProcessClass, user: Option<Uuid>, script: &str) -> (Outcome, String) {
+    let kernel = HostKernel::new();
+    let ep = kernel.endpoint("vfs", 16);
+    spawn_vfs(&kernel, ep, false);
+    assert!(
+        kernel.wait_for_log("vfs: ready", Duration::from_secs(20)),
+        "{:?}",
+        kernel.log_lines()
+    );
+    let mut spec = TaskSpec::new("shell").class(class).reaches(ep);
+    if let Some(u) = user {
+        spec = spec.user(u);
+    }
+    let h = kernel.attach(spec);
+    let mut shell = Shell::new(Client::new(&h, ep));
+    let mut console = Script {
+        lines: script.lines().map(String::from).collect(),
+        out: String::new(),
+    };
+    let outcome = shell.run(&mut console);
+    (outcome, console.out)
+}
+
+fn system_session(script: &str) -> (Outcome, String) {
+    session(ProcessClass::System, None, script)
+}
+
+/// The lines the shell printed for command number `n` (0-based) of the transcript.
+fn output_of(transcript: &str, n: usize) -> String {
+    transcript
+        .split("zos> ")
+        .nth(n + 1)
+        .map(|s| s.split_once('\n').map_or("", |(_, rest)| rest).to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_issue_example() {
+    let (outcome, out) = system_session("mkdir /tmp/a\nls /tmp\nshutdown\n");
+    assert_eq!(outcome, Outcome::Shutdown);
+    assert_eq!(
+        out,
+        "zos> mkdir /tmp/a\nzos> ls /tmp\na\nzos> shutdown\nshutting down\n"
+    );
+}
+
+#[test]
+fn end_of_input_ends_cleanly() {
+    let (outcome, out) = system_session("pwd\n");
+    assert_eq!(outcome, Outcome::EndOfInput);
+    assert_eq!(out, "zos> pwd\n/\nzos> \n");
+}
+
+#[test]
+fn relative_paths_cd_and_redirections() {
+    let (outcome, out) = system_session(
+        "cd /tmp\n\
+         pwd\n\
+         mkdir -p x/y/z\n\
+         cd x/y\n\
+         pwd\n\
+         echo hi > f\n\
+         echo 'there  you' >> f\n\
+         cat f\n\
+         cat /tmp/x/y/f\n\
+         cd f\n\
+         pwd\n\
+         cd ../..\n\
+         pwd\n\
+         ls x/y\n\
+         cd\n\
+         pwd\n",
+    );
+    assert_eq!(outcome, Outcome::EndOfInput);
+    assert_eq!(output_of(&out, 1), "/tmp\n");
+    assert_eq!(output_of(&out, 4), "/tmp/x/y\n");
+    assert_eq!(output_of(&out, 7), "hi\nthere  you\n");
+    assert_eq!(output_of(&out, 8), "hi\nthere  you\n");
+    assert_eq!(output_of(&out, 9), "cd: /tmp/x/y/f: not a directory\n");
+    assert_eq!(output_of(&out, 10), "/tmp/x/y\n");
+    assert_eq!(output_of(&out, 12), "/tmp\n");
+    assert_eq!(output_of(&out, 13), "f\nz\n");
+    assert_eq!(output_of(&out, 15), "/\n");
+}
+
+#[test]
+fn errors_are_one_line_and_the_session_goes_on() {
+    let (outcome, out) = session(
+        ProcessClass::Application,
+        Some(ALICE),
+        "rm /system/config/machine.json\n\
+         echo x > /system/x\n\
+         cat /tmp/nothing\n\
+         frobnicate\n\
+         mkdir\n\
+         echo 'open\n\
+         rmdir /tmp\n\
+         echo still here\n",
+    );
+    assert_eq!(outcome, Outcome::EndOfInput);
+    assert_eq!(
+        output_of(&out, 0),
+        "rm: /system/config/machine.json: permission denied\n"
+    );
+    assert_eq!(output_of(&out, 1), "zos: /system/x: permission denied\n");
+    assert_eq!(
+        output_of(&out, 2),
+        "cat: /tmp/nothing: no such file or directory\n"
+    );
+    assert_eq!(
+        output_of(&out, 3),
+        "zos: frobnicate: command not found (try `help`)\n"
+    );
+    assert_eq!(output_of(&out, 4), "mkdir: usage: mkdir [-p] DIR...\n");
+    assert_eq!(
+        output_of(&out, 5),
+        "zos: syntax error: unterminated quote\n"
+    );
+    assert_eq!(output_of(&out, 6), "rmdir: /tmp: permission denied\n");
+    assert_eq!(output_of(&out, 7), "still here\n");
+}
+
+#[test]
+fn files_links_and_metadata() {
+    let (outcome, out) = system_session(
+        "cd /tmp\n\
+         echo data > a\n\
+         cp a b\n\
+         mv b c\n\
+         mkdir d\n\
+         mv c d\n\
+         ls\n\
+         ls d\n\
+         ln -s /tmp/a l\n\
+         readlink l\n\
+         cat l\n\
+         chmod rw-r-r- a\n\
+         ls -l a\n\
+         chown 0a11ce00-0000-4000-8000-000000000001 a\n\
+         ls -l a\n\
+         chmod nonsense a\n\
+         rm d\n\
+         rm -r d\n\
+         rm a l\n\
+         ls\n\
+         stat /tmp\n",
+    );
+    assert_eq!(outcome, Outcome::EndOfInput);
+    assert_eq!(output_of(&out, 6), "a\nd\n");
+    assert_eq!(output_of(&out, 7), "c\n");
+    assert_eq!(output_of(&out, 9), "/tmp/a\n");
+    assert_eq!(output_of(&out, 10), "data\n");
+    let long = output_of(&out, 12);
+    assert!(long.starts_with("-rw-r-r- system            5 "), "{long}");
+    assert!(
+        long.ends_with(" /tmp/a\n") || long.ends_with(" a\n"),
+        "{long}"
+    );
+    let long = output_of(&out, 14);
+    assert!(long.starts_with("-rw-r-r- 0a11ce00          5 "), "{long}");
+    assert!(output_of(&out, 15).starts_with("chmod: nonsense: not a permission set"));
+    assert_eq!(
+        output_of(&out, 16),
+        "rm: /tmp/d: is a directory (use rm -r or rmdir)\n"
+    );
+    assert_eq!(output_of(&out, 19), "");
+    let stat = output_of(&out, 20);
+    assert!(stat.contains("    path: /tmp\n"), "{stat}");
+    assert!(stat.contains("    kind: directory\n"), "{stat}");
+    assert!(stat.contains("   perms: drwxrwrw (0x7f;"), "{stat}");
+}
+
+#[test]
+fn tree_df_usage_quota_sync_help() {
+    let (outcome, out) = system_session(
+        "mkdir -p /tmp/t/a/b\n\
+         echo 12345 > /tmp/t/a/f\n\
+         ln -s a /tmp/t/l\n\
+         tree /tmp/t\n\
+         usage /tmp/t\n\
+         df\n\
+         quota\n\
+         quota 0a11ce00-0000-4000-8000-000000000001\n\
+         sync\n\
+         help\n\
+         shutdown\n\
+         pwd\n",
+    );
+    assert_eq!(outcome, Outcome::Shutdown);
+    assert_eq!(
+        output_of(&out, 3),
+        "/tmp/t\n├── a\n│   ├── b\n│   └── f\n└── l -> a\n\n2 directories, 2 files\n"
+    );
+    assert_eq!(output_of(&out, 4), "/tmp/t: 6 B (6 bytes) in 4 entries\n");
+    let df = output_of(&out, 5);
+    assert!(
+        df.starts_with("filesystem           used    entries\n/ "),
+        "{df}"
+    );
+    assert_eq!(output_of(&out, 6), "no user homes\n");
+    let q = output_of(&out, 7);
+    assert!(
+        q.contains("0a11ce00-0000-4000-8000-000000000001") && q.contains("100.0 MiB"),
+        "{q}"
+    );
+    assert_eq!(output_of(&out, 8), "");
+    assert!(output_of(&out, 9).contains("ln -s TARGET LINK"));
+    // Nothing runs after shutdown.
+    assert!(out.ends_with("zos> shutdown\nshutting down\n"), "{out}");
+}
+
+/// The whole task as it runs in QEMU: init, the VFS registering with it, and the shell task
+/// finding the VFS through init and reading the kernel's raw console (echo and line editing
+/// are the shell's).
+#[test]
+fn the_shell_task_on_the_host_console() {
+    let kernel = HostKernel::new();
+    let init = kernel.spawn(
+        TaskSpec::new("init")
+            .serves(EndpointId::INIT)
+            .supervisor()
+            .start_now(false),
+        |h: TaskHandle| {
+            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
+            init.boot();
+            init.run();
+        },
+    );
+    let ep = kernel.endpoint("vfs", 16);
+    spawn_vfs(&kernel, ep, true);
+    kernel.spawn(
+        TaskSpec::new("shell")
+            .class(ProcessClass::System)
+            .start_now(false),
+        |h: TaskHandle| {
+            let mut client = None;
+            for _ in 0..500 {
+                if let Ok(c) = Client::connect(&h) {
+                    client = Some(c);
+                    break;
+                }
+                h.sleep_ns(20_000_000);
+            }
+            let Some(client) = client else {
+                h.log(LogLevel::Error, "shell: no VFS");
+                return;
+            };
+            let mut console = KernelConsole::new(&h);
+            if Shell::new(client).run(&mut console) == Outcome::Shutdown {
+                let _ = h.shutdown(ExitStatus::SUCCESS);
+            }
+        },
+    );
+    kernel.restart(init.index).expect("start init");
+    // A terminal sends \r for Enter and 0x7f for backspace; arrow keys are escape sequences.
+    kernel.console_feed(b"mkdir /tmp/ab\x7fa\r\nls /tmp\x1b[A\rshutdown\n");
+    let status = kernel.wait_for_shutdown(Duration::from_secs(30));
+    let out = kernel.console_output();
+    assert_eq!(
+        status,
+        Some(ExitStatus::SUCCESS),
+        "{out}\n{:#?}",
+        kernel.log_lines()
+    );
+    assert_eq!(
+        out,
+        "zos> mkdir /tmp/ab\x08 \x08a\nzos> ls /tmp\naa\nzos> shutdown\nshutting down\n"
+    );
+}
