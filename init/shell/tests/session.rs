@@ -352,3 +352,44 @@ fn the_shell_task_on_the_host_console() {
         "zos> mkdir /tmp/ab\x08 \x08a\nzos> ls /tmp\naa\nzos> shutdown\nshutting down\n"
     );
 }
+
+/// The line discipline of [`KernelConsole`] over the host kernel's raw console.
+#[test]
+fn kernel_console_line_discipline() {
+    let kernel = HostKernel::new();
+    let h = kernel.attach(TaskSpec::new("shell").class(ProcessClass::System));
+    let mut console = KernelConsole::new(&h);
+    let mut line = String::new();
+    // \r\n is one line end; Ctrl-C abandons a line; escape sequences and other control bytes
+    // vanish; backspace at the start of a line does nothing; a UTF-8 character is erased whole.
+    kernel.console_feed(b"one\r\ntwo\x03\x7fthr\x1b[Cee\x01\nh\xc3\xa9\x7fi\n");
+    assert_eq!(console.read_line(&mut line), Ok(true));
+    assert_eq!(line, "one");
+    assert_eq!(console.read_line(&mut line), Ok(true));
+    assert_eq!(line, "");
+    assert_eq!(console.read_line(&mut line), Ok(true));
+    assert_eq!(line, "three");
+    assert_eq!(console.read_line(&mut line), Ok(true));
+    assert_eq!(line, "hi");
+    assert_eq!(
+        kernel.console_output(),
+        "one\ntwo^C\nthree\nh\u{e9}\x08 \x08i\n"
+    );
+    // Ctrl-D on an empty line ends the input.
+    kernel.console_feed(b"\x04");
+    assert_eq!(console.read_line(&mut line), Ok(false));
+    // The end of a host console's input returns a line in progress first.
+    let mut console = KernelConsole::new(&h).with_echo(false);
+    kernel.console_feed(b"last");
+    kernel.console_close();
+    assert_eq!(console.read_line(&mut line), Ok(true));
+    assert_eq!(line, "last");
+    assert_eq!(console.read_line(&mut line), Ok(false));
+    // An application task has no console: the error reaches the shell, which ends.
+    let app = kernel.attach(TaskSpec::new("app").class(ProcessClass::Application));
+    let mut console = KernelConsole::new(&app);
+    assert_eq!(
+        console.read_line(&mut line),
+        Err(ConsoleError::Kernel(kernel_abi::Errno::Denied))
+    );
+}
