@@ -12,6 +12,7 @@ use kernel_abi::Kernel;
 use uuid::Uuid;
 use vfs_service::VfsError;
 use vfs_service::client::{Client, ClientError};
+use vfs_service::protocol::limits::MAX_IO;
 use vfs_service::protocol::messages::{DirEntry, FileKind, OpenFlags};
 
 use crate::console::Console;
@@ -21,6 +22,37 @@ use crate::format::{
 };
 use crate::parse::{Redirect, parse_line};
 use crate::path::{absolute, file_name, join};
+
+/// Where a command's output goes: the console, or a buffer for a redirection.
+pub enum Out<'c> {
+    /// Printed as it is produced.
+    Console(&'c mut dyn Console),
+    /// Collected (for `>` / `>>`).
+    Buffer(String),
+}
+
+impl Out<'_> {
+    /// Appends text.
+    pub fn push_str(&mut self, text: &str) {
+        match self {
+            Self::Console(c) => c.write_str(text),
+            Self::Buffer(b) => b.push_str(text),
+        }
+    }
+
+    /// Appends a character.
+    pub fn push(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut buf));
+    }
+}
+
+impl Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
 
 /// The prompt.
 pub const PROMPT: &str = "zos> ";
@@ -176,16 +208,20 @@ impl<'k, K: Kernel> Shell<'k, K> {
             console.write_str("shutting down\n");
             return Some(Outcome::Shutdown);
         }
-        let mut out = String::new();
-        let result = self.command(cmd, &args, &mut out);
-        match &parsed.redirect {
-            None => console.write_str(&out),
+        let result = match &parsed.redirect {
+            // Straight to the console, so that long output (`cat` of a large file) streams.
+            None => self.command(cmd, &args, &mut Out::Console(console)),
             Some(r) => {
-                if let Err(e) = self.store_output(r, out.as_bytes()) {
+                let mut out = Out::Buffer(String::new());
+                let result = self.command(cmd, &args, &mut out);
+                if let Out::Buffer(text) = out
+                    && let Err(e) = self.store_output(r, text.as_bytes())
+                {
                     console.write_str(&format!("zos: {}\n", self.error_text(&e)));
                 }
+                result
             }
-        }
+        };
         if let Err(e) = result {
             match e {
                 CmdError::Unknown => {
@@ -227,7 +263,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
                     .open(&path, flags)
                     .map_err(|e| CmdError::fs(&path, e))?;
                 let h = opened.handle;
-                for piece in data.chunks(vfs_service::protocol::limits::MAX_IO) {
+                for piece in data.chunks(MAX_IO) {
                     if let Err(e) = self.client.write(h, piece) {
                         let _ = self.client.discard(h);
                         return Err(CmdError::fs(&path, e));
@@ -243,7 +279,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
     }
 
     /// Runs command `cmd`, appending its output to `out`.
-    pub fn command(&mut self, cmd: &str, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    pub fn command(&mut self, cmd: &str, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         match cmd {
             "help" => {
                 out.push_str(HELP);
@@ -306,7 +342,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn ls(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn ls(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         let (long, paths) = split_flag(args, "-l");
         let paths: Vec<String> = if paths.is_empty() {
             alloc::vec![self.cwd.clone()]
@@ -361,7 +397,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
     }
 
     /// One `ls -l` line: `drwxr--- system      0 2026-11-21 20:41 name[ -> target]`.
-    fn long_line(&mut self, path: &str, name: &str, out: &mut String) -> Result<(), CmdError> {
+    fn long_line(&mut self, path: &str, name: &str, out: &mut Out<'_>) -> Result<(), CmdError> {
         let s = self.client.lstat(path).map_err(|e| CmdError::fs(path, e))?;
         let _ = write!(
             out,
@@ -380,7 +416,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn tree(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn tree(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         let root = match args {
             [] => self.cwd.clone(),
             [dir] => self.abs(dir),
@@ -415,7 +451,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         &mut self,
         dir: &str,
         prefix: &mut String,
-        out: &mut String,
+        out: &mut Out<'_>,
         counts: &mut (u64, u64),
         depth: usize,
     ) -> Result<(), CmdError> {
@@ -459,19 +495,48 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn cat(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn cat(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         if args.is_empty() {
             return Err(CmdError::Usage("cat FILE..."));
         }
         for a in args {
             let path = self.abs(a);
-            let data = self
-                .client
-                .read_file(&path)
+            self.cat_one(&path, out)
                 .map_err(|e| CmdError::fs(&path, e))?;
-            out.push_str(&String::from_utf8_lossy(&data));
         }
         Ok(())
+    }
+
+    /// Streams one file through a read handle (a consistent snapshot), one message's worth
+    /// at a time, so that files larger than the task's heap print too.
+    fn cat_one(&mut self, path: &str, out: &mut Out<'_>) -> Result<(), ClientError> {
+        let flags = OpenFlags {
+            read: true,
+            ..OpenFlags::default()
+        };
+        let h = self.client.open(path, flags)?.handle;
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let piece = match self.client.read(h, MAX_IO as u32) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = self.client.discard(h);
+                    return Err(e);
+                }
+            };
+            if piece.is_empty() {
+                break;
+            }
+            carry.extend_from_slice(&piece);
+            let keep = incomplete_utf8_tail(&carry);
+            let tail = carry.split_off(carry.len() - keep);
+            out.push_str(&String::from_utf8_lossy(&carry));
+            carry = tail;
+        }
+        if !carry.is_empty() {
+            out.push_str(&String::from_utf8_lossy(&carry));
+        }
+        self.client.close(h)
     }
 
     fn mkdir(&mut self, args: &[&str]) -> Result<(), CmdError> {
@@ -571,7 +636,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
             .map_err(|e| CmdError::fs(&link, e))
     }
 
-    fn readlink(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn readlink(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         let [link] = args else {
             return Err(CmdError::Usage("readlink LINK"));
         };
@@ -585,7 +650,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn stat(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn stat(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         if args.is_empty() {
             return Err(CmdError::Usage("stat PATH..."));
         }
@@ -673,7 +738,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn df(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn df(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         if !args.is_empty() {
             return Err(CmdError::Usage("df"));
         }
@@ -689,7 +754,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn usage(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn usage(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         let path = match args {
             [] => self.cwd.clone(),
             [p] => self.abs(p),
@@ -710,7 +775,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
         Ok(())
     }
 
-    fn quota(&mut self, args: &[&str], out: &mut String) -> Result<(), CmdError> {
+    fn quota(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         let users: Vec<Uuid> = match args {
             [] => {
                 let homes = self
@@ -767,6 +832,30 @@ impl<'k, K: Kernel> Shell<'k, K> {
     }
 }
 
+/// How many bytes at the end of `bytes` start a UTF-8 character that is not complete yet
+/// (0 when the text ends on a character boundary or in invalid bytes).
+fn incomplete_utf8_tail(bytes: &[u8]) -> usize {
+    match core::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        // `error_len() == None`: the input ended in the middle of a character.
+        Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
+        Err(_) => {
+            // An invalid sequence somewhere; still keep a cut character at the very end whole.
+            let start = bytes.len().saturating_sub(3);
+            match bytes
+                .get(start..)
+                .and_then(|t| t.iter().rposition(|b| b & 0xC0 != 0x80).map(|i| start + i))
+            {
+                Some(lead) => match core::str::from_utf8(bytes.get(lead..).unwrap_or(&[])) {
+                    Err(e) if e.error_len().is_none() => bytes.len() - lead,
+                    _ => 0,
+                },
+                None => 0,
+            }
+        }
+    }
+}
+
 /// Splits a leading `flag` (anywhere among the arguments) from the rest.
 fn split_flag<'a>(args: &[&'a str], flag: &str) -> (bool, Vec<&'a str>) {
     let mut found = false;
@@ -790,5 +879,20 @@ fn parse_owner(arg: &str) -> Result<Option<Uuid>, CmdError> {
         Ok(None)
     } else {
         parse_user(arg).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::incomplete_utf8_tail;
+
+    #[test]
+    fn cut_characters_are_carried() {
+        assert_eq!(incomplete_utf8_tail(b"abc"), 0);
+        assert_eq!(incomplete_utf8_tail("aé".as_bytes()), 0);
+        assert_eq!(incomplete_utf8_tail(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(incomplete_utf8_tail(&"a€".as_bytes()[..3]), 2);
+        assert_eq!(incomplete_utf8_tail(b"\xff\xe2\x82"), 2);
+        assert_eq!(incomplete_utf8_tail(b"\xe2\x82\xff"), 0);
     }
 }

@@ -294,6 +294,15 @@ fn tree_df_usage_quota_sync_help() {
     assert!(out.ends_with("zos> shutdown\nshutting down\n"), "{out}");
 }
 
+#[test]
+fn cat_streams_files_larger_than_a_message() {
+    // Three bytes per unit, so message boundaries cut characters.
+    let text = "aé".repeat(3000);
+    let (outcome, out) = system_session(&format!("echo {text} > /tmp/big\ncat /tmp/big\n"));
+    assert_eq!(outcome, Outcome::EndOfInput);
+    assert_eq!(output_of(&out, 1), format!("{text}\n"));
+}
+
 /// The whole task as it runs in QEMU: init, the VFS registering with it, and the shell task
 /// finding the VFS through init and reading the kernel's raw console (echo and line editing
 /// are the shell's).
