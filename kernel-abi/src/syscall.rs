@@ -217,8 +217,11 @@
 //! - **Notes:** a blocking read returns as soon as at least one byte is available (it does not
 //!   wait for a full buffer or a line). The kernel buffers received bytes (at least 256) from
 //!   the UART's receive interrupt or by polling the receive register while the reader is
-//!   blocked; bytes arriving while the buffer is full are dropped. Input is delivered to one
-//!   reader: if several tasks read, each byte goes to exactly one of them.
+//!   blocked. When its buffer is full it stops draining the UART (receive interrupt masked
+//!   until a read makes room) rather than dropping bytes: the UART's FIFO then fills and the
+//!   sender is held back (QEMU stops reading its stdin), so scripted input piped into the
+//!   machine is never lost, however early it arrives. Input is delivered to one reader: if
+//!   several tasks read, each byte goes to exactly one of them.
 //!
 //! ## `Shutdown` (21) — System class only
 //! - **Arguments:** `a0` the machine's exit status ([`ExitStatus`]; 0 is success).
