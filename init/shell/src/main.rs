@@ -9,17 +9,23 @@ mod task {
     use vfs_service::client::Client;
     use zos_shell::{KernelConsole, Outcome, Shell};
 
-    /// How long to wait for the VFS to register with init.
-    const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+    /// How long to wait for the VFS to register with init (it mounts and checks the disk
+    /// first).
+    const CONNECT_TIMEOUT_NS: u64 = 30_000_000_000;
 
     fn main(me: TaskId) -> ExitStatus {
         let k = Syscalls;
         klog!(&k, Info, "shell {}.{} up", me.index, me.generation);
         let start = k.monotonic_ns();
+        let mut told = false;
         let client = loop {
             match Client::connect(&k) {
                 Ok(c) => break c,
                 Err(e) => {
+                    if !told {
+                        told = true;
+                        let _ = k.console_write(b"zos: waiting for the vfs service...\n");
+                    }
                     if k.monotonic_ns().saturating_sub(start) > CONNECT_TIMEOUT_NS {
                         klog!(&k, Error, "shell: no VFS: {:?}", e);
                         return ExitStatus(1);
@@ -28,6 +34,7 @@ mod task {
                 }
             }
         };
+        let _ = k.console_write(b"Zero OS shell; `help` lists the commands\n");
         let mut console = KernelConsole::new(&k);
         let mut shell = Shell::new(client);
         match shell.run(&mut console) {
