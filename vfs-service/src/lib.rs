@@ -16,6 +16,7 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod handles;
+pub mod image;
 pub mod inode;
 pub mod ops;
 pub mod path;

@@ -4,4 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod asu;
+pub mod fsck;
+pub mod image;
 pub mod ine;
+pub mod interchange;

@@ -3,7 +3,9 @@
 //!
 //! Exit codes (stable, for scripts): 0 success; 1 the input failed a check (corrupt, tampered,
 //! truncated, wrong key or signature); 2 usage error; 3 I/O error (a file could not be opened,
-//! read or written); 4 the named item does not exist, or exists already.
+//! read or written); 4 the named item does not exist, or exists already; 5 the filesystem
+//! refused the operation (not empty, not a directory, no space, an entry the target format
+//! cannot hold).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -14,6 +16,7 @@ use clap::{Parser, Subcommand};
 use zvfs::asu::{AsuError, AsuReader, EntryKind, Signature};
 use zvfs::ine::IneError;
 
+mod image_cmd;
 mod ine_cmd;
 
 #[derive(Parser)]
@@ -32,6 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Image(image_cmd::ImageCommand),
     /// Check an ASU file: framing, master and section hashes, signature, and (with the key, or
     /// when unencrypted) every chunk and content hash.
     VerifyAsu {
@@ -66,6 +71,7 @@ pub(crate) enum Failure {
     Check(String),
     Io(String),
     Missing(String),
+    Refused(String),
 }
 
 impl From<IneError> for Failure {
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         Command::VerifyAsu { file, key, pubkey } => verify_asu(&file, key, pubkey, cli.json),
         Command::AsuList { file, key } => asu_list(&file, key, cli.json),
         Command::Ine { command } => ine_cmd::run(command, cli.json),
+        Command::Image(command) => image_cmd::run(command, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,6 +112,7 @@ fn main() -> ExitCode {
                 Failure::Usage(m) => (2, m),
                 Failure::Io(m) => (3, m),
                 Failure::Missing(m) => (4, m),
+                Failure::Refused(m) => (5, m),
             };
             if cli.json {
                 println!("{}", serde_json::json!({ "ok": false, "error": message }));

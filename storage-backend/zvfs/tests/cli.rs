@@ -247,3 +247,103 @@ fn ine_export_all_refuses_names_that_escape_the_directory() {
         "a file was written outside the target directory"
     );
 }
+
+#[test]
+fn image_commands_work_end_to_end_with_scriptable_exit_codes() {
+    let dir = scratch("cli_image");
+    let img = dir.join("disk.img");
+    let i = img.to_str().unwrap_or_default();
+    let file = dir.join("note.txt");
+    std::fs::write(&file, b"note\n").expect("write");
+    let f = file.to_str().unwrap_or_default();
+
+    assert_eq!(zvfs(&["mkfs", i, "--size", "8M"]).0, 0);
+    assert!(
+        dir.join("disk.img.key").exists(),
+        "mkfs writes the key beside the image"
+    );
+    assert_eq!(zvfs(&["mkdir", i, "-p", "/home/docs/a"]).0, 0);
+    assert_eq!(zvfs(&["put", i, f, "/home/docs/note.txt"]).0, 0);
+    assert_eq!(
+        zvfs(&["cat", i, "/home/docs/note.txt"]),
+        (0, "note\n".to_string(), String::new())
+    );
+    assert_eq!(
+        zvfs(&["mv", i, "/home/docs/note.txt", "/home/docs/a/moved.txt"]).0,
+        0
+    );
+    let (code, out, _) = zvfs(&["--json", "stat", i, "/home/docs/a/moved.txt"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"size\":5"), "{out}");
+    let (code, out, _) = zvfs(&["tree", i, "/home"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("└── moved.txt"), "{out}");
+    let (code, out, _) = zvfs(&["ls", "-l", i, "/home/docs/a"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("moved.txt") && out.contains("system"), "{out}");
+    let (code, out, _) = zvfs(&["--json", "info", i]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"userspace\"") && out.contains("master_hash"),
+        "{out}"
+    );
+    let (code, out, err) = zvfs(&["fsck", i]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    assert_eq!(zvfs(&["cat", i, "/nope"]).0, 4, "not found");
+    assert_eq!(zvfs(&["rm", i, "/home/docs"]).0, 5, "a directory needs -r");
+    assert_eq!(zvfs(&["rm", i, "-r", "/home/docs"]).0, 0);
+    assert_eq!(zvfs(&["mkfs", i]).0, 3, "mkfs never overwrites an image");
+
+    std::fs::write(dir.join("wrong.key"), [9u8; 32]).expect("write");
+    let (code, _, err) = zvfs(&[
+        "ls",
+        i,
+        "--key",
+        dir.join("wrong.key").to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("key does not open"), "{err}");
+}
+
+#[test]
+fn transfers_refuse_damaged_inputs_without_importing_anything() {
+    let dir = scratch("cli_transfer_damage");
+    let img = dir.join("disk.img");
+    let i = img.to_str().unwrap_or_default();
+    assert_eq!(zvfs(&["mkfs", i, "--size", "8M"]).0, 0);
+    let asu = dir.join("sys.asu");
+    let (code, out, err) = zvfs(&["export-asu", i, "/system", asu.to_str().unwrap_or_default()]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let mut bytes = std::fs::read(&asu).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let bad = dir.join("bad.asu");
+    std::fs::write(&bad, &bytes).expect("write");
+    let (code, _, err) = zvfs(&[
+        "import-asu",
+        bad.to_str().unwrap_or_default(),
+        i,
+        "/restored",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(zvfs(&["stat", i, "/restored"]).0, 4, "nothing was imported");
+
+    let ine = dir.join("sys.ine");
+    assert_eq!(
+        zvfs(&["export-ine", i, "/system", ine.to_str().unwrap_or_default()]).0,
+        0
+    );
+    let bytes = std::fs::read(&ine).expect("read");
+    let cut = dir.join("cut.ine");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).expect("write");
+    let (code, _, err) = zvfs(&[
+        "import-ine",
+        cut.to_str().unwrap_or_default(),
+        i,
+        "/fromine",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(zvfs(&["stat", i, "/fromine"]).0, 4, "nothing was imported");
+}

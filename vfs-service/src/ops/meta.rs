@@ -99,6 +99,33 @@ impl<S: Storage> Vfs<S> {
         self.commit(tx)
     }
 
+    /// Sets an entry's owner, permissions and timestamps at once, without following a final
+    /// symlink: how the host image tool restores entries from a backup. System callers only;
+    /// recorded in the audit log.
+    pub fn restore_metadata(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        meta: &RestoredMetadata,
+    ) -> Result<(), VfsError> {
+        if !may_chown(&ctx.caller) {
+            return Err(VfsError::PermissionDenied);
+        }
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, false)?;
+        let mut inode = found.inode;
+        inode.owner = meta.owner;
+        inode.perms = meta.permissions.bits();
+        inode.created_ns = meta.created_ns;
+        inode.modified_ns = meta.modified_ns;
+        inode.accessed_ns = meta.accessed_ns;
+        let mut tx = Tx::default();
+        tx.put_inode(inode);
+        let action = format!("restore {}", found.path.to_path_string());
+        self.audit(ctx, &mut tx, action)?;
+        self.commit(tx)
+    }
+
     /// Creates a symlink at `link` pointing at `target`.
     pub fn symlink(&mut self, ctx: &Ctx<'_>, target: &str, link: &str) -> Result<(), VfsError> {
         if target.is_empty() || target.len() > MAX_PATH || target.contains('\0') {
@@ -188,4 +215,19 @@ impl<S: Storage> Vfs<S> {
         self.audit(ctx, &mut tx, format!("set_quota {user} {limit}"))?;
         self.commit(tx)
     }
+}
+
+/// The metadata [`Vfs::restore_metadata`] puts back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestoredMetadata {
+    /// Owner, `None` for the system.
+    pub owner: Option<Uuid>,
+    /// Permission bits.
+    pub permissions: FilePermissions,
+    /// Creation time, ns since the epoch.
+    pub created_ns: u64,
+    /// Modification time.
+    pub modified_ns: u64,
+    /// Access time.
+    pub accessed_ns: u64,
 }

@@ -167,6 +167,22 @@ impl<S: Storage> Vfs<S> {
         })
     }
 
+    /// Opens an initialised filesystem for offline work (the host image tool) without the
+    /// effects of a boot: no boot count, no `/tmp` cleaning, no `machine.json` rewrite. Fails
+    /// with `NotFound` on a store that was never booted.
+    pub fn attach(&mut self) -> Result<(), VfsError> {
+        self.load_next_id()?;
+        if self.sget(Db::Userspace, &keys::inode(ROOT_ID))?.is_none() {
+            return Err(VfsError::NotFound);
+        }
+        self.home_id = self.child(ROOT_ID, "home")?.unwrap_or(0);
+        self.boot_count = match self.sget(Db::Kernel, keys::BOOT_COUNT)? {
+            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
+            None => 0,
+        };
+        Ok(())
+    }
+
     /// Appends an audit entry to `tx` (kernel database).
     pub(crate) fn audit(
         &mut self,
