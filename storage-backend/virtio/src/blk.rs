@@ -45,7 +45,7 @@ impl Geometry {
     pub fn check_blocks(&self, block: u64, buf_len: usize) -> Result<(), DeviceError> {
         let bs = u64::from(self.block_size);
         let len = buf_len as u64;
-        if bs == 0 || len % bs != 0 {
+        if bs == 0 || !len.is_multiple_of(bs) {
             return Err(DeviceError::OutOfRange);
         }
         let end = block.checked_add(len / bs).ok_or(DeviceError::OutOfRange)?;
@@ -130,7 +130,10 @@ impl<H: Hal, T: Transport> VirtioBlockDevice<H, T> {
         blocks_per_erase_unit: u32,
         erase_mode: EraseMode,
     ) -> Result<Self, OpenError> {
-        if block_size == 0 || block_size as usize % SECTOR_SIZE != 0 || blocks_per_erase_unit == 0 {
+        if block_size == 0
+            || !(block_size as usize).is_multiple_of(SECTOR_SIZE)
+            || blocks_per_erase_unit == 0
+        {
             return Err(OpenError::BadGeometry);
         }
         let blk = VirtIOBlk::<H, T>::new(transport).map_err(OpenError::Driver)?;

@@ -222,7 +222,7 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         src: &[u8],
         dst: &mut [u8],
     ) -> Result<(), CryptoError> {
-        if src.is_empty() || src.len() != dst.len() || src.len() % BLOCK_LEN != 0 {
+        if src.is_empty() || src.len() != dst.len() || !src.len().is_multiple_of(BLOCK_LEN) {
             return Err(CryptoError::BadLength);
         }
         let total = iv.len() as u64 + 2 * src.len() as u64;

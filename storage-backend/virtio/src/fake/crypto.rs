@@ -186,7 +186,7 @@ impl FakeCryptoDevice {
         };
         let (iv, src) = body.split_at(iv_len as usize);
         let dst = &mut out[..dst_len as usize];
-        if src.len() != dst.len() || src.len() % 16 != 0 {
+        if src.len() != dst.len() || !src.len().is_multiple_of(16) {
             return (used, CryptoStatus::Err);
         }
         dst.copy_from_slice(src);
