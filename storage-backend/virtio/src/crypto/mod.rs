@@ -4,12 +4,14 @@
 //! §5.9.2) creates and destroys sessions. Every request waits for its completion before the
 //! next one is posted, so one descriptor chain is in flight per queue.
 //!
-//! DMA: request headers, keys and IVs live in driver memory and payloads in two bounce buffers
-//! owned by the driver; every buffer reaches the device through [`Hal::share`] with the
+//! DMA: keys and payloads go through driver-owned buffers allocated with [`Hal::dma_alloc`]
+//! (a key page, a source and a destination bounce), request headers, IVs and status bytes are
+//! small driver values; every buffer reaches the device through [`Hal::share`] with the
 //! direction the spec gives it (device-readable headers, key, IV and source; device-writable
 //! destination, session input and status). Values the device writes (status, session id, used
 //! length) are parsed into [`CryptoStatus`] / [`CryptoError`] and never trusted otherwise.
 
+mod dma;
 pub mod regs;
 pub mod request;
 mod session;
@@ -18,14 +20,13 @@ pub use regs::{CipherAlgo, CipherOp, CryptoStatus, DeviceConfig, Services};
 pub use session::{CipherSession, SessionCtr};
 
 use crate::ctr::BLOCK_LEN;
-use alloc::vec;
-use alloc::vec::Vec;
+use dma::DmaBuf;
 use regs::{CryptoFeatures, STATUS_HW_READY, SUPPORTED_FEATURES, offsets};
 use request::UNWRITTEN_STATUS;
 use request::{CipherDataRequest, CreateCipherSession, DestroySession, SessionInput};
-use virtio_drivers::Hal;
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::{BufferDirection, Hal};
 use zerocopy::IntoBytes;
 use zeroize::Zeroize;
 
@@ -91,10 +92,12 @@ pub struct VirtioCrypto<H: Hal, T: Transport> {
     config: DeviceConfig,
     /// Largest source length of one request: a multiple of 16, at least 32.
     max_data_len: usize,
-    /// Device-readable bounce buffer (source).
-    src: Vec<u8>,
-    /// Device-writable bounce buffer (destination).
-    dst: Vec<u8>,
+    /// Device-readable bounce buffer (source), DMA memory.
+    src: DmaBuf<H>,
+    /// Device-writable bounce buffer (destination), DMA memory.
+    dst: DmaBuf<H>,
+    /// Device-readable page holding a key during a create-session request only.
+    key: DmaBuf<H>,
 }
 
 impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
@@ -133,6 +136,9 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         if max_data_len < 2 * BLOCK_LEN {
             return Err(CryptoError::BadConfig);
         }
+        let src = DmaBuf::new(max_data_len, BufferDirection::DriverToDevice)?;
+        let dst = DmaBuf::new(max_data_len, BufferDirection::DeviceToDriver)?;
+        let key = DmaBuf::new(MAX_KEY_LEN, BufferDirection::DriverToDevice)?;
         let data = VirtQueue::new(&mut transport, DATA_QUEUE, false, false)?;
         let ctrl = VirtQueue::new(&mut transport, ctrl_index, false, false)?;
         transport.finish_init();
@@ -143,8 +149,9 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
             ctrl_index,
             config,
             max_data_len,
-            src: vec![0; max_data_len],
-            dst: vec![0; max_data_len],
+            src,
+            dst,
+            key,
         })
     }
 
@@ -168,8 +175,9 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         self.max_data_len
     }
 
-    /// Creates a cipher session (§5.9.7.2.1). `key` is read by the device through the `Hal`;
-    /// the driver keeps no copy of it (the caller wipes its own).
+    /// Creates a cipher session (§5.9.7.2.1). The key is copied into a driver-owned DMA page for
+    /// the request and that page is wiped as soon as the device answered; the driver keeps no
+    /// copy (the caller wipes its own).
     pub fn create_session(
         &mut self,
         algo: CipherAlgo,
@@ -184,11 +192,15 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         }
         let req = CreateCipherSession::new(algo, op, key.len() as u32);
         let mut input = SessionInput::unwritten();
+        self.key.as_mut_slice()[..key.len()].copy_from_slice(key);
         let used = self.ctrl.add_notify_wait_pop(
-            &[req.as_bytes(), key],
+            &[req.as_bytes(), &self.key.as_slice()[..key.len()]],
             &mut [input.as_mut_bytes()],
             &mut self.transport,
-        )?;
+        );
+        // The device has read the key (or failed): wipe the only copy the driver made.
+        self.key.as_mut_slice()[..key.len()].zeroize();
+        let used = used?;
         // Read the device-written reply once, into plain values.
         let status = input.status.get();
         let id = input.session_id.get();
@@ -250,7 +262,7 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         if padded > self.max_data_len {
             return Err(CryptoError::TooLarge);
         }
-        let src = &mut self.src[..padded];
+        let src = &mut self.src.as_mut_slice()[..padded];
         src[..prefix.len()].copy_from_slice(prefix);
         src[prefix.len()..len].copy_from_slice(data);
         src[len..].fill(0);
@@ -259,17 +271,17 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
             &mut self.transport,
             session,
             iv,
-            &self.src[..padded],
-            &mut self.dst[..padded],
+            &self.src.as_slice()[..padded],
+            &mut self.dst.as_mut_slice()[..padded],
         );
         if result.is_ok() {
-            let out = &self.dst[..padded];
+            let out = &self.dst.as_slice()[..padded];
             prefix.copy_from_slice(&out[..prefix.len()]);
             data.copy_from_slice(&out[prefix.len()..len]);
         }
         // The bounce buffers held plaintext or keystream: wipe what was used.
-        self.src[..padded].zeroize();
-        self.dst[..padded].zeroize();
+        self.src.as_mut_slice()[..padded].zeroize();
+        self.dst.as_mut_slice()[..padded].zeroize();
         result.map(|()| padded)
     }
 }
@@ -341,7 +353,6 @@ impl<H: Hal, T: Transport> Drop for VirtioCrypto<H, T> {
         // the device cannot touch freed memory.
         self.transport.queue_unset(DATA_QUEUE);
         self.transport.queue_unset(self.ctrl_index);
-        self.src.zeroize();
-        self.dst.zeroize();
+        // The DMA buffers wipe themselves when they drop, after this.
     }
 }
