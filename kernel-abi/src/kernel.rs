@@ -134,3 +134,84 @@ pub trait Supervisor: Kernel {
     /// Errors: [`Errno::InvalidArgument`] past the last endpoint (they are dense from 0).
     fn endpoint_info(&self, endpoint: EndpointId, name: &mut [u8]) -> Result<EndpointInfo, Errno>;
 }
+
+/// A fixed buffer that formats one log line without allocating; text past its end is dropped.
+pub struct LineBuf {
+    buf: [u8; LineBuf::CAPACITY],
+    len: usize,
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LineBuf {
+    /// The longest line kept, in bytes.
+    pub const CAPACITY: usize = 256;
+
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// The text so far (cut at a character boundary if it was truncated).
+    pub fn as_str(&self) -> &str {
+        let bytes = &self.buf[..self.len];
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            // Truncation can split a character; keep the valid prefix.
+            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+}
+
+impl core::fmt::Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = Self::CAPACITY - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Formats `args` into a [`LineBuf`] and logs it at `level` through `kernel`.
+pub fn log_fmt<K: Kernel + ?Sized>(kernel: &K, level: LogLevel, args: core::fmt::Arguments<'_>) {
+    let mut line = LineBuf::new();
+    // LineBuf never fails; a Display impl that fails leaves what it wrote so far.
+    let _ = core::fmt::Write::write_fmt(&mut line, args);
+    kernel.log(level, line.as_str());
+}
+
+/// Logs a formatted line through a [`Kernel`]: `klog!(k, Info, "started {}", name)`.
+/// Formats on the stack (at most [`LineBuf::CAPACITY`] bytes), never allocates.
+#[macro_export]
+macro_rules! klog {
+    ($kernel:expr, $level:ident, $($arg:tt)+) => {
+        $crate::kernel::log_fmt($kernel, $crate::LogLevel::$level, format_args!($($arg)+))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write;
+
+    #[test]
+    fn line_buf_truncates_at_capacity_and_char_boundaries() {
+        let mut l = LineBuf::new();
+        let _ = write!(l, "a{}", 1);
+        assert_eq!(l.as_str(), "a1");
+        let mut l = LineBuf::new();
+        for _ in 0..LineBuf::CAPACITY - 1 {
+            let _ = l.write_str("x");
+        }
+        let _ = l.write_str("é");
+        assert_eq!(l.as_str().len(), LineBuf::CAPACITY - 1);
+    }
+}

@@ -13,12 +13,17 @@
 //! - with the `host` feature, `host::HostKernel` runs tasks as std threads and implements the
 //!   same traits with the same credential stamping, for host tests of every service.
 //!
-//! Features: `std` (std types, implied by `host`), `host` (the host backend), `task-rt` (the
-//! bare-metal task runtime: entry point, panic handler, log macros, heap; target only).
+//! Features: `std` (std types, implied by `host`), `host` (the host backend). On riscv64 bare
+//! metal, `task_rt` and the [`task_entry!`] macro give a task binary its entry point, panic
+//! handler and heap.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+pub mod conformance;
 pub mod device;
+pub mod heap;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod ids;
 pub mod init_proto;
 pub mod kernel;
@@ -36,3 +41,6 @@ pub use syscall::{Errno, ExitStatus, FaultKind, LogLevel, Sysno, TaskState};
 
 #[cfg(all(target_arch = "riscv64", target_os = "none"))]
 pub use riscv64::Syscalls;
+
+#[cfg(all(target_arch = "riscv64", target_os = "none"))]
+pub mod task_rt;

@@ -1,7 +1,8 @@
 //! Messages: a 32-bit tag and at most [`MAX_PAYLOAD`] bytes of payload.
 //!
 //! Requests use even tags and the response to a request carries the request's tag + 1. Tag
-//! ranges belong to services: 0x1000-0x100F init, 0x8000-0x80FF the VFS.
+//! ranges belong to services: 0x1000-0x100F init, 0x2000-0x20FF kernel conformance tests,
+//! 0x8000-0x80FF the VFS.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,8 @@ pub mod ranges {
 
     /// Init's protocol: service registry and fault reports (see [`crate::init_proto`]).
     pub const INIT: RangeInclusive<u32> = 0x1000..=0x100F;
+    /// Kernel conformance and demo tasks (see [`crate::conformance`]).
+    pub const TEST: RangeInclusive<u32> = 0x2000..=0x20FF;
     /// The VFS service.
     pub const VFS: RangeInclusive<u32> = 0x8000..=0x80FF;
 }
@@ -48,6 +51,7 @@ mod tests {
 
     #[test]
     fn ranges_do_not_overlap() {
-        assert!(ranges::INIT.end() < ranges::VFS.start());
+        assert!(ranges::INIT.end() < ranges::TEST.start());
+        assert!(ranges::TEST.end() < ranges::VFS.start());
     }
 }

@@ -36,7 +36,13 @@ pub extern "C" fn kmain(_hart_id: usize, dtb: usize) -> ! {
     let mut console = unsafe { Uart::new(uart.base) };
     // Formatting into the UART cannot fail; a lost banner line is not worth stopping for.
     let _ = print_banner(&mut console, &platform);
-    sbi::shutdown(true)
+    crate::kern::console::init(uart.base);
+    crate::kern::start(&platform)
+}
+
+/// The device type in a virtio-mmio slot, if a device sits there (paging must still be off).
+pub fn probe_type(slot: &VirtioSlot) -> Option<VirtioType> {
+    probe(slot).map(|(_, kind)| kind)
 }
 
 fn print_banner(out: &mut Uart, platform: &Platform) -> core::fmt::Result {
@@ -96,8 +102,7 @@ fn probe(slot: &VirtioSlot) -> Option<(u32, VirtioType)> {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    // The UART address is not known here without the platform; use the SBI reset path with a
-    // failure status so the run is visibly broken. The message goes nowhere at this stage.
-    let _ = info;
+    // Printed only once the console is known; the failure status makes the run visibly broken.
+    crate::kprintln!("kernel panic: {info}");
     sbi::shutdown(false)
 }

@@ -22,6 +22,14 @@ impl Uart {
         Self { base }
     }
 
+    /// Writes one byte; a newline becomes CR LF.
+    pub fn put_byte(&mut self, byte: u8) {
+        if byte == b'\n' {
+            self.put(b'\r');
+        }
+        self.put(byte);
+    }
+
     fn put(&mut self, byte: u8) {
         // SAFETY: `new`'s caller guarantees `base` is this UART's register window; LSR and THR
         // are byte registers inside it.

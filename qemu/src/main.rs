@@ -1,7 +1,9 @@
 //! The reference Zero OS microkernel for the QEMU riscv64 `virt` machine.
 //!
-//! It runs in S-mode under OpenSBI. At this stage it reads the platform from the device tree,
-//! prints what it found, and powers the machine off through SBI.
+//! It runs in S-mode under OpenSBI: reads the platform from the device tree, prints what it
+//! found, sets up memory and Sv39 address spaces, loads the tasks of the system description
+//! (embedded by xtask) and schedules them. When no task can run any more it powers the machine
+//! off through SBI, with a failure status if a task exited with a non-zero status.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -10,6 +12,34 @@ mod arch;
 mod boot;
 #[cfg(target_os = "none")]
 mod console;
+#[cfg(target_os = "none")]
+mod kern;
+
+/// The system description xtask generated (or an empty one when the kernel is built alone).
+#[cfg(target_os = "none")]
+mod generated {
+    use qemu_kernel::system::*;
+    include!(env!("ZOS_SYSTEM_RS"));
+}
+
+/// The kernel never allocates; kernel-abi links `alloc` (for its serde derives), which needs a
+/// global allocator to exist. Every request fails.
+#[cfg(target_os = "none")]
+struct NoAllocator;
+
+// SAFETY: `alloc` always returns null, which callers must handle as allocation failure; no
+// memory is ever handed out, so `dealloc` has nothing to release.
+#[cfg(target_os = "none")]
+unsafe impl core::alloc::GlobalAlloc for NoAllocator {
+    unsafe fn alloc(&self, _layout: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: core::alloc::Layout) {}
+}
+
+#[cfg(target_os = "none")]
+#[global_allocator]
+static ALLOCATOR: NoAllocator = NoAllocator;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -2,4 +2,7 @@
 //! under a time limit, and capturing its console.
 #![deny(missing_docs)]
 
+extern crate alloc;
+
+pub mod conformance;
 pub mod qemu;

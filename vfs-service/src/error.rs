@@ -1,8 +1,13 @@
 //! The errors the VFS reports to its clients, with stable wire numbers.
+//!
+//! Two kinds of failure cross the IPC boundary: a recoverable [`VfsError`] inside a well-formed
+//! response, and a [`ProtocolError`] reply (tag [`crate::protocol::tags::PROTOCOL_ERROR`]) for a
+//! request the service could not even decode. The service carries on after either.
 
 use serde::{Deserialize, Serialize};
 
-/// A VFS operation's failure, as a client sees it.
+/// A VFS operation's failure, as a client sees it. The variant order is the wire encoding:
+/// new variants are only ever appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VfsError {
     /// No entry at the path.
@@ -31,4 +36,33 @@ pub enum VfsError {
     ResourceLimitExceeded,
     /// Stored data failed its integrity check.
     IntegrityError,
+    /// The handle was valid once but has been closed (or the service restarted since).
+    StaleHandle,
+    /// The handle was never issued, or belongs to another task.
+    InvalidHandle,
+    /// The handle was not opened for this kind of access (read on a write-only handle, ...).
+    BadHandleMode,
+    /// An argument is out of range (a length over the I/O limit, contradictory flags, ...).
+    InvalidArgument,
+    /// The task already holds as many handles as the service allows.
+    TooManyHandles,
+    /// A rename would move a directory into its own subtree, or move the root.
+    InvalidMove,
+}
+
+/// Why a request could not be decoded; sent with tag [`crate::protocol::tags::PROTOCOL_ERROR`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProtocolError {
+    /// The tag is not a VFS request.
+    UnknownTag(u32),
+    /// The payload does not decode as the tag's request type (or has trailing bytes).
+    Malformed,
+    /// The payload is longer than a message may be.
+    TooLarge,
+}
+
+impl core::fmt::Display for VfsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
 }

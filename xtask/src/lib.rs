@@ -6,3 +6,4 @@
 pub mod machine;
 pub mod paths;
 pub mod provision;
+pub mod system;

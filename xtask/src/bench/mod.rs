@@ -4,14 +4,19 @@
 
 use std::process::ExitCode;
 
+mod ipc;
+
 /// The suites, by name.
-const SUITES: &[&str] = &[];
+const SUITES: &[&str] = &["ipc"];
 
 /// Runs the named suite.
 pub fn bench(args: &[String]) -> Result<ExitCode, String> {
-    let Some((suite, _rest)) = args.split_first() else {
+    let Some((suite, rest)) = args.split_first() else {
         return Err(format!("bench: name a suite: {}", SUITES.join(", ")));
     };
+    if suite == "ipc" {
+        return ipc::run(rest);
+    }
     Err(format!(
         "bench: unknown suite `{suite}` (suites: {})",
         SUITES.join(", ")

@@ -32,3 +32,21 @@ pub fn shutdown(success: bool) -> ! {
         unsafe { core::arch::asm!("wfi") };
     }
 }
+
+/// The Timer extension ("TIME").
+const EID_TIME: usize = 0x5449_4D45;
+
+/// Asks for a supervisor timer interrupt when `time` reaches `deadline` (which also clears a
+/// pending one).
+pub fn set_timer(deadline: u64) {
+    // SAFETY: the TIME call takes its argument in a0 and touches no memory of ours.
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            inlateout("a0") deadline as usize => _,
+            lateout("a1") _,
+            in("a6") 0usize,
+            in("a7") EID_TIME,
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The supervisor CSRs the kernel uses (RISC-V privileged spec, chapter "Supervisor-Level ISA").
+
+/// `sstatus.SPP`: the privilege the trap came from (1 = S).
+pub const SSTATUS_SPP: usize = 1 << 8;
+/// `sstatus.SUM`: S-mode may touch U pages. The kernel keeps it clear.
+pub const SSTATUS_SUM: usize = 1 << 18;
+/// `sie.STIE`: supervisor timer interrupt enable.
+pub const SIE_STIE: usize = 1 << 5;
+/// The interrupt bit of `scause`.
+pub const SCAUSE_INTERRUPT: usize = 1 << 63;
+/// `scause` code: supervisor timer interrupt.
+pub const IRQ_S_TIMER: usize = 5;
+
+macro_rules! read_csr {
+    ($name:literal) => {{
+        let value: usize;
+        // SAFETY: reading this CSR has no side effects.
+        unsafe { core::arch::asm!(concat!("csrr {0}, ", $name), out(reg) value) };
+        value
+    }};
+}
+
+/// `scause`.
+pub fn scause() -> usize {
+    read_csr!("scause")
+}
+/// `stval`.
+pub fn stval() -> usize {
+    read_csr!("stval")
+}
+/// `sepc`.
+pub fn sepc() -> usize {
+    read_csr!("sepc")
+}
+/// The `time` counter.
+pub fn time() -> u64 {
+    read_csr!("time") as u64
+}
+
+/// Clears `sstatus.SPP` and `SUM`: `sret` goes to U-mode, and the kernel cannot touch user pages
+/// by accident (it reaches them only through translated physical addresses).
+pub fn prepare_user_return() {
+    // SAFETY: clearing these bits affects only where `sret` returns and S-mode's access to U
+    // pages; the kernel does neither by plain loads and stores.
+    unsafe { core::arch::asm!("csrc sstatus, {0}", in(reg) SSTATUS_SPP | SSTATUS_SUM) };
+}
+
+/// Enables the supervisor timer interrupt source (still masked in S-mode by `sstatus.SIE`).
+pub fn enable_timer_interrupt() {
+    // SAFETY: this only unmasks the timer interrupt source; the trap vector is installed first.
+    unsafe { core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE) };
+}
+
+/// Switches to the address space `satp` and flushes stale translations.
+pub fn switch_address_space(satp: u64) {
+    // SAFETY: every address space maps the kernel identically (global gigapages), so the code,
+    // stack and data in use stay mapped across the switch.
+    unsafe { core::arch::asm!("csrw satp, {0}", "sfence.vma", in(reg) satp) };
+}
+
+/// Waits for an interrupt to become pending (it is taken only if enabled; we poll afterwards).
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` only pauses the hart.
+    unsafe { core::arch::asm!("wfi") };
+}
+
+/// Lets U-mode read the `cycle`, `time` and `instret` counters (`scounteren` CY, TM, IR): tasks
+/// read time cheaply and the IPC benchmark counts instructions.
+pub fn enable_user_counters() {
+    // SAFETY: this only makes read-only counters visible to U-mode.
+    unsafe { core::arch::asm!("csrw scounteren, {0}", in(reg) 0b111usize) };
+}

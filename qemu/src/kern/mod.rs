@@ -1,0 +1,455 @@
+//! The kernel proper: boot, the task table, scheduling, and the trap handler that every
+//! syscall, fault and timer interrupt goes through.
+//!
+//! One hart, interrupts masked while the kernel runs, one kernel stack: the kernel is a plain
+//! state machine over [`Kernel`], entered once per trap and left by resuming a task.
+
+pub mod console;
+pub mod ipc;
+pub mod mem;
+pub mod syscall;
+pub mod task;
+
+use core::cell::UnsafeCell;
+
+use kernel_abi::FaultKind;
+use qemu_kernel::platform::{Platform, Region};
+use qemu_kernel::sched::Scheduler;
+use qemu_kernel::system::{Device, System};
+
+pub use crate::arch::riscv64::csr;
+use crate::arch::riscv64::sbi;
+use crate::arch::riscv64::trap::{self, TrapFrame};
+use crate::kprintln;
+use ipc::Endpoint;
+use mem::Memory;
+use task::Task;
+
+/// The most tasks a system may have.
+pub const MAX_TASKS: usize = 16;
+/// The most endpoints a system may have (grants are a 64-bit mask).
+pub const MAX_ENDPOINTS: usize = 64;
+
+/// Where a granted device sits in the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceWindow {
+    /// Its registers.
+    pub regs: Region,
+    /// Its interrupt line (0 = none).
+    pub irq: u32,
+}
+
+/// All kernel state.
+pub struct Kernel {
+    /// Frames and the kernel's mappings.
+    pub mem: Memory,
+    /// The task table, indexed like the system file.
+    pub tasks: [Task; MAX_TASKS],
+    /// How many entries of `tasks` are in use.
+    pub task_count: usize,
+    /// The endpoints, indexed by endpoint number.
+    pub endpoints: [Endpoint; MAX_ENDPOINTS],
+    /// How many entries of `endpoints` are in use.
+    pub endpoint_count: usize,
+    /// The running task.
+    pub current: usize,
+    /// Round-robin state.
+    pub sched: Scheduler,
+    /// The system description.
+    pub system: Option<&'static System>,
+    /// Device windows by [`Device::number`].
+    pub devices: [Option<DeviceWindow>; Device::ALL.len()],
+    /// The goldfish RTC's registers (physical), if any.
+    pub rtc: Option<usize>,
+    /// `time` ticks per second.
+    pub timebase_hz: u64,
+    /// When the current periodic tick ends (in `time` ticks).
+    pub next_tick: u64,
+    /// The deadline the timer is programmed for.
+    pub timer_armed: u64,
+    /// Sleepers or the tick changed: the timer must be reprogrammed before leaving the kernel.
+    pub timer_dirty: bool,
+    /// Nanoseconds per `time` tick when that is a whole number (0 otherwise).
+    pub ns_per_tick: u64,
+    /// The state of the random-bytes generator.
+    pub rng: [u64; 4],
+    /// A task exited with a non-zero status: the run's verdict is failure.
+    pub failed: bool,
+}
+
+struct Global(UnsafeCell<Kernel>);
+
+// SAFETY: there is one hart, and the kernel runs with interrupts masked, so the state is never
+// accessed concurrently.
+unsafe impl Sync for Global {}
+
+static KERNEL: Global = Global(UnsafeCell::new(Kernel::new()));
+
+/// The kernel state.
+pub fn kernel() -> &'static mut Kernel {
+    // SAFETY: single hart, no re-entry (see `Global`): callers never hold two of these at once
+    // across a call that takes another (each entry point takes it exactly once).
+    unsafe { &mut *KERNEL.0.get() }
+}
+
+impl Kernel {
+    const fn new() -> Self {
+        Self {
+            mem: Memory::empty(),
+            tasks: [const { Task::EMPTY }; MAX_TASKS],
+            task_count: 0,
+            endpoints: [const { Endpoint::EMPTY }; MAX_ENDPOINTS],
+            endpoint_count: 0,
+            current: 0,
+            sched: Scheduler::new(),
+            system: None,
+            devices: [None; Device::ALL.len()],
+            rtc: None,
+            timebase_hz: 10_000_000,
+            next_tick: 0,
+            timer_armed: u64::MAX,
+            timer_dirty: true,
+            ns_per_tick: 0,
+            rng: [0; 4],
+            failed: false,
+        }
+    }
+
+    /// The system description (set at boot).
+    pub fn system(&self) -> &'static System {
+        match self.system {
+            Some(system) => system,
+            None => &crate::generated::SYSTEM,
+        }
+    }
+
+    /// `time` ticks to nanoseconds.
+    pub fn ticks_to_ns(&self, ticks: u64) -> u64 {
+        if self.ns_per_tick != 0 {
+            return ticks.wrapping_mul(self.ns_per_tick);
+        }
+        (ticks as u128 * 1_000_000_000 / self.timebase_hz as u128) as u64
+    }
+
+    /// Nanoseconds to `time` ticks (rounded up).
+    pub fn ns_to_ticks(&self, ns: u64) -> u64 {
+        (ns as u128 * self.timebase_hz as u128).div_ceil(1_000_000_000) as u64
+    }
+
+    fn tick_len(&self) -> u64 {
+        let us = self.system().tick_us.max(100) as u64;
+        self.ns_to_ticks(us * 1000)
+    }
+
+    /// Each task's priority if it is ready to run.
+    pub fn ready_list(&self) -> [Option<u8>; MAX_TASKS] {
+        let mut ready = [None; MAX_TASKS];
+        for (i, t) in self.tasks[..self.task_count].iter().enumerate() {
+            if t.is_ready() {
+                ready[i] = Some(t.priority());
+            }
+        }
+        ready
+    }
+
+    /// Picks the task to run next; idles (or powers off) when there is none.
+    pub fn schedule(&mut self) {
+        // Keep the current task if it is ready and nobody more important is.
+        loop {
+            // Fast path: one pass for the most important ready priority.
+            let mut best = u8::MAX;
+            let mut any = false;
+            for t in &self.tasks[..self.task_count] {
+                if t.is_ready() {
+                    any = true;
+                    best = best.min(t.priority());
+                }
+            }
+            let cur = &self.tasks[self.current];
+            if cur.is_ready() && cur.priority() == best {
+                return;
+            }
+            if !any {
+                self.idle();
+                continue;
+            }
+            let ready = self.ready_list();
+            if let Some(next) = self.sched.pick(&ready[..self.task_count]) {
+                self.current = next;
+                return;
+            }
+            self.idle();
+        }
+    }
+
+    /// Nothing is ready: wait for the next sleeper, or power off when nothing can ever run
+    /// again (every task stopped or blocked on IPC with no timer pending).
+    fn idle(&mut self) {
+        let Some(wake) = self.earliest_wake() else {
+            self.power_off();
+        };
+        self.arm_timer(wake);
+        while csr::time() < wake {
+            csr::wait_for_interrupt();
+        }
+        self.wake_sleepers();
+        self.timer_dirty = true;
+    }
+
+    fn earliest_wake(&self) -> Option<u64> {
+        self.tasks[..self.task_count]
+            .iter()
+            .filter_map(Task::wake_at)
+            .min()
+    }
+
+    /// Makes every sleeper whose time has come ready.
+    pub fn wake_sleepers(&mut self) {
+        let now = csr::time();
+        for t in self.tasks[..self.task_count].iter_mut() {
+            if t.wake_at().is_some_and(|at| at <= now) {
+                t.wake(0);
+            }
+        }
+    }
+
+    /// Programs the timer for the earlier of the tick and the next sleeper, if it changed.
+    pub fn rearm(&mut self) {
+        let mut deadline = self.next_tick;
+        if let Some(wake) = self.earliest_wake() {
+            deadline = deadline.min(wake);
+        }
+        if deadline != self.timer_armed {
+            self.arm_timer(deadline);
+        }
+    }
+
+    fn arm_timer(&mut self, deadline: u64) {
+        self.timer_armed = deadline;
+        sbi::set_timer(deadline);
+    }
+
+    fn power_off(&mut self) -> ! {
+        let failed = self.failed;
+        kprintln!(
+            "kernel: no task can run any more; powering off ({})",
+            if failed { "failure" } else { "success" }
+        );
+        sbi::shutdown(!failed)
+    }
+
+    /// The timer fired: wake sleepers, and end the running task's slice if the tick passed.
+    fn timer_interrupt(&mut self) {
+        let now = csr::time();
+        self.wake_sleepers();
+        if now >= self.next_tick {
+            let cur = self.current;
+            if self.tasks[cur].is_ready() {
+                let prio = self.tasks[cur].priority();
+                self.sched.rotate(cur, prio);
+                // Let the next task of this priority go first.
+                if let Some(next) = self.sched.pick(&self.ready_list()[..self.task_count]) {
+                    self.current = next;
+                }
+            }
+            self.next_tick = now + self.tick_len();
+        }
+        self.timer_armed = u64::MAX;
+        self.timer_dirty = true;
+    }
+
+    /// Stops the current task because of a fault.
+    fn fault_current(&mut self, kind: FaultKind, detail: u64) {
+        let cur = self.current;
+        self.stop_task(cur, kind, detail);
+    }
+}
+
+/// Called by the trap vector with the current task's saved frame; returns the frame to resume.
+pub extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    let k = kernel();
+    debug_assert!(core::ptr::eq(frame, &k.tasks[k.current].frame));
+    let previous = k.current;
+    let scause = csr::scause();
+    if scause & csr::SCAUSE_INTERRUPT != 0 {
+        if scause & !csr::SCAUSE_INTERRUPT == csr::IRQ_S_TIMER {
+            k.timer_interrupt();
+        }
+    } else {
+        match scause {
+            8 => {
+                // ecall from U-mode: resume after the instruction.
+                k.tasks[k.current].frame.pc += 4;
+                syscall::dispatch(k);
+            }
+            2 => k.fault_current(FaultKind::IllegalInstruction, csr::stval() as u64),
+            1 | 5 | 7 | 12 | 13 | 15 | 4 | 6 | 0 => {
+                k.fault_current(FaultKind::MemoryAccess, csr::stval() as u64)
+            }
+            _ => k.fault_current(FaultKind::IllegalInstruction, csr::stval() as u64),
+        }
+    }
+    k.schedule();
+    if k.timer_dirty {
+        k.timer_dirty = false;
+        k.rearm();
+    }
+    let next = k.current;
+    if next != previous || k.tasks[next].needs_satp_reload {
+        k.tasks[next].needs_satp_reload = false;
+        csr::switch_address_space(k.tasks[next].satp);
+    }
+    &mut k.tasks[next].frame
+}
+
+/// A trap while the kernel itself ran: a kernel bug. Report it and stop the machine.
+pub extern "C" fn kernel_trap() -> ! {
+    kprintln!(
+        "kernel: trap in the kernel: scause {:#x} sepc {:#x} stval {:#x}",
+        csr::scause(),
+        csr::sepc(),
+        csr::stval()
+    );
+    sbi::shutdown(false)
+}
+
+unsafe extern "C" {
+    static __kernel_end: u8;
+    static __boot_stack_top: u8;
+}
+
+/// Brings the kernel up on the parsed platform and runs the first task; never returns.
+pub fn start(platform: &Platform) -> ! {
+    let k = kernel();
+    k.system = Some(&crate::generated::SYSTEM);
+    let kernel_end = &raw const __kernel_end as usize;
+    if k.mem.init(platform, kernel_end).is_none() {
+        kprintln!("kernel: cannot set up memory");
+        sbi::shutdown(false);
+    }
+    k.timebase_hz = platform.timebase_hz.unwrap_or(10_000_000).max(1) as u64;
+    if 1_000_000_000 % k.timebase_hz == 0 {
+        k.ns_per_tick = 1_000_000_000 / k.timebase_hz;
+    }
+    k.rtc = platform.rtc.map(|r| r.base);
+    k.find_devices(platform);
+    k.seed_rng();
+    // From here on the kernel runs in the kernel address space (and then in the tasks' ones,
+    // which contain it); devices are reached through the MMIO window.
+    csr::switch_address_space(qemu_kernel::sv39::satp(k.mem.kernel_root, 0));
+    console::move_to_window();
+    kprintln!(
+        "kernel: {} MiB free for tasks, {} tasks, {} endpoints",
+        (k.mem.frames.free_frames() * 4096) >> 20,
+        k.system().tasks.len(),
+        k.system().endpoints.len()
+    );
+    if let Err(e) = k.create_tables() {
+        kprintln!("kernel: bad system description: {e}");
+        sbi::shutdown(false);
+    }
+    if k.task_count == 0 {
+        kprintln!("kernel: the system has no tasks; powering off");
+        sbi::shutdown(true);
+    }
+    // Init (task 0) starts at boot; it starts the others.
+    if let Err(e) = k.start_task(0) {
+        kprintln!("kernel: cannot start init: {e:?}");
+        sbi::shutdown(false);
+    }
+    trap::install_vector();
+    csr::prepare_user_return();
+    csr::enable_timer_interrupt();
+    csr::enable_user_counters();
+    k.next_tick = csr::time() + k.tick_len();
+    k.current = 0;
+    k.schedule();
+    k.rearm();
+    let stack_top = &raw const __boot_stack_top as usize;
+    for t in k.tasks.iter_mut() {
+        t.frame.kernel_sp = stack_top;
+    }
+    let cur = k.current;
+    csr::switch_address_space(k.tasks[cur].satp);
+    let frame: *mut TrapFrame = &mut k.tasks[cur].frame;
+    // SAFETY: the frame lives in the static task table, its kernel_sp is the boot stack's top
+    // (nothing on this stack is used after the switch), and its address space is active.
+    unsafe { trap::resume(frame) }
+}
+
+impl Kernel {
+    fn find_devices(&mut self, platform: &Platform) {
+        use qemu_kernel::virtio_id::VirtioType;
+        for slot in platform.virtio.iter() {
+            let Some(kind) = crate::boot::probe_type(slot) else {
+                continue;
+            };
+            let device = match kind {
+                VirtioType::Block => Device::VirtioBlock,
+                VirtioType::Entropy => Device::VirtioRng,
+                VirtioType::Crypto => Device::VirtioCrypto,
+                VirtioType::Other(_) => continue,
+            };
+            if self.devices[device.number()].is_none() {
+                self.devices[device.number()] = Some(DeviceWindow {
+                    regs: slot.regs,
+                    irq: slot.irq.unwrap_or(0),
+                });
+            }
+        }
+        let plain = |r: Option<Region>| r.map(|regs| DeviceWindow { regs, irq: 0 });
+        self.devices[Device::Rtc.number()] = plain(platform.rtc);
+        self.devices[Device::FwCfg.number()] = plain(platform.fw_cfg);
+        self.devices[Device::Flash1.number()] = plain(platform.flash.get(1).copied());
+    }
+
+    /// Nanoseconds since the Unix epoch from the goldfish RTC (TIME_LOW at 0 latches TIME_HIGH
+    /// at 4), read through the MMIO window.
+    pub fn wall_clock_ns(&self) -> Option<u64> {
+        let base = mem::MMIO_WINDOW + self.rtc?;
+        // SAFETY: the device tree names this window as the goldfish RTC; its time registers are
+        // read-only 32-bit registers, and the MMIO window maps them.
+        let (low, high) = unsafe {
+            let low = core::ptr::read_volatile(base as *const u32);
+            let high = core::ptr::read_volatile((base + 4) as *const u32);
+            (low, high)
+        };
+        Some(((high as u64) << 32) | low as u64)
+    }
+
+    fn seed_rng(&mut self) {
+        // The RTC is read before paging is on (physical address).
+        let rtc = self.rtc.map(|base| {
+            // SAFETY: as in `wall_clock_ns`, at the physical address (paging is still off).
+            unsafe {
+                let low = core::ptr::read_volatile(base as *const u32);
+                let high = core::ptr::read_volatile((base + 4) as *const u32);
+                ((high as u64) << 32) | low as u64
+            }
+        });
+        let mut seed = rtc.unwrap_or(0) ^ csr::time().rotate_left(32) ^ 0x5a5a_1234_9876_fedc;
+        for word in self.rng.iter_mut() {
+            // splitmix64
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            *word = z ^ (z >> 31);
+        }
+    }
+
+    /// The next 64 random bits (xoshiro256**, reseeded with the timer on every call).
+    pub fn next_random(&mut self) -> u64 {
+        let s = &mut self.rng;
+        s[0] ^= csr::time();
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+}

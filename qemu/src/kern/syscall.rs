@@ -1,0 +1,369 @@
+//! Syscall dispatch: decode the registers (kernel-abi's convention: `a7` number, `a0`..`a5`
+//! arguments, `a0` result or negated errno, extra results in `a1`..), validate every argument
+//! against the caller's mappings, and run the operation. A broken contract faults the caller
+//! ([`FaultKind::BadSyscall`]); a recoverable problem is an [`Errno`].
+
+use kernel_abi::syscall::TaskInfoWord;
+use kernel_abi::syscall::{LogLevel, RecvFlags, encode_ret};
+use kernel_abi::{Device, Errno, FaultKind, MAX_PAYLOAD, ReplyToken, Sysno, TaskId};
+use qemu_kernel::frames::FRAME_SIZE;
+use qemu_kernel::sv39::{self, Access, PTE_R, PTE_U, PTE_W};
+
+use super::Kernel;
+use super::task::{Block, DMA_BASE, MMIO_BASE, MMIO_STRIDE, copy_user, user_range_ok};
+use crate::arch::riscv64::csr;
+use crate::arch::riscv64::trap::reg;
+
+/// What a syscall did to its caller.
+enum Outcome {
+    /// Return these values in `a0`.. (already encoded).
+    Return(usize),
+    /// The caller's registers were set (or it blocked); leave them.
+    Done,
+    /// Fault the caller.
+    Fault,
+}
+
+fn ret(result: Result<usize, Errno>) -> Outcome {
+    Outcome::Return(encode_ret(result))
+}
+
+/// Runs the syscall in the current task's registers.
+pub fn dispatch(k: &mut Kernel) {
+    let me = k.current;
+    let regs = &k.tasks[me].frame.regs;
+    let number = regs[reg::A7];
+    let args = [
+        regs[reg::A0],
+        regs[reg::A1],
+        regs[reg::A2],
+        regs[reg::A3],
+        regs[reg::A4],
+        regs[reg::A5],
+    ];
+    let outcome = match Sysno::from_raw(number) {
+        Some(sysno) => run(k, me, sysno, args),
+        None => Outcome::Fault,
+    };
+    match outcome {
+        Outcome::Return(value) => k.tasks[me].frame.regs[reg::A0] = value,
+        Outcome::Done => {}
+        Outcome::Fault => k.stop_task(me, FaultKind::BadSyscall, number as u64),
+    }
+}
+
+fn readable(k: &mut Kernel, me: usize, ptr: usize, len: usize) -> bool {
+    user_range_ok(k, me, ptr, len, Access::Read)
+}
+
+fn writable(k: &mut Kernel, me: usize, ptr: usize, len: usize) -> bool {
+    user_range_ok(k, me, ptr, len, Access::Write)
+}
+
+fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
+    match sysno {
+        Sysno::DebugWrite => {
+            let Some(level) = LogLevel::from_raw(a[2]) else {
+                return Outcome::Fault;
+            };
+            let len = a[1].min(MAX_PAYLOAD);
+            if !readable(k, me, a[0], len) {
+                return Outcome::Fault;
+            }
+            let mut line = [0u8; MAX_PAYLOAD];
+            copy_user(k, me, a[0], &mut line[..len], false);
+            let text = &line[..len];
+            let text = text.strip_suffix(b"\n").unwrap_or(text);
+            super::console::task_line(k.tasks[me].name(), level, text);
+            ret(Ok(a[1]))
+        }
+        Sysno::Exit => {
+            k.stop_task(me, FaultKind::Exited, a[0] as u32 as u64);
+            Outcome::Done
+        }
+        Sysno::Send | Sysno::Call => {
+            let (endpoint, tag, ptr, len) = (a[0], a[1] as u32, a[2], a[3]);
+            if len > MAX_PAYLOAD {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            if !readable(k, me, ptr, len) {
+                return Outcome::Fault;
+            }
+            let reply = if sysno == Sysno::Call {
+                let (rbuf, rcap) = (a[4], a[5].min(MAX_PAYLOAD));
+                if !writable(k, me, rbuf, rcap) {
+                    return Outcome::Fault;
+                }
+                Some((rbuf, rcap))
+            } else {
+                None
+            };
+            match k.post(me, endpoint, tag, ptr, len, reply) {
+                Ok(()) if reply.is_some() => Outcome::Done,
+                Ok(()) => ret(Ok(0)),
+                Err(e) => ret(Err(e)),
+            }
+        }
+        Sysno::Receive => {
+            let (endpoint, buf, cap, flags) = (a[0], a[1], a[2].min(MAX_PAYLOAD), RecvFlags(a[3]));
+            if !flags.is_valid() {
+                return Outcome::Fault;
+            }
+            if !writable(k, me, buf, cap) {
+                return Outcome::Fault;
+            }
+            match k.receive(me, endpoint, buf, cap) {
+                Ok(true) => Outcome::Done,
+                Ok(false) if flags.is_nonblocking() => ret(Err(Errno::WouldBlock)),
+                Ok(false) => {
+                    k.tasks[me].block = Block::Receiving {
+                        endpoint: endpoint as u16,
+                        buf,
+                        cap,
+                    };
+                    Outcome::Done
+                }
+                Err(e) => ret(Err(e)),
+            }
+        }
+        Sysno::Reply => {
+            let Some(token) = ReplyToken::from_raw(a[0] as u64) else {
+                return Outcome::Fault;
+            };
+            let (tag, ptr, len) = (a[1] as u32, a[2], a[3]);
+            if len > MAX_PAYLOAD {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            if !readable(k, me, ptr, len) {
+                return Outcome::Fault;
+            }
+            ret(k.reply(me, token, tag, ptr, len).map(|()| 0))
+        }
+        Sysno::MonotonicTime => ret(Ok(k.ticks_to_ns(csr::time()) as usize)),
+        Sysno::WallClockTime => ret(k
+            .wall_clock_ns()
+            .map(|ns| ns as usize)
+            .ok_or(Errno::NotSupported)),
+        Sysno::RandomBytes => {
+            let (buf, len) = (a[0], a[1]);
+            if len > MAX_PAYLOAD {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            if !writable(k, me, buf, len) {
+                return Outcome::Fault;
+            }
+            let mut bytes = [0u8; MAX_PAYLOAD];
+            for chunk in bytes[..len].chunks_mut(8) {
+                let r = k.next_random().to_le_bytes();
+                chunk.copy_from_slice(&r[..chunk.len()]);
+            }
+            copy_user(k, me, buf, &mut bytes[..len], true);
+            ret(Ok(0))
+        }
+        Sysno::Yield => {
+            let prio = k.tasks[me].priority();
+            k.sched.rotate(me, prio);
+            k.tasks[me].frame.regs[reg::A0] = 0;
+            // Let a peer of equal priority run now, if there is one.
+            let ready = k.ready_list();
+            if let Some(next) = k.sched.pick(&ready[..k.task_count]) {
+                k.current = next;
+            }
+            Outcome::Done
+        }
+        Sysno::Sleep => {
+            let ticks = k.ns_to_ticks(a[0] as u64);
+            let until = csr::time().saturating_add(ticks);
+            k.tasks[me].frame.regs[reg::A0] = 0;
+            k.tasks[me].block = Block::Sleeping(until);
+            k.timer_dirty = true;
+            Outcome::Done
+        }
+        Sysno::DmaAlloc => dma_alloc(k, me, a[0]),
+        Sysno::MapMmio => map_mmio(k, me, a[0]),
+        Sysno::WaitNotification => {
+            let flags = RecvFlags(a[1]);
+            if !flags.is_valid() {
+                return Outcome::Fault;
+            }
+            if flags.is_nonblocking() {
+                ret(Err(Errno::WouldBlock))
+            } else {
+                // No interrupt forwarding yet: nothing will ever arrive (documented polling).
+                k.tasks[me].block = Block::Notification;
+                Outcome::Done
+            }
+        }
+        Sysno::IrqAck => match granted_device(k, me, a[0]) {
+            Ok(device) => match k.devices[device.number()] {
+                Some(w) if w.irq != 0 => ret(Ok(0)),
+                _ => ret(Err(Errno::InvalidArgument)),
+            },
+            Err(e) => ret(Err(e)),
+        },
+        Sysno::TaskStart => {
+            if me != 0 {
+                return ret(Err(Errno::Denied));
+            }
+            if a[0] >= k.task_count || a[0] == 0 {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            match k.start_task(a[0]) {
+                Ok(id) => ret(Ok(id.to_raw() as usize)),
+                Err(super::task::LoadError::OutOfMemory) => ret(Err(Errno::OutOfResources)),
+                Err(_) => ret(Err(Errno::InvalidArgument)),
+            }
+        }
+        Sysno::TaskInfo => {
+            let (index, buf, cap) = (a[0], a[1], a[2]);
+            if index >= k.task_count {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            let name = k.tasks[index].name().as_bytes();
+            let n = name.len().min(cap);
+            if !writable(k, me, buf, n) {
+                return Outcome::Fault;
+            }
+            let mut copy = [0u8; 64];
+            let n = n.min(copy.len());
+            copy[..n].copy_from_slice(&name[..n]);
+            copy_user(k, me, buf, &mut copy[..n], true);
+            let t = &k.tasks[index];
+            let word = TaskInfoWord {
+                state: t.state,
+                class: t.credentials().class,
+                priority: t.priority(),
+                start_at_boot: t.desc.is_some_and(|d| d.start_at_boot),
+            };
+            let id = t.id.to_raw() as usize;
+            let f = &mut k.tasks[me].frame;
+            f.regs[reg::A0] = name.len();
+            f.regs[reg::A1] = id;
+            f.regs[reg::A2] = word.to_raw();
+            Outcome::Done
+        }
+        Sysno::Grant => {
+            if me != 0 {
+                return ret(Err(Errno::Denied));
+            }
+            let grantee = TaskId::from_raw(a[0] as u32);
+            let endpoint = a[1];
+            if endpoint >= k.endpoint_count {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            let index = grantee.index as usize;
+            if index >= k.task_count || k.tasks[index].id != grantee || !k.tasks[index].is_alive() {
+                return ret(Err(Errno::PeerDied));
+            }
+            k.tasks[index].grants |= 1 << endpoint;
+            ret(Ok(0))
+        }
+        Sysno::EndpointInfo => {
+            let (endpoint, buf, cap) = (a[0], a[1], a[2]);
+            if endpoint >= k.endpoint_count {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            let name = k.system().endpoints[endpoint].name.as_bytes();
+            let n = name.len().min(cap).min(64);
+            if !writable(k, me, buf, n) {
+                return Outcome::Fault;
+            }
+            let mut copy = [0u8; 64];
+            copy[..n].copy_from_slice(&name[..n]);
+            copy_user(k, me, buf, &mut copy[..n], true);
+            let owner = k.endpoints[endpoint].owner as usize;
+            let id = k.tasks[owner].id.to_raw() as usize;
+            let f = &mut k.tasks[me].frame;
+            f.regs[reg::A0] = id;
+            f.regs[reg::A1] = name.len();
+            Outcome::Done
+        }
+    }
+}
+
+fn dma_alloc(k: &mut Kernel, me: usize, size: usize) -> Outcome {
+    let Some(desc) = k.tasks[me].desc else {
+        return ret(Err(Errno::Denied));
+    };
+    if desc.dma_size == 0 {
+        return ret(Err(Errno::Denied));
+    }
+    if size == 0 {
+        return ret(Err(Errno::InvalidArgument));
+    }
+    let bytes = size.div_ceil(FRAME_SIZE) * FRAME_SIZE;
+    let used = k.tasks[me].dma_used;
+    if used.saturating_add(bytes) > desc.dma_size {
+        return ret(Err(Errno::OutOfResources));
+    }
+    let pages = bytes / FRAME_SIZE;
+    let Some(pa) = k.mem.frames.alloc_contiguous(pages) else {
+        return ret(Err(Errno::OutOfResources));
+    };
+    k.mem.bytes(pa, bytes).fill(0);
+    let va = DMA_BASE + used;
+    let root = k.tasks[me].root;
+    for i in 0..pages {
+        let off = i * FRAME_SIZE;
+        if sv39::map_page(&mut k.mem, root, va + off, pa + off, PTE_R | PTE_W | PTE_U).is_err() {
+            return ret(Err(Errno::OutOfResources));
+        }
+    }
+    k.tasks[me].dma_used = used + bytes;
+    k.tasks[me].frame.regs[reg::A0] = va;
+    k.tasks[me].frame.regs[reg::A1] = pa;
+    k.tasks[me].needs_satp_reload = true;
+    Outcome::Done
+}
+
+/// The device with syscall number `number`, if the system file grants it to task `me`.
+fn granted_device(k: &Kernel, me: usize, number: usize) -> Result<Device, Errno> {
+    let device = Device::from_number(number).ok_or(Errno::InvalidArgument)?;
+    let desc = k.tasks[me].desc.ok_or(Errno::NotGranted)?;
+    if !desc.devices.contains(&device) {
+        return Err(Errno::NotGranted);
+    }
+    Ok(device)
+}
+
+fn map_mmio(k: &mut Kernel, me: usize, number: usize) -> Outcome {
+    let device = match granted_device(k, me, number) {
+        Ok(device) => device,
+        Err(e) => return ret(Err(e)),
+    };
+    let Some(window) = k.devices[device.number()] else {
+        return ret(Err(Errno::NotSupported));
+    };
+    let grant = device.number();
+    let base = window.regs.base / FRAME_SIZE * FRAME_SIZE;
+    let offset = window.regs.base - base;
+    let size = (offset + window.regs.size).div_ceil(FRAME_SIZE) * FRAME_SIZE;
+    if size > MMIO_STRIDE || grant >= 32 {
+        return ret(Err(Errno::InvalidArgument));
+    }
+    let va = MMIO_BASE + grant * MMIO_STRIDE;
+    if k.tasks[me].mmio_mapped & (1 << grant) == 0 {
+        let root = k.tasks[me].root;
+        for off in (0..size).step_by(FRAME_SIZE) {
+            if sv39::map_page(
+                &mut k.mem,
+                root,
+                va + off,
+                base + off,
+                PTE_R | PTE_W | PTE_U,
+            )
+            .is_err()
+            {
+                return ret(Err(Errno::OutOfResources));
+            }
+        }
+        k.tasks[me].mmio_mapped |= 1 << grant;
+        k.tasks[me].needs_satp_reload = true;
+    }
+    let f = &mut k.tasks[me].frame;
+    f.regs[reg::A0] = va + offset;
+    f.regs[reg::A1] = window.regs.size;
+    f.regs[reg::A2] = window.regs.base;
+    f.regs[reg::A3] = window.irq as usize;
+    Outcome::Done
+}

@@ -1,0 +1,143 @@
+//! `ping`: the client side of the kernel's acceptance tests. Each test logs
+//! `test <name> ... ok` or `... FAILED: why`; any failure makes the task exit with status 1,
+//! which the kernel turns into a failing power-off status.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod task {
+    use kernel_abi::{Errno, Kernel, ProcessClass, Syscalls, TaskId, klog};
+    use zos_demo::{CRASH, ECHO, PING, WHOAMI, decode_credentials, endpoints};
+
+    /// The user this task runs for (its `user` in the system file).
+    const MY_USER: u128 = 0x6a1c_5a3e_0d0c_4f6e_9b7a_2f41_c0de_0001;
+
+    type Outcome = Result<(), &'static str>;
+    type Test = fn(&Syscalls, TaskId) -> Outcome;
+
+    fn ping_pong(k: &Syscalls) -> Outcome {
+        let mut request = [0u8; 64];
+        let mut reply = [0u8; 64];
+        for round in 0..100u32 {
+            for (i, b) in request.iter_mut().enumerate() {
+                *b = (round as u8).wrapping_mul(31).wrapping_add(i as u8);
+            }
+            let (tag, n) = k
+                .call(endpoints::PONG, ECHO, &request, &mut reply)
+                .map_err(|_| "call failed")?;
+            if tag != ECHO.response() || n != 64 || reply != request {
+                return Err("wrong echo");
+            }
+        }
+        Ok(())
+    }
+
+    fn credentials(k: &Syscalls, me: TaskId) -> Outcome {
+        // The payload claims to be someone else; the kernel's stamp must win.
+        let forged = zos_demo::encode_credentials(&kernel_abi::Credentials::KERNEL);
+        let mut reply = [0u8; 64];
+        let (_, n) = k
+            .call(endpoints::PONG, WHOAMI, &forged, &mut reply)
+            .map_err(|_| "call failed")?;
+        let seen = decode_credentials(&reply[..n]).ok_or("bad answer")?;
+        if seen.task != me {
+            return Err("server saw another task id");
+        }
+        if seen.class != ProcessClass::Application {
+            return Err("server saw another class");
+        }
+        if seen.user.map(|u| u.as_u128()) != Some(MY_USER) {
+            return Err("server saw another user");
+        }
+        Ok(())
+    }
+
+    fn full_queue(k: &Syscalls) -> Outcome {
+        // `sink` has depth 2 and its server never receives.
+        for _ in 0..2 {
+            k.send(endpoints::SINK, PING, b"x")
+                .map_err(|_| "send failed")?;
+        }
+        match k.send(endpoints::SINK, PING, b"x") {
+            Err(Errno::QueueFull) => Ok(()),
+            Ok(()) => Err("third send was queued"),
+            Err(_) => Err("wrong error"),
+        }
+    }
+
+    fn priority(k: &Syscalls) -> Outcome {
+        // The spinner (less important) spins without syscalls; this sleep must still end on
+        // time, because the timer preempts it.
+        let start = k.monotonic_ns();
+        k.sleep_ns(20_000_000);
+        let late = k.monotonic_ns() - start;
+        klog!(k, Info, "slept 20 ms, woke after {} us", late / 1000);
+        if late > 100_000_000 {
+            return Err("woke far too late");
+        }
+        Ok(())
+    }
+
+    fn restart(k: &Syscalls) -> Outcome {
+        let mut reply = [0u8; 8];
+        k.call(endpoints::CRASHER, PING, &[], &mut reply)
+            .map_err(|_| "first ping failed")?;
+        match k.call(endpoints::CRASHER, CRASH, &[], &mut reply) {
+            Err(Errno::PeerDied) => {}
+            Ok(_) => return Err("crash request was answered"),
+            Err(_) => return Err("crash request: wrong error"),
+        }
+        klog!(
+            k,
+            Info,
+            "server died, the call failed with PeerDied; retrying"
+        );
+        for attempt in 0..200 {
+            match k.call(endpoints::CRASHER, PING, &[], &mut reply) {
+                Ok((_, 2)) => {
+                    let generation = u16::from_le_bytes([reply[0], reply[1]]);
+                    klog!(
+                        k,
+                        Info,
+                        "restarted server (generation {generation}) answered after {attempt} retries"
+                    );
+                    return if generation >= 1 {
+                        Ok(())
+                    } else {
+                        Err("same generation")
+                    };
+                }
+                Ok(_) => return Err("bad answer"),
+                Err(_) => k.sleep_ns(5_000_000),
+            }
+        }
+        Err("server never came back")
+    }
+
+    fn main(me: TaskId) -> u32 {
+        let k = Syscalls;
+        let tests: [(&str, Test); 5] = [
+            ("ping-pong", |k, _| ping_pong(k)),
+            ("credentials", credentials),
+            ("full-queue", |k, _| full_queue(k)),
+            ("priority", |k, _| priority(k)),
+            ("restart", |k, _| restart(k)),
+        ];
+        let mut failed = 0;
+        for (name, test) in tests {
+            match test(&k, me) {
+                Ok(()) => klog!(&k, Info, "test {name} ... ok"),
+                Err(why) => {
+                    failed += 1;
+                    klog!(&k, Error, "test {name} ... FAILED: {why}");
+                }
+            }
+        }
+        if failed == 0 { 0 } else { 1 }
+    }
+    zos_demo::task_main!(main);
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    zos_demo::host_main();
+}

@@ -1,0 +1,207 @@
+//! Space management: segment cleaning, wear spreading and checkpoints.
+//!
+//! A segment can be reused once (a) its sequence number is older than the newest complete
+//! checkpoint, so replay never needs it, and (b) no index entry points into it. Cleaning makes (b)
+//! true by copying the live records of a victim into the head as an internal transaction; a
+//! checkpoint makes (a) true for everything written before it.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use crate::block::BlockDevice;
+use crate::crypto::CryptoEngine;
+
+use super::super::error::{Result, StoreError};
+use super::super::record::{Loc, Writer, kind, stream};
+use super::{Io, Region};
+
+/// Spread of erase counts beyond which cold segments are moved (static wear leveling).
+const WEAR_SPREAD: u32 = 8;
+/// Bytes of index entries per checkpoint record (one chunk).
+const CKPT_BATCH: usize = 3900;
+
+impl Region {
+    /// Makes sure a free segment exists for the next roll (beyond the reserve unless
+    /// `internal`), cleaning and checkpointing as needed.
+    pub(super) fn make_free<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        internal: bool,
+    ) -> Result<()> {
+        let mut checkpointed = false;
+        loop {
+            let free = self.free_count();
+            if free > self.reserve() || (internal && free > 0) {
+                return Ok(());
+            }
+            if internal {
+                return Err(StoreError::NoSpace);
+            }
+            if let Some(v) = self.pick_victim() {
+                self.clean(io, v)?;
+                continue;
+            }
+            if self.txn.is_none() && !checkpointed && self.checkpoint_helps() {
+                self.checkpoint(io)?;
+                checkpointed = true;
+                continue;
+            }
+            return Err(StoreError::NoSpace);
+        }
+    }
+
+    /// True if segments written since the checkpoint hold garbage a new checkpoint would free.
+    fn checkpoint_helps(&self) -> bool {
+        let cap = self.seg_capacity() as u64;
+        let head = self.head.as_ref().map(|h| h.seg);
+        self.segs.iter().enumerate().any(|(i, s)| {
+            s.seq.is_some_and(|q| q >= self.ckpt_seq) && Some(i as u32) != head && s.live < cap
+        })
+    }
+
+    /// A segment worth cleaning: older than the checkpoint, partly live; the least live one, or
+    /// the least-erased one when wear has spread too far.
+    fn pick_victim(&self) -> Option<u32> {
+        let cap = self.seg_capacity() as u64;
+        let head = self.head.as_ref().map(|h| h.seg);
+        let candidates = || {
+            self.segs.iter().enumerate().filter(move |(i, s)| {
+                s.seq.is_some_and(|q| q < self.ckpt_seq) && s.live > 0 && Some(*i as u32) != head
+            })
+        };
+        let max_erase = self.segs.iter().map(|s| s.erase_count).max().unwrap_or(0);
+        if let Some((i, s)) = candidates().min_by_key(|(_, s)| s.erase_count)
+            && s.erase_count + WEAR_SPREAD < max_erase
+            && self.free_count() > 0
+        {
+            return Some(i as u32);
+        }
+        candidates()
+            .filter(|(_, s)| s.live + self.layout.bs as u64 <= cap)
+            .min_by_key(|(_, s)| s.live)
+            .map(|(i, _)| i as u32)
+    }
+
+    /// Copies the live records of `victim` to the head as one internal transaction.
+    fn clean<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        victim: u32,
+    ) -> Result<()> {
+        let keys: Vec<(Box<[u8]>, Loc)> = self
+            .index
+            .iter()
+            .filter(|(_, l)| l.seg == victim)
+            .map(|(k, l)| (k.clone(), *l))
+            .collect();
+        let id = self.next_txn;
+        self.next_txn += 1;
+        let mut tags = Sha256::new();
+        let mut moved = Vec::with_capacity(keys.len());
+        for (k, loc) in keys {
+            let value = self.read_value(io, &k, loc)?;
+            let plain = super::super::record::put(id, &k, &value);
+            let (seg, off, len) =
+                self.append(io, stream::TXN, &plain, true, &mut |t| tags.update(t))?;
+            moved.push((
+                k,
+                Loc {
+                    seg,
+                    off: off as u32,
+                    disk_len: len as u32,
+                    vlen: loc.vlen,
+                },
+            ));
+        }
+        let n = moved.len() as u32;
+        self.write_commit(io, id, n, tags.finalize().into(), true)?;
+        for (k, loc) in moved {
+            self.apply_put(k, loc);
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint at the start of a fresh segment. Only between transactions.
+    pub(super) fn checkpoint<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+    ) -> Result<()> {
+        if self.txn.is_some() {
+            return Ok(());
+        }
+        self.make_free(io, true)?;
+        self.roll(io, true)?;
+        let ckpt_seq = self
+            .head
+            .as_ref()
+            .map(|h| h.seq)
+            .ok_or(StoreError::NoSpace)?;
+        let mut w = Writer::new(kind::CKPT_BEGIN);
+        w.bytes(&self.chain)
+            .u64(self.next_txn)
+            .u64(self.index.len() as u64)
+            .u32(self.layout.seg_count);
+        self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+        let mut hash = Sha256::new();
+        // Erase counts, then index entries, in batches of one chunk each.
+        let counts: Vec<u32> = self.segs.iter().map(|s| s.erase_count).collect();
+        for (i, part) in counts.chunks(CKPT_BATCH / 4).enumerate() {
+            let mut w = Writer::new(kind::CKPT_ENTRIES);
+            w.u8(1)
+                .u32((i * (CKPT_BATCH / 4)) as u32)
+                .u32(part.len() as u32);
+            for c in part {
+                w.u32(*c);
+            }
+            hash.update(&w.0);
+            self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+        }
+        // The serialized index (about key length + 17 bytes per object) is built first: RAM in
+        // proportion to the index, never to content.
+        let mut batches: Vec<Vec<u8>> = Vec::new();
+        let mut batch = Writer::new(kind::CKPT_ENTRIES);
+        batch.u8(0);
+        for (k, l) in &self.index {
+            if batch.0.len() + k.len() + 17 > CKPT_BATCH {
+                batches.push(core::mem::replace(&mut batch, Writer::new(kind::CKPT_ENTRIES)).0);
+                batch.u8(0);
+            }
+            batch
+                .u8(k.len() as u8)
+                .bytes(k)
+                .u32(l.seg)
+                .u32(l.off)
+                .u32(l.disk_len)
+                .u32(l.vlen);
+        }
+        batches.push(batch.0);
+        for b in batches {
+            hash.update(&b);
+            self.append(io, stream::CKPT, &b, true, &mut |_| {})?;
+        }
+        let mut w = Writer::new(kind::CKPT_END);
+        w.u64(self.index.len() as u64).bytes(&hash.finalize());
+        self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+        self.sync_head(io)?;
+        self.ckpt_seq = ckpt_seq;
+        self.segs_since_ckpt = 0;
+        Ok(())
+    }
+
+    /// Writes a checkpoint when the log since the last one has grown long (bounded mount time).
+    pub(super) fn maybe_checkpoint<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+    ) -> Result<()> {
+        let limit = (self.layout.seg_count / 4).max(4);
+        if self.segs_since_ckpt >= limit {
+            match self.checkpoint(io) {
+                Err(StoreError::NoSpace) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,265 @@
+//! Transactions: records go to the log as they are added; only the commit record makes them
+//! visible. RAM per transaction is one index-sized entry per touched key, never the values.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::block::BlockDevice;
+use crate::crypto::CryptoEngine;
+
+use super::super::error::{LimitKind, Result, StoreError};
+use super::super::record::{self, Loc, Writer, kind, stream};
+use super::{Io, OpenTxn, Region};
+
+/// Longest key.
+pub const MAX_KEY: usize = 255;
+/// Longest value.
+pub const MAX_VALUE: usize = 16 * 1024;
+
+/// The next link of the transaction hash chain.
+pub(super) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(id.to_le_bytes());
+    h.update(n.to_le_bytes());
+    h.update(tags);
+    h.finalize().into()
+}
+
+impl Region {
+    /// Starts a transaction (an unfinished earlier one is abandoned).
+    pub fn begin(&mut self) {
+        let id = self.next_txn;
+        self.next_txn += 1;
+        self.txn = Some(OpenTxn {
+            id,
+            pending: BTreeMap::new(),
+            n: 0,
+            tags: Sha256::new(),
+            objects_delta: 0,
+            bytes_delta: 0,
+            key_bytes_delta: 0,
+            poisoned: false,
+        });
+    }
+
+    /// Abandons the open transaction: its records stay in the log as garbage.
+    pub fn abort(&mut self) {
+        self.txn = None;
+    }
+
+    /// The value length `key` has as seen by the open transaction (`None` if absent).
+    fn effective_len(&self, key: &[u8]) -> Option<u32> {
+        if let Some(t) = &self.txn
+            && let Some(p) = t.pending.get(key)
+        {
+            return p.map(|l| l.vlen);
+        }
+        self.index.get(key).map(|l| l.vlen)
+    }
+
+    fn txn_ok(&self) -> Result<()> {
+        match &self.txn {
+            Some(t) if !t.poisoned => Ok(()),
+            _ => Err(StoreError::TxnPoisoned),
+        }
+    }
+
+    fn poison(&mut self) {
+        if let Some(t) = &mut self.txn {
+            t.poisoned = true;
+        }
+    }
+
+    /// Adds `key = value` to the open transaction.
+    pub fn put<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
+        self.txn_ok()?;
+        if key.is_empty() || key.len() > MAX_KEY || value.len() > MAX_VALUE {
+            return Err(StoreError::InvalidArgument);
+        }
+        let before = self.effective_len(key);
+        let (dobj, dbytes) = match before {
+            Some(old) => (0i64, value.len() as i64 - i64::from(old)),
+            None => (1i64, (key.len() + value.len()) as i64),
+        };
+        let t = self.txn.as_ref().ok_or(StoreError::TxnPoisoned)?;
+        let objects = self.index.len() as i64 + t.objects_delta + dobj;
+        let bytes = self.bytes as i64 + t.bytes_delta + dbytes;
+        if dobj > 0 && objects as u64 > self.limits.max_objects {
+            return Err(StoreError::ResourceLimitExceeded(LimitKind::Objects));
+        }
+        if dbytes > 0 && bytes as u64 > self.limits.max_bytes {
+            return Err(StoreError::ResourceLimitExceeded(LimitKind::Bytes));
+        }
+        let id = t.id;
+        let plain = record::put(id, key, value);
+        let mut tags = self
+            .txn
+            .as_ref()
+            .map(|t| t.tags.clone())
+            .unwrap_or_default();
+        match self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag)) {
+            Ok((seg, off, len)) => {
+                if let Some(t) = &mut self.txn {
+                    t.tags = tags;
+                    t.n += 1;
+                    t.objects_delta += dobj;
+                    t.bytes_delta += dbytes;
+                    if before.is_none() {
+                        t.key_bytes_delta += key.len() as i64;
+                    }
+                    let loc = Loc {
+                        seg,
+                        off: off as u32,
+                        disk_len: len as u32,
+                        vlen: value.len() as u32,
+                    };
+                    t.pending.insert(Box::from(key), Some(loc));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.poison();
+                Err(e)
+            }
+        }
+    }
+
+    /// Adds the removal of `key` to the open transaction (a no-op if it does not exist).
+    pub fn delete<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        key: &[u8],
+    ) -> Result<()> {
+        self.txn_ok()?;
+        if key.is_empty() || key.len() > MAX_KEY {
+            return Err(StoreError::InvalidArgument);
+        }
+        let Some(old) = self.effective_len(key) else {
+            return Ok(());
+        };
+        let id = self.txn.as_ref().map(|t| t.id).unwrap_or(0);
+        let plain = record::delete(id, key);
+        let mut tags = self
+            .txn
+            .as_ref()
+            .map(|t| t.tags.clone())
+            .unwrap_or_default();
+        match self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag)) {
+            Ok(_) => {
+                if let Some(t) = &mut self.txn {
+                    t.tags = tags;
+                    t.n += 1;
+                    t.objects_delta -= 1;
+                    t.bytes_delta -= (key.len() as u32 + old) as i64;
+                    t.key_bytes_delta -= key.len() as i64;
+                    t.pending.insert(Box::from(key), None);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.poison();
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the commit record and makes the transaction visible. Durable on return.
+    pub fn commit<D: BlockDevice, E: CryptoEngine>(&mut self, io: &mut Io<'_, D, E>) -> Result<()> {
+        self.txn_ok()?;
+        let Some(t) = self.txn.take() else {
+            return Err(StoreError::TxnPoisoned);
+        };
+        if t.n == 0 {
+            return Ok(());
+        }
+        let tags: [u8; 32] = t.tags.clone().finalize().into();
+        self.write_commit(io, t.id, t.n, tags, false)?;
+        for (k, v) in t.pending {
+            match v {
+                Some(loc) => self.apply_put(k, loc),
+                None => self.apply_delete(&k),
+            }
+        }
+        self.maybe_checkpoint(io)
+    }
+
+    /// Appends a commit record, pads and flushes: the durability point of a transaction.
+    pub(super) fn write_commit<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        id: u64,
+        n: u32,
+        tags: [u8; 32],
+        internal: bool,
+    ) -> Result<()> {
+        let next = chain_next(&self.chain, id, n, &tags);
+        let mut w = Writer::new(kind::COMMIT);
+        w.u64(id).u32(n).bytes(&next);
+        self.append(io, stream::TXN, &w.0, internal, &mut |_| {})?;
+        self.sync_head(io)?;
+        self.chain = next;
+        self.synced = false;
+        Ok(())
+    }
+
+    /// Index update for a committed put.
+    pub(super) fn apply_put(&mut self, k: Box<[u8]>, loc: Loc) {
+        if let Some(seg) = self.segs.get_mut(loc.seg as usize) {
+            seg.live += u64::from(loc.disk_len);
+        }
+        let klen = k.len() as u64;
+        match self.index.insert(k, loc) {
+            Some(old) => {
+                if let Some(seg) = self.segs.get_mut(old.seg as usize) {
+                    seg.live = seg.live.saturating_sub(u64::from(old.disk_len));
+                }
+                self.bytes = self.bytes - u64::from(old.vlen) + u64::from(loc.vlen);
+            }
+            None => {
+                self.bytes += klen + u64::from(loc.vlen);
+                self.key_bytes += klen;
+            }
+        }
+    }
+
+    /// Index update for a committed delete.
+    pub(super) fn apply_delete(&mut self, k: &[u8]) {
+        if let Some(old) = self.index.remove(k) {
+            if let Some(seg) = self.segs.get_mut(old.seg as usize) {
+                seg.live = seg.live.saturating_sub(u64::from(old.disk_len));
+            }
+            self.bytes -= k.len() as u64 + u64::from(old.vlen);
+            self.key_bytes -= k.len() as u64;
+        }
+    }
+
+    /// Writes a footer (clean-sync marker with the master hash) if anything changed since the
+    /// last one, and flushes.
+    pub fn sync<D: BlockDevice, E: CryptoEngine>(&mut self, io: &mut Io<'_, D, E>) -> Result<()> {
+        if self.synced || self.head.is_none() {
+            return Ok(());
+        }
+        self.sync_head(io)?;
+        let f = crate::container::AsuFooter {
+            magic: crate::container::FOOTER_MAGIC,
+            header_offset: 0,
+            total_file_size: self.layout.units() * self.layout.unit_blocks * self.layout.bs as u64,
+            modified_ns: self.modified_ns,
+            master_hash: self.chain,
+        };
+        let mut w = Writer::new(kind::FOOTER);
+        w.bytes(&f.encode());
+        self.append(io, stream::FOOTER, &w.0, true, &mut |_| {})?;
+        self.sync_head(io)?;
+        self.synced = true;
+        Ok(())
+    }
+}

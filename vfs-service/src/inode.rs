@@ -1,0 +1,231 @@
+//! Inodes, directory entries and the key layout of the two databases.
+//!
+//! Userspace database (all integers big-endian so keys sort numerically):
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `I` inode id (8) | [`Inode`] |
+//! | `D` parent id (8) name (UTF-8) | child inode id (8) |
+//! | `C` content id (8) piece index (4) | one stored piece (≤ 4 KiB of content) |
+//! | `G` content id (8) | first piece index to delete (4): content awaiting collection |
+//! | `S` content id (8) | empty: content being staged by an open handle |
+//! | `Q` user (16) | quota limit (8) |
+//! | `Mnext` | next free inode / content id (8) |
+//!
+//! Directory entries are keyed by (parent inode id, name) and inodes by id, so renaming a
+//! directory rewrites two entries and a few inodes whatever its subtree holds.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::permission::FilePermissions;
+
+/// The root directory's inode id.
+pub const ROOT_ID: u64 = 1;
+
+/// What an inode is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A file whose pieces are stored under `content` (0: no content yet).
+    File {
+        /// Content id.
+        content: u64,
+    },
+    /// A directory, with running totals over its subtree.
+    Dir {
+        /// Bytes of file content below.
+        tree_bytes: u64,
+        /// Entries below.
+        tree_entries: u64,
+    },
+    /// A symlink.
+    Symlink {
+        /// Target as given.
+        target: String,
+    },
+}
+
+/// How an encrypted file's content is sealed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncInfo {
+    /// HKDF salt of this content version (fresh for each version).
+    pub salt: [u8; 16],
+    /// The path the key was bound to when the file was encrypted (HKDF info).
+    pub bound_path: String,
+    /// GCM tag of the empty message under the version key: detects a wrong key early.
+    pub check: [u8; 16],
+}
+
+/// An inode record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inode {
+    /// This inode's id.
+    pub id: u64,
+    /// Parent directory's id (the root is its own parent).
+    pub parent: u64,
+    /// Name in the parent.
+    pub name: String,
+    /// Kind and kind-specific data.
+    pub kind: Kind,
+    /// Owning user; `None` for the system.
+    pub owner: Option<Uuid>,
+    /// Permission bits ([`FilePermissions::bits`]).
+    pub perms: u8,
+    /// Creation time, ns since the epoch.
+    pub created_ns: u64,
+    /// Last modification.
+    pub modified_ns: u64,
+    /// Last read.
+    pub accessed_ns: u64,
+    /// Content size in bytes (files), target length (symlinks), 0 (directories).
+    pub size: u64,
+    /// Encryption of the content, when encrypted under a client key.
+    pub enc: Option<EncInfo>,
+    /// SHA-256 of the content (plain files) or of the sealed pieces (encrypted files).
+    pub sha256: [u8; 32],
+}
+
+impl Inode {
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir { .. })
+    }
+
+    /// Whether this is a symlink.
+    pub fn is_symlink(&self) -> bool {
+        matches!(self.kind, Kind::Symlink { .. })
+    }
+
+    /// The permission bits.
+    pub fn permissions(&self) -> FilePermissions {
+        FilePermissions::from_bits(self.perms)
+    }
+
+    /// Bytes this entry contributes to usage: content size for files, subtree for directories.
+    pub fn usage_bytes(&self) -> u64 {
+        match self.kind {
+            Kind::File { .. } => self.size,
+            Kind::Dir { tree_bytes, .. } => tree_bytes,
+            Kind::Symlink { .. } => 0,
+        }
+    }
+
+    /// Entries this entry accounts for: itself plus its subtree.
+    pub fn usage_entries(&self) -> u64 {
+        match self.kind {
+            Kind::Dir { tree_entries, .. } => tree_entries + 1,
+            _ => 1,
+        }
+    }
+}
+
+/// Key builders.
+pub mod keys {
+    use super::*;
+
+    /// Key of an inode.
+    pub fn inode(id: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9);
+        k.push(b'I');
+        k.extend_from_slice(&id.to_be_bytes());
+        k
+    }
+
+    /// Prefix of a directory's entries.
+    pub fn dir_prefix(parent: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9);
+        k.push(b'D');
+        k.extend_from_slice(&parent.to_be_bytes());
+        k
+    }
+
+    /// Key of a directory entry.
+    pub fn dirent(parent: u64, name: &str) -> Vec<u8> {
+        let mut k = dir_prefix(parent);
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// Prefix of a content object's pieces.
+    pub fn content_prefix(content: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(13);
+        k.push(b'C');
+        k.extend_from_slice(&content.to_be_bytes());
+        k
+    }
+
+    /// Key of one piece.
+    pub fn piece(content: u64, index: u32) -> Vec<u8> {
+        let mut k = content_prefix(content);
+        k.extend_from_slice(&index.to_be_bytes());
+        k
+    }
+
+    /// Key of a garbage record.
+    pub fn garbage(content: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9);
+        k.push(b'G');
+        k.extend_from_slice(&content.to_be_bytes());
+        k
+    }
+
+    /// Key of a staging record.
+    pub fn staging(content: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9);
+        k.push(b'S');
+        k.extend_from_slice(&content.to_be_bytes());
+        k
+    }
+
+    /// Key of a user's quota limit.
+    pub fn quota(user: &Uuid) -> Vec<u8> {
+        let mut k = Vec::with_capacity(17);
+        k.push(b'Q');
+        k.extend_from_slice(user.as_bytes());
+        k
+    }
+
+    /// Key of the id counter.
+    pub const NEXT_ID: &[u8] = b"Mnext";
+
+    /// Kernel database: boot count.
+    pub const BOOT_COUNT: &[u8] = b"sys/boot_count";
+    /// Kernel database: machine id.
+    pub const MACHINE_ID: &[u8] = b"sys/machine_id";
+    /// Kernel database: creation time of the filesystem.
+    pub const CREATED_AT: &[u8] = b"sys/created_at";
+    /// Kernel database: the VFS service record.
+    pub const SERVICE_VFS: &[u8] = b"svc/vfs";
+    /// Kernel database: last audit sequence number.
+    pub const AUDIT_SEQ: &[u8] = b"audit/seq";
+    /// Kernel database: prefix of audit entries.
+    pub const AUDIT_PREFIX: &[u8] = b"audit/e/";
+    /// Kernel database: prefix of registered users.
+    pub const USER_PREFIX: &[u8] = b"users/";
+
+    /// Kernel database: one audit entry.
+    pub fn audit(seq: u64) -> Vec<u8> {
+        let mut k = AUDIT_PREFIX.to_vec();
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    }
+
+    /// Kernel database: one registered user.
+    pub fn user(user: &Uuid) -> Vec<u8> {
+        let mut k = USER_PREFIX.to_vec();
+        k.extend_from_slice(user.as_bytes());
+        k
+    }
+}
+
+/// Reads a big-endian u64 from a stored value.
+pub fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// Reads a big-endian u32 from a stored value.
+pub fn be_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?))
+}

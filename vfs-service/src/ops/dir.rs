@@ -1,0 +1,204 @@
+//! mkdir, rmdir and readdir.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::VfsError;
+use crate::inode::{Inode, Kind, be_u64, keys};
+use crate::path::CanonPath;
+use crate::permission::{Access, FilePermissions, default_for};
+use crate::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
+use crate::protocol::messages::{DirEntry, ReaddirResponse};
+use crate::store::{Db, Storage};
+use crate::vfs::{Ctx, Found, Tx, Vfs, store_err};
+
+/// Entries examined per readdir page at most.
+const PAGE_SCAN: usize = 64;
+
+impl<S: Storage> Vfs<S> {
+    /// Creates a directory (and, with `recursive`, its missing parents).
+    pub fn mkdir(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        recursive: bool,
+        perms: Option<FilePermissions>,
+    ) -> Result<(), VfsError> {
+        let path = CanonPath::parse(path)?;
+        if recursive {
+            let mut prefix = CanonPath::root();
+            for name in path.parts() {
+                prefix = prefix.child(name);
+                match self.resolve(ctx, &prefix, true) {
+                    Ok(found) if found.inode.is_dir() => continue,
+                    Ok(_) => return Err(VfsError::NotADirectory),
+                    Err(VfsError::NotFound) => self.mkdir_one(ctx, &prefix, perms)?,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        } else {
+            if path.is_root() {
+                return Err(VfsError::AlreadyExists);
+            }
+            self.mkdir_one(ctx, &path, perms)
+        }
+    }
+
+    pub(crate) fn mkdir_one(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        perms: Option<FilePermissions>,
+    ) -> Result<(), VfsError> {
+        let (dir, name) = self.resolve_parent(ctx, path)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        Self::guard(ctx, &dir.path.child(&name))?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        let mut tx = Tx::default();
+        let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, true));
+        let kind = Kind::Dir {
+            tree_bytes: 0,
+            tree_entries: 0,
+        };
+        let inode = self.new_inode(ctx, &mut tx, dir.inode.id, &name, kind, perms);
+        self.link_new(ctx, &mut tx, inode)?;
+        self.commit(tx)
+    }
+
+    /// Removes a directory; with `recursive`, everything below it first.
+    pub fn rmdir(&mut self, ctx: &Ctx<'_>, path: &str, recursive: bool) -> Result<(), VfsError> {
+        let path = CanonPath::parse(path)?;
+        if path.is_root() {
+            return Err(VfsError::PermissionDenied);
+        }
+        let (dir, name) = self.resolve_parent(ctx, &path)?;
+        let id = self.child(dir.inode.id, &name)?.ok_or(VfsError::NotFound)?;
+        let target = self.inode(id)?;
+        if !target.is_dir() {
+            return Err(VfsError::NotADirectory);
+        }
+        Self::guard(ctx, &dir.path.child(&name))?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        if recursive {
+            self.empty_dir(ctx, &target, true)?;
+        }
+        let target = self.inode(id)?;
+        if self.has_children(id)? {
+            return Err(VfsError::DirectoryNotEmpty);
+        }
+        let mut tx = Tx::default();
+        self.unlink_entry(ctx, &mut tx, &target)?;
+        self.commit(tx)
+    }
+
+    fn has_children(&mut self, id: u64) -> Result<bool, VfsError> {
+        Ok(!self
+            .store
+            .scan(Db::Userspace, &keys::dir_prefix(id), None, 1)
+            .map_err(store_err)?
+            .is_empty())
+    }
+
+    /// Removes everything below `dir`, depth first, one small transaction per entry. With
+    /// `check`, the caller needs write permission on every directory it empties.
+    pub(crate) fn empty_dir(
+        &mut self,
+        ctx: &Ctx<'_>,
+        dir: &Inode,
+        check: bool,
+    ) -> Result<(), VfsError> {
+        // An explicit stack of directories keeps the recursion depth out of the call stack.
+        let mut stack: Vec<u64> = alloc::vec![dir.id];
+        while let Some(&top) = stack.last() {
+            let node = self.inode(top)?;
+            if check {
+                Self::check(ctx, &node, Access::Write)?;
+            }
+            let page = self
+                .store
+                .scan(Db::Userspace, &keys::dir_prefix(top), None, 32)
+                .map_err(store_err)?;
+            if page.is_empty() {
+                stack.pop();
+                if top != dir.id {
+                    let mut tx = Tx::default();
+                    self.unlink_entry(ctx, &mut tx, &node)?;
+                    self.commit(tx)?;
+                }
+                continue;
+            }
+            for (_, v) in page {
+                let child_id = be_u64(&v).ok_or(VfsError::IntegrityError)?;
+                let child = self.inode(child_id)?;
+                if child.is_dir() {
+                    stack.push(child_id);
+                    break;
+                }
+                let mut tx = Tx::default();
+                self.unlink_entry(ctx, &mut tx, &child)?;
+                self.commit(tx)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of a directory listing after `cursor`.
+    pub fn readdir(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        cursor: Option<&str>,
+    ) -> Result<ReaddirResponse, VfsError> {
+        let path = CanonPath::parse(path)?;
+        let Found { path, inode } = self.resolve(ctx, &path, true)?;
+        if !inode.is_dir() {
+            return Err(VfsError::NotADirectory);
+        }
+        Self::check(ctx, &inode, Access::Read)?;
+        if cursor.is_some_and(|c| c.len() > MAX_NAME) {
+            return Err(VfsError::InvalidArgument);
+        }
+        let prefix = keys::dir_prefix(inode.id);
+        let after = cursor.map(|c| keys::dirent(inode.id, c));
+        let rows = self
+            .store
+            .scan(Db::Userspace, &prefix, after.as_deref(), PAGE_SCAN)
+            .map_err(store_err)?;
+        let full_page = rows.len() == PAGE_SCAN;
+        // Result tag, vector length, the cursor option and its longest value.
+        let mut budget = MAX_PAYLOAD - 8 - (3 + MAX_NAME);
+        let mut entries = Vec::new();
+        let mut cut = false;
+        for (k, v) in rows {
+            let name = String::from_utf8(k[prefix.len()..].to_vec())
+                .map_err(|_| VfsError::IntegrityError)?;
+            let child = self.inode(be_u64(&v).ok_or(VfsError::IntegrityError)?)?;
+            let entry = DirEntry {
+                path: path.child(&name).to_path_string(),
+                name,
+                is_directory: child.is_dir(),
+                is_symlink: child.is_symlink(),
+                size: if child.is_dir() { 0 } else { child.size },
+                modified_ns: child.modified_ns,
+            };
+            let len = postcard::to_allocvec(&entry)
+                .map_err(|_| VfsError::StorageError)?
+                .len();
+            if len > budget {
+                cut = true;
+                break;
+            }
+            budget -= len;
+            entries.push(entry);
+        }
+        let next = if cut || full_page {
+            entries.last().map(|e| e.name.clone())
+        } else {
+            None
+        };
+        Ok(ReaddirResponse { entries, next })
+    }
+}

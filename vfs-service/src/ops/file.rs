@@ -1,0 +1,339 @@
+//! Whole-file write and ranged read, unlink, rename and copy.
+
+use alloc::vec::Vec;
+
+use crate::crypto::Hasher;
+use crate::error::VfsError;
+use crate::inode::{Kind, keys};
+use crate::path::CanonPath;
+use crate::permission::{Access, FilePermissions, default_for};
+use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
+use crate::protocol::messages::{FileKey, ReadResponse};
+use crate::store::{Batch, Db, Storage};
+use crate::vfs::{Ctx, Tx, Vfs, store_err};
+
+impl<S: Storage> Vfs<S> {
+    /// Replaces a whole file with `data` (creating it if needed), in one transaction: the new
+    /// content, the inode and the accounting change together or not at all.
+    pub fn write_file(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        data: &[u8],
+        key: Option<FileKey>,
+        perms: Option<FilePermissions>,
+    ) -> Result<(), VfsError> {
+        let path = CanonPath::parse(path)?;
+        let existing = match self.resolve(ctx, &path, true) {
+            Ok(found) => Some(found),
+            Err(VfsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        if data.len() as u64 > self.limits.max_file_size {
+            return Err(VfsError::ResourceLimitExceeded);
+        }
+        let mut tx = Tx::default();
+        match existing {
+            Some(found) => {
+                let mut inode = found.inode;
+                let Kind::File { content: old } = inode.kind else {
+                    return Err(VfsError::NotAFile);
+                };
+                Self::guard(ctx, &found.path)?;
+                Self::check(ctx, &inode, Access::Write)?;
+                let bound = found.path.to_path_string();
+                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
+                let delta = data.len() as i128 - inode.size as i128;
+                self.grow(&mut tx, inode.parent, delta, 0)?;
+                inode.kind = Kind::File { content };
+                inode.size = data.len() as u64;
+                inode.enc = enc;
+                inode.sha256 = hash;
+                inode.modified_ns = ctx.env.now_ns();
+                tx.put_inode(inode);
+                if old != 0 {
+                    crate::ops::gc::discard(&mut tx, old, 0);
+                }
+            }
+            None => {
+                let (dir, name) = self.resolve_parent(ctx, &path)?;
+                let full = dir.path.child(&name);
+                Self::guard(ctx, &full)?;
+                Self::check(ctx, &dir.inode, Access::Write)?;
+                let bound = full.to_path_string();
+                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
+                let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+                let mut inode = self.new_inode(
+                    ctx,
+                    &mut tx,
+                    dir.inode.id,
+                    &name,
+                    Kind::File { content },
+                    perms,
+                );
+                inode.size = data.len() as u64;
+                inode.enc = enc;
+                inode.sha256 = hash;
+                self.link_new(ctx, &mut tx, inode)?;
+            }
+        }
+        self.commit(tx)
+    }
+
+    /// Stages `data` as a new content object in `tx`.
+    fn put_content(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        data: &[u8],
+        key: Option<FileKey>,
+        bound: &str,
+    ) -> Result<(u64, Option<crate::inode::EncInfo>, [u8; 32]), VfsError> {
+        let enc = match &key {
+            Some(k) => Some(Self::new_enc(ctx, k, bound)?),
+            None => None,
+        };
+        if data.is_empty() && enc.is_none() {
+            return Ok((0, None, crate::crypto::empty_hash()));
+        }
+        let content = self.alloc_id(tx);
+        let mut hasher = Hasher::new();
+        for (i, chunk) in data.chunks(PIECE_SIZE).enumerate() {
+            let stored = match &enc {
+                None => chunk.to_vec(),
+                Some((c, _)) => c.seal(i as u32, 1, chunk)?,
+            };
+            hasher.update(&stored);
+            tx.batch
+                .put(Db::Userspace, keys::piece(content, i as u32), stored);
+        }
+        Ok((content, enc.map(|e| e.1), hasher.finish()))
+    }
+
+    /// Reads up to `length` (at most [`MAX_IO`]) bytes at `offset`. A read of the whole file
+    /// is checked against its SHA-256.
+    pub fn read_file(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        offset: u64,
+        length: Option<u32>,
+        key: Option<FileKey>,
+    ) -> Result<ReadResponse, VfsError> {
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, true)?;
+        let mut inode = found.inode;
+        let Kind::File { content } = inode.kind else {
+            return Err(VfsError::NotAFile);
+        };
+        Self::check(ctx, &inode, Access::Read)?;
+        let cipher = Self::cipher_for(&inode, key.as_ref())?;
+        let want = length.map_or(MAX_IO, |l| (l as usize).min(MAX_IO)) as u64;
+        let end = inode.size.min(offset.saturating_add(want));
+        let whole = offset == 0 && end == inode.size;
+        let piece = PIECE_SIZE as u64;
+        let mut data = Vec::new();
+        let mut hasher = Hasher::new();
+        let mut pos = offset;
+        while pos < end {
+            let i = pos / piece;
+            let stored = self
+                .stored_piece(content, i)?
+                .ok_or(VfsError::IntegrityError)?;
+            if whole {
+                hasher.update(&stored);
+            }
+            let plain = Self::decode_piece(cipher.as_ref(), i, stored)?;
+            let from = (pos - i * piece) as usize;
+            let to = ((end - i * piece) as usize).min(plain.len());
+            data.extend_from_slice(plain.get(from..to).ok_or(VfsError::IntegrityError)?);
+            pos = i * piece + to as u64;
+            if to <= from {
+                return Err(VfsError::IntegrityError);
+            }
+        }
+        if whole && hasher.finish() != inode.sha256 {
+            return Err(VfsError::IntegrityError);
+        }
+        // Access time, updated lazily (once a day or after a modification) to spare writes.
+        let now = ctx.env.now_ns();
+        if inode.accessed_ns < inode.modified_ns
+            || now.saturating_sub(inode.accessed_ns) > 86_400_000_000_000
+        {
+            inode.accessed_ns = now;
+            let mut tx = Tx::default();
+            let size = inode.size;
+            tx.put_inode(inode);
+            self.commit(tx)?;
+            return Ok(ReadResponse { data, size });
+        }
+        Ok(ReadResponse {
+            data,
+            size: inode.size,
+        })
+    }
+
+    /// Removes a file or symlink.
+    pub fn unlink(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<(), VfsError> {
+        let path = CanonPath::parse(path)?;
+        let (dir, name) = self.resolve_parent(ctx, &path)?;
+        let id = self.child(dir.inode.id, &name)?.ok_or(VfsError::NotFound)?;
+        let inode = self.inode(id)?;
+        if inode.is_dir() {
+            return Err(VfsError::NotAFile);
+        }
+        Self::guard(ctx, &dir.path.child(&name))?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        let mut tx = Tx::default();
+        self.unlink_entry(ctx, &mut tx, &inode)?;
+        self.commit(tx)
+    }
+
+    /// Renames an entry. The destination must not exist. A directory moves with its whole
+    /// subtree at the cost of a handful of records, whatever the subtree holds.
+    pub fn rename(&mut self, ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), VfsError> {
+        let from = CanonPath::parse(from)?;
+        let to = CanonPath::parse(to)?;
+        let (src_dir, src_name) = self.resolve_parent(ctx, &from)?;
+        let id = self
+            .child(src_dir.inode.id, &src_name)?
+            .ok_or(VfsError::NotFound)?;
+        let mut inode = self.inode(id)?;
+        let (dst_dir, dst_name) = self.resolve_parent(ctx, &to)?;
+        Self::guard(ctx, &src_dir.path.child(&src_name))?;
+        Self::guard(ctx, &dst_dir.path.child(&dst_name))?;
+        Self::check(ctx, &src_dir.inode, Access::Write)?;
+        Self::check(ctx, &dst_dir.inode, Access::Write)?;
+        if dst_dir.inode.id == src_dir.inode.id && dst_name == src_name {
+            return Ok(());
+        }
+        if self.child(dst_dir.inode.id, &dst_name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        let mut tx = Tx::default();
+        let dst_chain = self.chain(&tx, dst_dir.inode.id)?;
+        if inode.is_dir() && dst_chain.iter().any(|n| n.id == id) {
+            return Err(VfsError::InvalidMove);
+        }
+        let bytes = inode.usage_bytes() as i128;
+        let entries = inode.usage_entries() as i128;
+        let src_chain = self.chain(&tx, src_dir.inode.id)?;
+        Self::apply_growth(&mut tx, src_chain, -bytes, -entries);
+        self.grow(&mut tx, dst_dir.inode.id, bytes, entries)?;
+        let now = ctx.env.now_ns();
+        for dir in [src_dir.inode.id, dst_dir.inode.id] {
+            let mut d = self.tx_inode(&tx, dir)?;
+            d.modified_ns = now;
+            tx.put_inode(d);
+        }
+        tx.batch
+            .delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
+        tx.batch.put(
+            Db::Userspace,
+            keys::dirent(dst_dir.inode.id, &dst_name),
+            id.to_be_bytes().to_vec(),
+        );
+        inode.parent = dst_dir.inode.id;
+        inode.name = dst_name;
+        tx.put_inode(inode);
+        self.commit(tx)
+    }
+
+    /// Copies a file (its content as stored, so an encrypted copy opens with the same key).
+    /// The destination must not exist.
+    pub fn copy(&mut self, ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), VfsError> {
+        let from = CanonPath::parse(from)?;
+        let to = CanonPath::parse(to)?;
+        let src = self.resolve(ctx, &from, true)?;
+        let Kind::File {
+            content: src_content,
+        } = src.inode.kind
+        else {
+            return Err(VfsError::NotAFile);
+        };
+        Self::check(ctx, &src.inode, Access::Read)?;
+        let (dir, name) = self.resolve_parent(ctx, &to)?;
+        let full = dir.path.child(&name);
+        Self::guard(ctx, &full)?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        let size = src.inode.size;
+        {
+            let tx = Tx::default();
+            let chain = self.chain(&tx, dir.inode.id)?;
+            self.check_growth(&chain, size as i128, 1)?;
+        }
+        // Copy the pieces into an unreferenced staging object, then link it in one commit.
+        let mut content = 0;
+        if src_content != 0 {
+            let mut tx = Tx::default();
+            content = self.alloc_id(&mut tx);
+            tx.batch
+                .put(Db::Userspace, keys::staging(content), Vec::new());
+            self.commit(tx)?;
+            self.pin(src_content);
+            let copied = self.copy_pieces(src_content, content);
+            self.unpin(src_content);
+            if let Err(e) = copied {
+                let mut tx = Tx::default();
+                crate::ops::gc::discard(&mut tx, content, 0);
+                tx.batch.delete(Db::Userspace, keys::staging(content));
+                let _ = self.commit(tx);
+                return Err(e);
+            }
+        }
+        let mut tx = Tx::default();
+        let perms = default_for(&ctx.caller, false);
+        let mut inode = self.new_inode(
+            ctx,
+            &mut tx,
+            dir.inode.id,
+            &name,
+            Kind::File { content },
+            perms,
+        );
+        inode.size = size;
+        inode.enc = src.inode.enc.clone();
+        inode.sha256 = src.inode.sha256;
+        if content != 0 {
+            tx.batch.delete(Db::Userspace, keys::staging(content));
+        }
+        if let Err(e) = self
+            .link_new(ctx, &mut tx, inode)
+            .and_then(|_| self.commit(tx))
+        {
+            if content != 0 {
+                let mut tx = Tx::default();
+                crate::ops::gc::discard(&mut tx, content, 0);
+                tx.batch.delete(Db::Userspace, keys::staging(content));
+                let _ = self.commit(tx);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn copy_pieces(&mut self, from: u64, to: u64) -> Result<(), VfsError> {
+        let prefix = keys::content_prefix(from);
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .store
+                .scan(Db::Userspace, &prefix, after.as_deref(), 16)
+                .map_err(store_err)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut batch = Batch::new();
+            for (k, v) in rows {
+                let mut key = keys::content_prefix(to);
+                key.extend_from_slice(&k[prefix.len()..]);
+                batch.put(Db::Userspace, key, v);
+                after = Some(k);
+            }
+            self.store.commit(batch).map_err(store_err)?;
+        }
+    }
+}

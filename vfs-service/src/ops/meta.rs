@@ -1,0 +1,191 @@
+//! stat, exists, chmod, chown, symlinks, path resolution, usage and quotas.
+
+use alloc::format;
+use alloc::string::String;
+use uuid::Uuid;
+
+use crate::error::VfsError;
+use crate::inode::{Inode, Kind, keys};
+use crate::path::{CanonPath, check_name};
+use crate::permission::{Access, FilePermissions, default_for, is_system, may_chmod, may_chown};
+use crate::protocol::limits::{MAX_PATH, SOFT_LIMIT_PERCENT};
+use crate::protocol::messages::{FileKind, Quota, Stat, Usage};
+use crate::store::{Db, Storage};
+use crate::vfs::{Ctx, Tx, Vfs};
+
+impl<S: Storage> Vfs<S> {
+    pub(crate) fn stat_of(path: &CanonPath, inode: &Inode) -> Stat {
+        let kind = match &inode.kind {
+            Kind::File { .. } => FileKind::File,
+            Kind::Dir { .. } => FileKind::Directory,
+            Kind::Symlink { target } => FileKind::Symlink(target.clone()),
+        };
+        Stat {
+            path: path.to_path_string(),
+            name: String::from(path.name().unwrap_or("")),
+            sha256: matches!(inode.kind, Kind::File { .. }).then_some(inode.sha256),
+            kind,
+            owner: inode.owner,
+            permissions: inode.permissions(),
+            created_ns: inode.created_ns,
+            modified_ns: inode.modified_ns,
+            accessed_ns: inode.accessed_ns,
+            size: if inode.is_dir() { 0 } else { inode.size },
+            encrypted: inode.enc.is_some(),
+            inode: inode.id,
+        }
+    }
+
+    /// Metadata of an entry (of a symlink's target with `follow`).
+    pub fn stat(&mut self, ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<Stat, VfsError> {
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, follow)?;
+        Ok(Self::stat_of(&found.path, &found.inode))
+    }
+
+    /// Whether an entry exists (a dangling symlink exists).
+    pub fn exists(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<bool, VfsError> {
+        let path = CanonPath::parse(path)?;
+        match self.resolve(ctx, &path, false) {
+            Ok(_) => Ok(true),
+            Err(VfsError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes permissions: the owner or a system caller only.
+    pub fn chmod(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        perms: FilePermissions,
+    ) -> Result<(), VfsError> {
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, true)?;
+        Self::guard(ctx, &found.path)?;
+        if !may_chmod(&ctx.caller, found.inode.owner) {
+            return Err(VfsError::PermissionDenied);
+        }
+        let mut inode = found.inode;
+        inode.perms = perms.bits();
+        inode.modified_ns = ctx.env.now_ns();
+        let mut tx = Tx::default();
+        tx.put_inode(inode);
+        self.commit(tx)
+    }
+
+    /// Changes the owner: system callers only; recorded in the audit log.
+    pub fn chown(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        owner: Option<Uuid>,
+    ) -> Result<(), VfsError> {
+        if !may_chown(&ctx.caller) {
+            return Err(VfsError::PermissionDenied);
+        }
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, true)?;
+        let mut inode = found.inode;
+        inode.owner = owner;
+        inode.modified_ns = ctx.env.now_ns();
+        let mut tx = Tx::default();
+        tx.put_inode(inode);
+        let action = match owner {
+            Some(u) => format!("chown {} {}", found.path.to_path_string(), u),
+            None => format!("chown {} system", found.path.to_path_string()),
+        };
+        self.audit(ctx, &mut tx, action)?;
+        self.commit(tx)
+    }
+
+    /// Creates a symlink at `link` pointing at `target`.
+    pub fn symlink(&mut self, ctx: &Ctx<'_>, target: &str, link: &str) -> Result<(), VfsError> {
+        if target.is_empty() || target.len() > MAX_PATH || target.contains('\0') {
+            return Err(VfsError::InvalidPath);
+        }
+        let link = CanonPath::parse(link)?;
+        let (dir, name) = self.resolve_parent(ctx, &link)?;
+        check_name(&name)?;
+        let full = dir.path.child(&name);
+        Self::guard(ctx, &full)?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        let mut tx = Tx::default();
+        let kind = Kind::Symlink {
+            target: String::from(target),
+        };
+        let perms = default_for(&ctx.caller, false);
+        let mut inode = self.new_inode(ctx, &mut tx, dir.inode.id, &name, kind, perms);
+        inode.size = target.len() as u64;
+        self.link_new(ctx, &mut tx, inode)?;
+        self.commit(tx)
+    }
+
+    /// The target of a symlink.
+    pub fn readlink(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<String, VfsError> {
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, false)?;
+        match found.inode.kind {
+            Kind::Symlink { target } => Ok(target),
+            _ => Err(VfsError::InvalidArgument),
+        }
+    }
+
+    /// The canonical path of an existing entry, symlinks followed.
+    pub fn resolve_path(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<String, VfsError> {
+        let path = CanonPath::parse(path)?;
+        Ok(self.resolve(ctx, &path, true)?.path.to_path_string())
+    }
+
+    /// Bytes and entries in a subtree (the caller must be able to read it).
+    pub fn usage(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<Usage, VfsError> {
+        let path = CanonPath::parse(path)?;
+        let found = self.resolve(ctx, &path, true)?;
+        Self::check(ctx, &found.inode, Access::Read)?;
+        Ok(Usage {
+            bytes: found.inode.usage_bytes(),
+            entries: found.inode.usage_entries() - 1,
+        })
+    }
+
+    /// A user's quota: the user themself or a system caller.
+    pub fn quota(&mut self, ctx: &Ctx<'_>, user: Uuid) -> Result<Quota, VfsError> {
+        if !is_system(&ctx.caller) && ctx.caller.user != Some(user) {
+            return Err(VfsError::PermissionDenied);
+        }
+        let limit = self.quota_limit(&user)?;
+        let used = match self.home_id {
+            0 => 0,
+            home => match self.child(home, &format!("{user}"))? {
+                Some(id) => self.inode(id)?.usage_bytes(),
+                None => 0,
+            },
+        };
+        let soft_limit = limit / 100 * SOFT_LIMIT_PERCENT + limit % 100 * SOFT_LIMIT_PERCENT / 100;
+        Ok(Quota {
+            user,
+            limit,
+            soft_limit,
+            used,
+            over_soft_limit: used > soft_limit,
+        })
+    }
+
+    /// Sets a user's quota limit: system callers only; audited.
+    pub fn set_quota(&mut self, ctx: &Ctx<'_>, user: Uuid, limit: u64) -> Result<(), VfsError> {
+        if !is_system(&ctx.caller) {
+            return Err(VfsError::PermissionDenied);
+        }
+        let mut tx = Tx::default();
+        tx.batch.put(
+            Db::Userspace,
+            keys::quota(&user),
+            limit.to_be_bytes().to_vec(),
+        );
+        self.audit(ctx, &mut tx, format!("set_quota {user} {limit}"))?;
+        self.commit(tx)
+    }
+}

@@ -1,0 +1,327 @@
+//! Boot initialisation, home creation, the audit log and the user registry: the operations
+//! that touch the kernel database.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kernel_abi::ProcessClass;
+use uuid::Uuid;
+
+use crate::error::VfsError;
+use crate::handles::HandleTable;
+use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
+use crate::path::CanonPath;
+use crate::permission::{FilePermissions, is_system};
+use crate::protocol::limits::{MAX_PAYLOAD, PROTOCOL_VERSION};
+use crate::protocol::messages::{AuditEntry, AuditPage};
+use crate::store::{Db, Storage};
+use crate::vfs::{Ctx, Env, Tx, Vfs, store_err};
+
+/// The canonical directories and their permissions. `/system`, `/users` and `/home` are
+/// readable (and so traversable) by everyone: users must reach their homes and read the
+/// registry; writes there stay system-only by the permission bits and by the
+/// `/system/**` rule.
+const HIERARCHY: &[(&str, FilePermissions)] = &[
+    ("/system", FilePermissions::SYSTEM_PUBLIC),
+    ("/system/config", FilePermissions::SYSTEM_PUBLIC),
+    ("/system/services", FilePermissions::SYSTEM_PUBLIC),
+    ("/users", FilePermissions::SYSTEM_PUBLIC),
+    ("/tmp", FilePermissions::ALL),
+    ("/home", FilePermissions::SYSTEM_PUBLIC),
+];
+
+/// The directories of a new home, in creation order.
+pub const HOME_LAYOUT: &[&str] = &[
+    ".zos",
+    ".zos/identity",
+    ".zos/sessions",
+    ".zos/credentials",
+    ".zos/tokens",
+    ".zos/config",
+    "Documents",
+    "Downloads",
+    "Desktop",
+    "Pictures",
+    "Music",
+    "Apps",
+];
+
+/// What boot found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootReport {
+    /// This boot's number, from 1.
+    pub boot_count: u64,
+    /// The machine's id.
+    pub machine_id: Uuid,
+    /// Whether the filesystem was created by this boot.
+    pub first_boot: bool,
+    /// Entries removed from `/tmp`.
+    pub tmp_cleaned: u64,
+}
+
+impl<S: Storage> Vfs<S> {
+    /// Boot initialisation: the canonical hierarchy on first boot (and repair of a partial one),
+    /// the boot count, `machine.json`, `registry.json`, a clean `/tmp`, the collection of
+    /// content left over by a crash.
+    pub fn boot(&mut self, env: &dyn Env) -> Result<BootReport, VfsError> {
+        let ctx = Ctx::service(env);
+        self.load_next_id()?;
+        let now = env.now_ns();
+        let first_boot = self.sget(Db::Userspace, &keys::inode(ROOT_ID))?.is_none();
+        if first_boot {
+            let mut tx = Tx::default();
+            tx.put_inode(Inode {
+                id: ROOT_ID,
+                parent: ROOT_ID,
+                name: String::new(),
+                kind: Kind::Dir {
+                    tree_bytes: 0,
+                    tree_entries: 0,
+                },
+                owner: None,
+                perms: FilePermissions::SYSTEM_PUBLIC.bits(),
+                created_ns: now,
+                modified_ns: now,
+                accessed_ns: now,
+                size: 0,
+                enc: None,
+                sha256: crate::crypto::empty_hash(),
+            });
+            self.commit(tx)?;
+        }
+        for (path, perms) in HIERARCHY {
+            let p = CanonPath::parse(path)?;
+            if matches!(self.resolve(&ctx, &p, false), Err(VfsError::NotFound)) {
+                self.mkdir_one(&ctx, &p, Some(*perms))?;
+            }
+        }
+        self.home_id = self.child(ROOT_ID, "home")?.unwrap_or(0);
+
+        // Kernel database: boot count, machine id, creation time, service record.
+        let boot_count = match self.sget(Db::Kernel, keys::BOOT_COUNT)? {
+            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)? + 1,
+            None => 1,
+        };
+        let machine_id = match self.sget(Db::Kernel, keys::MACHINE_ID)? {
+            Some(v) => Uuid::from_slice(&v).map_err(|_| VfsError::IntegrityError)?,
+            None => {
+                let mut bytes = [0u8; 16];
+                env.random(&mut bytes)?;
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            }
+        };
+        let created_at = match self.sget(Db::Kernel, keys::CREATED_AT)? {
+            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
+            None => now,
+        };
+        let mut tx = Tx::default();
+        let k = Db::Kernel;
+        tx.batch.put(
+            k,
+            keys::BOOT_COUNT.to_vec(),
+            boot_count.to_be_bytes().to_vec(),
+        );
+        tx.batch
+            .put(k, keys::MACHINE_ID.to_vec(), machine_id.as_bytes().to_vec());
+        tx.batch.put(
+            k,
+            keys::CREATED_AT.to_vec(),
+            created_at.to_be_bytes().to_vec(),
+        );
+        let record = format!("vfs protocol={PROTOCOL_VERSION} boot={boot_count}");
+        tx.batch
+            .put(k, keys::SERVICE_VFS.to_vec(), record.into_bytes());
+        self.commit(tx)?;
+        self.boot_count = boot_count;
+        self.handles = HandleTable::new(boot_count as u16);
+
+        let machine = format!(
+            "{{\"machine_id\":\"{machine_id}\",\"created_at\":{created_at},\"boot_count\":{boot_count}}}"
+        );
+        self.write_file(
+            &ctx,
+            "/system/config/machine.json",
+            machine.as_bytes(),
+            None,
+            Some(FilePermissions::SYSTEM_PUBLIC),
+        )?;
+        if !self.exists(&ctx, "/users/registry.json")? {
+            self.write_registry(&ctx)?;
+        }
+
+        let tmp_cleaned = match self.resolve(&ctx, &CanonPath::parse("/tmp")?, false) {
+            Ok(tmp) => {
+                let before = tmp.inode.usage_entries() - 1;
+                self.empty_dir(&ctx, &tmp.inode, false)?;
+                before
+            }
+            Err(_) => 0,
+        };
+        self.abandon_stale_staging()?;
+        while self.collect_garbage(1024)? {}
+        Ok(BootReport {
+            boot_count,
+            machine_id,
+            first_boot,
+            tmp_cleaned,
+        })
+    }
+
+    /// Appends an audit entry to `tx` (kernel database).
+    pub(crate) fn audit(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        action: String,
+    ) -> Result<(), VfsError> {
+        let last = match tx.batch.pending(Db::Kernel, keys::AUDIT_SEQ) {
+            Some(v) => v.and_then(be_u64).unwrap_or(0),
+            None => match self.sget(Db::Kernel, keys::AUDIT_SEQ)? {
+                Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
+                None => 0,
+            },
+        };
+        let seq = last + 1;
+        let entry = AuditEntry {
+            seq,
+            time_ns: ctx.env.now_ns(),
+            task: ctx.caller.task.to_raw(),
+            user: ctx.caller.user,
+            action,
+        };
+        let bytes = postcard::to_allocvec(&entry).map_err(|_| VfsError::StorageError)?;
+        tx.batch.put(
+            Db::Kernel,
+            keys::AUDIT_SEQ.to_vec(),
+            seq.to_be_bytes().to_vec(),
+        );
+        tx.batch.put(Db::Kernel, keys::audit(seq), bytes);
+        Ok(())
+    }
+
+    /// A page of the audit log: System-class callers only.
+    pub fn audit_log(&mut self, ctx: &Ctx<'_>, after: u64) -> Result<AuditPage, VfsError> {
+        if ctx.caller.class != ProcessClass::System {
+            return Err(VfsError::PermissionDenied);
+        }
+        let start = keys::audit(after);
+        let rows = self
+            .store
+            .scan(Db::Kernel, keys::AUDIT_PREFIX, Some(&start), 32)
+            .map_err(store_err)?;
+        let mut budget = MAX_PAYLOAD - 16;
+        let mut entries = Vec::new();
+        let total = rows.len();
+        for (_, v) in rows {
+            let entry: AuditEntry =
+                postcard::from_bytes(&v).map_err(|_| VfsError::IntegrityError)?;
+            let len = v.len() + 4;
+            if len > budget {
+                break;
+            }
+            budget -= len;
+            entries.push(entry);
+        }
+        let more = entries.len() < total || total == 32;
+        Ok(AuditPage { entries, more })
+    }
+
+    /// Creates `/home/{user}` with the canonical layout, owned by the user, in one transaction;
+    /// registers the user and records the operation in the audit log. System callers only.
+    pub fn create_home(&mut self, ctx: &Ctx<'_>, user: Uuid) -> Result<(), VfsError> {
+        if !is_system(&ctx.caller) {
+            return Err(VfsError::PermissionDenied);
+        }
+        if self.home_id == 0 {
+            return Err(VfsError::NotFound);
+        }
+        let name = format!("{user}");
+        if self.child(self.home_id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        let mut tx = Tx::default();
+        let now = ctx.env.now_ns();
+        let mut dirs: Vec<(String, u64)> = Vec::new();
+        let make = |vfs: &mut Self, tx: &mut Tx, parent: u64, name: &str| {
+            let id = vfs.alloc_id(tx);
+            Inode {
+                id,
+                parent,
+                name: String::from(name),
+                kind: Kind::Dir {
+                    tree_bytes: 0,
+                    tree_entries: 0,
+                },
+                owner: Some(user),
+                perms: FilePermissions::USER_DIR.bits(),
+                created_ns: now,
+                modified_ns: now,
+                accessed_ns: now,
+                size: 0,
+                enc: None,
+                sha256: crate::crypto::empty_hash(),
+            }
+        };
+        let home = make(self, &mut tx, self.home_id, &name);
+        let home_id = home.id;
+        self.link_new(ctx, &mut tx, home)?;
+        for rel in HOME_LAYOUT {
+            let (parent, leaf) = match rel.rsplit_once('/') {
+                Some((p, l)) => {
+                    let pid = dirs
+                        .iter()
+                        .find(|(n, _)| n == p)
+                        .map(|(_, id)| *id)
+                        .ok_or(VfsError::StorageError)?;
+                    (pid, l)
+                }
+                None => (home_id, *rel),
+            };
+            let node = make(self, &mut tx, parent, leaf);
+            dirs.push((String::from(*rel), node.id));
+            self.link_new(ctx, &mut tx, node)?;
+        }
+        tx.batch
+            .put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
+        self.audit(ctx, &mut tx, format!("create_home {user}"))?;
+        self.commit(tx)?;
+        self.write_registry(&Ctx::service(ctx.env))
+    }
+
+    /// Rewrites `/users/registry.json` from the registered users in the kernel database.
+    fn write_registry(&mut self, ctx: &Ctx<'_>) -> Result<(), VfsError> {
+        let mut json = String::from("{\"users\":[");
+        let mut after: Option<Vec<u8>> = None;
+        let mut first = true;
+        loop {
+            let rows = self
+                .store
+                .scan(Db::Kernel, keys::USER_PREFIX, after.as_deref(), 64)
+                .map_err(store_err)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (k, v) in rows {
+                let id = Uuid::from_slice(&k[keys::USER_PREFIX.len()..])
+                    .map_err(|_| VfsError::IntegrityError)?;
+                let created = be_u64(&v).unwrap_or(0);
+                if !first {
+                    json.push(',');
+                }
+                first = false;
+                json.push_str(&format!(
+                    "{{\"id\":\"{id}\",\"home\":\"/home/{id}\",\"created_at\":{created}}}"
+                ));
+                after = Some(k);
+            }
+        }
+        json.push_str("]}");
+        self.write_file(
+            ctx,
+            "/users/registry.json",
+            json.as_bytes(),
+            None,
+            Some(FilePermissions::SYSTEM_PUBLIC),
+        )
+    }
+}

@@ -1,0 +1,24 @@
+//! The protocol's fixed limits, also reported by [`super::tags::HELLO`].
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Largest payload of any message, either direction.
+pub const MAX_PAYLOAD: usize = 4096;
+/// Largest data carried by one read or write message (leaves room for the envelope).
+pub const MAX_IO: usize = 3968;
+/// Longest path in bytes.
+pub const MAX_PATH: usize = 1024;
+/// Longest name (one path component) in bytes.
+pub const MAX_NAME: usize = 255;
+/// Symlinks followed while resolving one path.
+pub const SYMLINK_DEPTH: u32 = 40;
+/// Handles one task may hold at once.
+pub const MAX_HANDLES_PER_TASK: usize = 16;
+/// Handles the service holds in total.
+pub const MAX_HANDLES: usize = 256;
+/// Default per-user quota in bytes (100 MiB).
+pub const DEFAULT_QUOTA: u64 = 100 * 1024 * 1024;
+/// Soft limit as a percentage of the quota.
+pub const SOFT_LIMIT_PERCENT: u64 = 80;
+/// Size of one stored content piece in bytes.
+pub const PIECE_SIZE: usize = 4096;

@@ -1,0 +1,508 @@
+//! The filesystem core: the [`Vfs`] state, transactions over the store, path resolution and the
+//! accounting shared by all operations. The operations themselves live in [`crate::ops`].
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kernel_abi::{Credentials, ProcessClass, TaskId};
+use uuid::Uuid;
+
+use crate::error::VfsError;
+use crate::handles::HandleTable;
+use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
+use crate::path::CanonPath;
+use crate::permission::{Access, allowed, is_system};
+use crate::protocol::limits::{DEFAULT_QUOTA, SYMLINK_DEPTH};
+use crate::store::{Batch, Db, Storage, StoreError};
+
+/// Time and entropy, from the kernel.
+pub trait Env {
+    /// Wall clock, nanoseconds since the epoch.
+    fn now_ns(&self) -> u64;
+    /// Fills `out` with random bytes.
+    fn random(&self, out: &mut [u8]) -> Result<(), VfsError>;
+}
+
+/// Who is asking, and the environment to ask it in.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The caller's kernel-stamped credentials.
+    pub caller: Credentials,
+    /// Clock and entropy.
+    pub env: &'a dyn Env,
+}
+
+impl<'a> Ctx<'a> {
+    /// The service acting on its own behalf (boot, home creation).
+    pub fn service(env: &'a dyn Env) -> Self {
+        Self {
+            caller: Credentials {
+                task: TaskId {
+                    index: 0,
+                    generation: 0,
+                },
+                user: None,
+                class: ProcessClass::System,
+            },
+            env,
+        }
+    }
+}
+
+/// Resource limits of the filesystem as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most entries (files, directories, symlinks) the filesystem holds.
+    pub max_entries: u64,
+    /// Most bytes of file content it holds.
+    pub max_bytes: u64,
+    /// Largest single file.
+    pub max_file_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: 1 << 24,
+            max_bytes: 1 << 40,
+            max_file_size: 1 << 36,
+        }
+    }
+}
+
+/// An entry found by path resolution.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Its canonical path (symlinks resolved).
+    pub path: CanonPath,
+    /// Its inode.
+    pub inode: Inode,
+}
+
+/// Changes in the making: a batch plus the inodes it modifies.
+#[derive(Default)]
+pub(crate) struct Tx {
+    pub batch: Batch,
+    pub inodes: BTreeMap<u64, Inode>,
+}
+
+impl Tx {
+    pub fn put_inode(&mut self, inode: Inode) {
+        self.inodes.insert(inode.id, inode);
+    }
+}
+
+/// The VFS service state over a store `S`.
+pub struct Vfs<S> {
+    pub(crate) store: S,
+    pub(crate) handles: HandleTable,
+    /// Content ids that open handles still read: not collected while pinned.
+    pub(crate) pins: BTreeMap<u64, u32>,
+    pub(crate) limits: Limits,
+    pub(crate) home_id: u64,
+    pub(crate) boot_count: u64,
+    next_id: u64,
+}
+
+pub(crate) fn store_err(e: StoreError) -> VfsError {
+    match e {
+        StoreError::LimitExceeded => VfsError::ResourceLimitExceeded,
+        StoreError::Integrity => VfsError::IntegrityError,
+        StoreError::Io => VfsError::StorageError,
+    }
+}
+
+impl<S: Storage> Vfs<S> {
+    /// A VFS over `store`; call [`Vfs::boot`] before serving.
+    pub fn new(store: S, limits: Limits) -> Self {
+        Self {
+            store,
+            handles: HandleTable::new(0),
+            pins: BTreeMap::new(),
+            limits,
+            home_id: 0,
+            boot_count: 0,
+            next_id: 0,
+        }
+    }
+
+    /// The store, e.g. to inspect it in tests.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Consumes the VFS and returns its store (a "reboot" in tests).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// The boot count of this run (after [`Vfs::boot`]).
+    pub fn boot_count(&self) -> u64 {
+        self.boot_count
+    }
+
+    // ---- store access -------------------------------------------------------------------
+
+    pub(crate) fn sget(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>, VfsError> {
+        self.store.get(db, key).map_err(store_err)
+    }
+
+    pub(crate) fn load_next_id(&mut self) -> Result<(), VfsError> {
+        self.next_id = match self.sget(Db::Userspace, keys::NEXT_ID)? {
+            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
+            None => ROOT_ID + 1,
+        };
+        Ok(())
+    }
+
+    pub(crate) fn alloc_id(&mut self, tx: &mut Tx) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        tx.batch.put(
+            Db::Userspace,
+            keys::NEXT_ID.to_vec(),
+            self.next_id.to_be_bytes().to_vec(),
+        );
+        id
+    }
+
+    /// Reads an inode as the store holds it.
+    pub(crate) fn inode(&mut self, id: u64) -> Result<Inode, VfsError> {
+        let bytes = self
+            .sget(Db::Userspace, &keys::inode(id))?
+            .ok_or(VfsError::NotFound)?;
+        postcard::from_bytes(&bytes).map_err(|_| VfsError::IntegrityError)
+    }
+
+    /// Reads an inode as `tx` would leave it.
+    pub(crate) fn tx_inode(&mut self, tx: &Tx, id: u64) -> Result<Inode, VfsError> {
+        match tx.inodes.get(&id) {
+            Some(i) => Ok(i.clone()),
+            None => self.inode(id),
+        }
+    }
+
+    pub(crate) fn child(&mut self, dir: u64, name: &str) -> Result<Option<u64>, VfsError> {
+        match self.sget(Db::Userspace, &keys::dirent(dir, name))? {
+            Some(v) => Ok(Some(be_u64(&v).ok_or(VfsError::IntegrityError)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Commits `tx` atomically.
+    pub(crate) fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
+        for (id, inode) in core::mem::take(&mut tx.inodes) {
+            let bytes = postcard::to_allocvec(&inode).map_err(|_| VfsError::StorageError)?;
+            tx.batch.put(Db::Userspace, keys::inode(id), bytes);
+        }
+        if tx.batch.is_empty() {
+            return Ok(());
+        }
+        self.store.commit(tx.batch).map_err(store_err)
+    }
+
+    // ---- resolution ---------------------------------------------------------------------
+
+    /// Resolves a path; symlinks are followed (the last one only if `follow_last`).
+    pub(crate) fn resolve(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        follow_last: bool,
+    ) -> Result<Found, VfsError> {
+        let mut depth = 0u32;
+        let mut pending: Vec<String> = path.parts().iter().rev().cloned().collect();
+        let mut cur = self.inode(ROOT_ID)?;
+        let mut cur_path = CanonPath::root();
+        while let Some(name) = pending.pop() {
+            if !cur.is_dir() {
+                return Err(VfsError::NotADirectory);
+            }
+            if !allowed(
+                &ctx.caller,
+                cur.owner,
+                cur.permissions(),
+                true,
+                Access::Traverse,
+            ) {
+                return Err(VfsError::PermissionDenied);
+            }
+            let id = self.child(cur.id, &name)?.ok_or(VfsError::NotFound)?;
+            let next = self.inode(id)?;
+            if let Kind::Symlink { target } = &next.kind
+                && (!pending.is_empty() || follow_last)
+            {
+                depth += 1;
+                if depth > SYMLINK_DEPTH {
+                    return Err(VfsError::SymlinkLoop);
+                }
+                let dest = cur_path.join(target)?;
+                pending.extend(dest.parts().iter().rev().cloned());
+                cur = self.inode(ROOT_ID)?;
+                cur_path = CanonPath::root();
+                continue;
+            }
+            cur_path = cur_path.child(&name);
+            cur = next;
+        }
+        Ok(Found {
+            path: cur_path,
+            inode: cur,
+        })
+    }
+
+    /// Resolves the parent directory of `path` (following symlinks) and checks that the caller
+    /// may look inside it. Returns the parent and the final name.
+    pub(crate) fn resolve_parent(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+    ) -> Result<(Found, String), VfsError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
+            return Err(VfsError::InvalidPath);
+        };
+        let dir = self.resolve(ctx, &parent, true)?;
+        if !dir.inode.is_dir() {
+            return Err(VfsError::NotADirectory);
+        }
+        if !allowed(
+            &ctx.caller,
+            dir.inode.owner,
+            dir.inode.permissions(),
+            true,
+            Access::Traverse,
+        ) {
+            return Err(VfsError::PermissionDenied);
+        }
+        Ok((dir, String::from(name)))
+    }
+
+    /// Checks an access on a found entry.
+    pub(crate) fn check(ctx: &Ctx<'_>, inode: &Inode, access: Access) -> Result<(), VfsError> {
+        if allowed(
+            &ctx.caller,
+            inode.owner,
+            inode.permissions(),
+            inode.is_dir(),
+            access,
+        ) {
+            Ok(())
+        } else {
+            Err(VfsError::PermissionDenied)
+        }
+    }
+
+    /// `/system/**` and `/users/registry.json` are read-only to everyone but system callers.
+    pub(crate) fn guard(ctx: &Ctx<'_>, path: &CanonPath) -> Result<(), VfsError> {
+        if is_system(&ctx.caller) {
+            return Ok(());
+        }
+        let parts = path.parts();
+        let protected = parts.first().is_some_and(|p| p == "system")
+            || (parts.len() == 2 && parts[0] == "users" && parts[1] == "registry.json");
+        if protected {
+            Err(VfsError::PermissionDenied)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- accounting ---------------------------------------------------------------------
+
+    /// The directory `dir` and its ancestors up to the root, as `tx` would leave them.
+    pub(crate) fn chain(&mut self, tx: &Tx, dir: u64) -> Result<Vec<Inode>, VfsError> {
+        let mut out = Vec::new();
+        let mut id = dir;
+        loop {
+            let node = self.tx_inode(tx, id)?;
+            let parent = node.parent;
+            out.push(node);
+            if id == ROOT_ID {
+                return Ok(out);
+            }
+            if out.len() > crate::protocol::limits::MAX_PATH {
+                return Err(VfsError::IntegrityError);
+            }
+            id = parent;
+        }
+    }
+
+    /// The user whose home holds the chain, if any.
+    pub(crate) fn home_user(&self, chain: &[Inode]) -> Option<Uuid> {
+        if self.home_id == 0 {
+            return None;
+        }
+        chain
+            .iter()
+            .find(|n| n.parent == self.home_id && n.id != self.home_id)
+            .and_then(|n| Uuid::try_parse(&n.name).ok())
+    }
+
+    /// A user's quota limit.
+    pub(crate) fn quota_limit(&mut self, user: &Uuid) -> Result<u64, VfsError> {
+        Ok(match self.sget(Db::Userspace, &keys::quota(user))? {
+            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
+            None => DEFAULT_QUOTA,
+        })
+    }
+
+    /// Checks that adding `dbytes` bytes and `dentries` entries below the chain stays within the
+    /// owner's quota and the filesystem's limits.
+    pub(crate) fn check_growth(
+        &mut self,
+        chain: &[Inode],
+        dbytes: i128,
+        dentries: i128,
+    ) -> Result<(), VfsError> {
+        if dbytes > 0 {
+            if let Some(user) = self.home_user(chain)
+                && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
+            {
+                let limit = self.quota_limit(&user)?;
+                if home.usage_bytes() as i128 + dbytes > limit as i128 {
+                    return Err(VfsError::QuotaExceeded);
+                }
+            }
+            if let Some(root) = chain.last()
+                && root.usage_bytes() as i128 + dbytes > self.limits.max_bytes as i128
+            {
+                return Err(VfsError::ResourceLimitExceeded);
+            }
+        }
+        if dentries > 0
+            && let Some(root) = chain.last()
+            && root.usage_entries() as i128 + dentries > self.limits.max_entries as i128
+        {
+            return Err(VfsError::ResourceLimitExceeded);
+        }
+        Ok(())
+    }
+
+    /// Adds the deltas to every directory of the chain and stages them in `tx`.
+    pub(crate) fn apply_growth(tx: &mut Tx, chain: Vec<Inode>, dbytes: i128, dentries: i128) {
+        for mut node in chain {
+            if let Kind::Dir {
+                tree_bytes,
+                tree_entries,
+            } = &mut node.kind
+            {
+                *tree_bytes = (*tree_bytes as i128 + dbytes).max(0) as u64;
+                *tree_entries = (*tree_entries as i128 + dentries).max(0) as u64;
+            }
+            tx.put_inode(node);
+        }
+    }
+
+    /// Checks and applies growth below `dir` in one step.
+    pub(crate) fn grow(
+        &mut self,
+        tx: &mut Tx,
+        dir: u64,
+        dbytes: i128,
+        dentries: i128,
+    ) -> Result<(), VfsError> {
+        let chain = self.chain(tx, dir)?;
+        self.check_growth(&chain, dbytes, dentries)?;
+        Self::apply_growth(tx, chain, dbytes, dentries);
+        Ok(())
+    }
+
+    /// A new inode owned by the caller.
+    pub(crate) fn new_inode(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        parent: u64,
+        name: &str,
+        kind: Kind,
+        perms: crate::permission::FilePermissions,
+    ) -> Inode {
+        let now = ctx.env.now_ns();
+        let id = self.alloc_id(tx);
+        Inode {
+            id,
+            parent,
+            name: String::from(name),
+            kind,
+            owner: ctx.caller.user,
+            perms: perms.bits(),
+            created_ns: now,
+            modified_ns: now,
+            accessed_ns: now,
+            size: 0,
+            enc: None,
+            sha256: crate::crypto::empty_hash(),
+        }
+    }
+
+    /// Links a new inode into its parent directory, with accounting and quota checks.
+    pub(crate) fn link_new(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        inode: Inode,
+    ) -> Result<(), VfsError> {
+        let parent = inode.parent;
+        self.grow(
+            tx,
+            parent,
+            inode.usage_bytes() as i128,
+            inode.usage_entries() as i128,
+        )?;
+        let mut dir = self.tx_inode(tx, parent)?;
+        dir.modified_ns = ctx.env.now_ns();
+        tx.put_inode(dir);
+        tx.batch.put(
+            Db::Userspace,
+            keys::dirent(parent, &inode.name),
+            inode.id.to_be_bytes().to_vec(),
+        );
+        tx.put_inode(inode);
+        Ok(())
+    }
+
+    /// Removes an entry from its parent (the inode record too), with accounting. Content is
+    /// handed to the collector.
+    pub(crate) fn unlink_entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        inode: &Inode,
+    ) -> Result<(), VfsError> {
+        let chain = self.chain(tx, inode.parent)?;
+        Self::apply_growth(
+            tx,
+            chain,
+            -(inode.usage_bytes() as i128),
+            -(inode.usage_entries() as i128),
+        );
+        let mut dir = self.tx_inode(tx, inode.parent)?;
+        dir.modified_ns = ctx.env.now_ns();
+        tx.put_inode(dir);
+        tx.batch
+            .delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
+        tx.inodes.remove(&inode.id);
+        tx.batch.delete(Db::Userspace, keys::inode(inode.id));
+        if let Kind::File { content } = inode.kind
+            && content != 0
+        {
+            crate::ops::gc::discard(tx, content, 0);
+        }
+        Ok(())
+    }
+
+    /// The canonical path of an inode, by walking up its parents.
+    pub(crate) fn path_of(&mut self, id: u64) -> Result<CanonPath, VfsError> {
+        let mut parts = Vec::new();
+        let mut cur = self.inode(id)?;
+        while cur.id != ROOT_ID {
+            parts.push(cur.name.clone());
+            if parts.len() > crate::protocol::limits::MAX_PATH {
+                return Err(VfsError::IntegrityError);
+            }
+            cur = self.inode(cur.parent)?;
+        }
+        parts.reverse();
+        Ok(CanonPath::from_parts(parts))
+    }
+}

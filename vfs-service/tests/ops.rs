@@ -1,0 +1,545 @@
+//! The filesystem core driven directly (no IPC) over the in-memory store.
+
+use std::cell::Cell;
+
+use kernel_abi::{Credentials, ProcessClass, TaskId};
+use uuid::Uuid;
+use vfs_service::protocol::messages::{FileKind, OpenFlags, SeekFrom};
+use vfs_service::store::{MemStore, Storage};
+use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
+
+struct TestEnv {
+    now: Cell<u64>,
+    rng: Cell<u64>,
+}
+
+impl TestEnv {
+    fn new() -> Self {
+        Self {
+            now: Cell::new(1_700_000_000_000_000_000),
+            rng: Cell::new(0x1234_5678_9abc_def1),
+        }
+    }
+}
+
+impl Env for TestEnv {
+    fn now_ns(&self) -> u64 {
+        self.now.set(self.now.get() + 1000);
+        self.now.get()
+    }
+    fn random(&self, out: &mut [u8]) -> Result<(), VfsError> {
+        for b in out {
+            let mut s = self.rng.get();
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            self.rng.set(s);
+            *b = s as u8;
+        }
+        Ok(())
+    }
+}
+
+const ALICE: Uuid = Uuid::from_u128(0xa11ce);
+const BOB: Uuid = Uuid::from_u128(0xb0b);
+
+fn creds(index: u16, class: ProcessClass, user: Option<Uuid>) -> Credentials {
+    Credentials {
+        task: TaskId {
+            index,
+            generation: 0,
+        },
+        user,
+        class,
+    }
+}
+
+fn setup(env: &TestEnv) -> Vfs<MemStore> {
+    let mut vfs = Vfs::new(MemStore::new(), Limits::default());
+    let report = vfs.boot(env).unwrap();
+    assert!(report.first_boot);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env,
+    };
+    vfs.create_home(&sys, ALICE).unwrap();
+    vfs.create_home(&sys, BOB).unwrap();
+    vfs
+}
+
+fn home(u: Uuid) -> String {
+    format!("/home/{u}")
+}
+
+#[test]
+fn boot_creates_hierarchy_and_counts_boots() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    for p in [
+        "/system/config/machine.json",
+        "/system/services",
+        "/users/registry.json",
+        "/tmp",
+    ] {
+        assert!(vfs.exists(&sys, p).unwrap(), "{p}");
+    }
+    let m = vfs
+        .read_file(&sys, "/system/config/machine.json", 0, None, None)
+        .unwrap();
+    let text = String::from_utf8(m.data).unwrap();
+    assert!(text.contains("\"boot_count\":1"), "{text}");
+    let reg = vfs
+        .read_file(&sys, "/users/registry.json", 0, None, None)
+        .unwrap();
+    assert!(
+        String::from_utf8(reg.data)
+            .unwrap()
+            .contains(&ALICE.to_string())
+    );
+    let list = vfs
+        .readdir(&sys, &format!("{}/.zos", home(ALICE)), None)
+        .unwrap();
+    assert_eq!(list.entries.len(), 5);
+    vfs.write_file(&sys, "/tmp/junk", b"x", None, None).unwrap();
+    // Reboot over the same store.
+    let store = vfs.into_store();
+    let mut vfs = Vfs::new(store, Limits::default());
+    let report = vfs.boot(&env).unwrap();
+    assert_eq!(report.boot_count, 2);
+    assert!(!report.first_boot);
+    assert_eq!(report.tmp_cleaned, 1);
+    assert!(!vfs.exists(&sys, "/tmp/junk").unwrap());
+    let m = vfs
+        .read_file(&sys, "/system/config/machine.json", 0, None, None)
+        .unwrap();
+    assert!(
+        String::from_utf8(m.data)
+            .unwrap()
+            .contains("\"boot_count\":2")
+    );
+    let audit = vfs.audit_log(&sys, 0).unwrap();
+    assert_eq!(audit.entries.len(), 2);
+    let runtime = Ctx {
+        caller: creds(2, ProcessClass::Runtime, None),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.audit_log(&runtime, 0).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+}
+
+#[test]
+fn permissions_between_users() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let b = Ctx {
+        caller: creds(4, ProcessClass::Application, Some(BOB)),
+        env: &env,
+    };
+    let anon = Ctx {
+        caller: creds(5, ProcessClass::Application, None),
+        env: &env,
+    };
+    let f = format!("{}/Documents/secret.txt", home(ALICE));
+    vfs.write_file(&a, &f, b"hi", None, None).unwrap();
+    assert_eq!(vfs.read_file(&a, &f, 0, None, None).unwrap().data, b"hi");
+    assert_eq!(
+        vfs.read_file(&b, &f, 0, None, None).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.write_file(&b, &f, b"x", None, None).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.readdir(&b, &home(ALICE), None).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.write_file(&a, "/system/x", b"x", None, None)
+            .unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.write_file(&a, "/users/registry.json", b"x", None, None)
+            .unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert!(
+        vfs.read_file(&a, "/users/registry.json", 0, None, None)
+            .is_ok()
+    );
+    assert_eq!(
+        vfs.chown(&a, &f, Some(ALICE)).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.chmod(&b, &f, Default::default()).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    let s = vfs.stat(&a, &f, true).unwrap();
+    assert_eq!(s.owner, Some(ALICE));
+    assert_eq!(s.kind, FileKind::File);
+    vfs.write_file(&anon, "/tmp/anon", b"1", None, None)
+        .unwrap();
+    assert_eq!(
+        vfs.read_file(&anon, "/tmp/anon", 0, None, None)
+            .unwrap()
+            .data,
+        b"1"
+    );
+    // Symlink escape into another home is still judged at the target.
+    let link = format!("{}/link", home(BOB));
+    vfs.symlink(&b, &f, &link).unwrap();
+    assert_eq!(
+        vfs.read_file(&b, &link, 0, None, None).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+}
+
+#[test]
+fn symlinks_loops_and_resolution() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let h = home(ALICE);
+    vfs.symlink(&a, "loop2", &format!("{h}/loop1")).unwrap();
+    vfs.symlink(&a, "loop1", &format!("{h}/loop2")).unwrap();
+    assert_eq!(
+        vfs.stat(&a, &format!("{h}/loop1"), true).unwrap_err(),
+        VfsError::SymlinkLoop
+    );
+    vfs.symlink(&a, "Documents", &format!("{h}/docs")).unwrap();
+    assert_eq!(
+        vfs.resolve_path(&a, &format!("{h}/docs/../Music")).unwrap(),
+        format!("{h}/Music")
+    );
+    assert_eq!(
+        vfs.resolve_path(&a, &format!("{h}/docs")).unwrap(),
+        format!("{h}/Documents")
+    );
+    assert_eq!(vfs.readlink(&a, &format!("{h}/docs")).unwrap(), "Documents");
+    vfs.symlink(&a, "../../../../../..", &format!("{h}/esc"))
+        .unwrap();
+    assert_eq!(
+        vfs.stat(&a, &format!("{h}/esc/x"), true).unwrap_err(),
+        VfsError::InvalidPath
+    );
+}
+
+#[test]
+fn streaming_large_files_and_rewrites() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/big.bin", home(ALICE));
+    let data: Vec<u8> = (0..(1 << 20) + 1).map(|i| (i * 7 % 251) as u8).collect();
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        truncate: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &f, flags, None, None).unwrap().handle;
+    for chunk in data.chunks(3968) {
+        vfs.handle_write(&a, h, chunk).unwrap();
+    }
+    // Not visible before close.
+    assert_eq!(vfs.stat(&a, &f, true).unwrap().size, 0);
+    vfs.handle_close(&a, h).unwrap();
+    let st = vfs.stat(&a, &f, true).unwrap();
+    assert_eq!(st.size, data.len() as u64);
+    let expect: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&data).into()
+    };
+    assert_eq!(st.sha256, Some(expect));
+    // Stale handle after close.
+    assert_eq!(
+        vfs.handle_read(&a, h, 10).unwrap_err(),
+        VfsError::StaleHandle
+    );
+    // Read back through a handle.
+    let r = vfs
+        .open(
+            &a,
+            &f,
+            OpenFlags {
+                read: true,
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap()
+        .handle;
+    let mut back = Vec::new();
+    loop {
+        let p = vfs.handle_read(&a, r, 3968).unwrap();
+        if p.is_empty() {
+            break;
+        }
+        back.extend_from_slice(&p);
+    }
+    assert_eq!(back, data);
+    // A foreign task cannot use the handle.
+    let b = Ctx {
+        caller: creds(4, ProcessClass::Application, Some(BOB)),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.handle_read(&b, r, 10).unwrap_err(),
+        VfsError::InvalidHandle
+    );
+    vfs.handle_close(&a, r).unwrap();
+    // Random access rewrite in the middle, then truncate and extend.
+    let rw = OpenFlags {
+        read: true,
+        write: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &f, rw, None, None).unwrap().handle;
+    vfs.handle_seek(&a, h, SeekFrom::Start(5000)).unwrap();
+    vfs.handle_write(&a, h, b"HELLO").unwrap();
+    vfs.handle_truncate(&a, h, 10_000).unwrap();
+    vfs.handle_truncate(&a, h, 12_000).unwrap();
+    vfs.handle_close(&a, h).unwrap();
+    let mut want = data[..10_000].to_vec();
+    want[5000..5005].copy_from_slice(b"HELLO");
+    want.resize(12_000, 0);
+    let r = vfs
+        .open(
+            &a,
+            &f,
+            OpenFlags {
+                read: true,
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap()
+        .handle;
+    let mut back = Vec::new();
+    loop {
+        let p = vfs.handle_read(&a, r, 3968).unwrap();
+        if p.is_empty() {
+            break;
+        }
+        back.extend_from_slice(&p);
+    }
+    assert_eq!(back.len(), want.len());
+    assert_eq!(back, want);
+    vfs.handle_close(&a, r).unwrap();
+    let expect: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&want).into()
+    };
+    assert_eq!(vfs.stat(&a, &f, true).unwrap().sha256, Some(expect));
+    // Old content is collected.
+    vfs.unlink(&a, &f).unwrap();
+    while vfs.collect_garbage(1000).unwrap() {}
+    let pieces = vfs
+        .store_mut()
+        .scan(vfs_service::store::Db::Userspace, b"C", None, 100_000)
+        .unwrap();
+    assert!(pieces.len() < 10, "{} pieces left", pieces.len());
+    let staging = vfs
+        .store_mut()
+        .scan(vfs_service::store::Db::Userspace, b"S", None, 100)
+        .unwrap();
+    assert!(staging.is_empty());
+}
+
+#[test]
+fn quota_overflow_by_one_byte_changes_nothing() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    vfs.set_quota(&sys, ALICE, 10_000).unwrap();
+    let f = format!("{}/a", home(ALICE));
+    vfs.write_file(&a, &f, &[1u8; 3000], None, None).unwrap();
+    let g = format!("{}/Documents/b", home(ALICE));
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &g, flags, None, None).unwrap().handle;
+    vfs.handle_write(&a, h, &[2u8; 3968]).unwrap();
+    vfs.handle_write(&a, h, &[2u8; 3032]).unwrap();
+    assert_eq!(
+        vfs.handle_write(&a, h, &[2u8; 1]).unwrap_err(),
+        VfsError::QuotaExceeded
+    );
+    vfs.handle_close(&a, h).unwrap();
+    let q = vfs.quota(&a, ALICE).unwrap();
+    assert_eq!(q.used, 10_000);
+    assert!(q.over_soft_limit);
+    assert_eq!(q.soft_limit, 8_000);
+    assert_eq!(
+        vfs.write_file(&a, &f, &[1u8; 3001], None, None)
+            .unwrap_err(),
+        VfsError::QuotaExceeded
+    );
+    assert_eq!(vfs.stat(&a, &f, true).unwrap().size, 3000);
+    assert_eq!(
+        vfs.copy(&a, &f, &format!("{}/c", home(ALICE))).unwrap_err(),
+        VfsError::QuotaExceeded
+    );
+    assert_eq!(vfs.usage(&a, &home(ALICE)).unwrap().bytes, 10_000);
+    let b = Ctx {
+        caller: creds(4, ProcessClass::Application, Some(BOB)),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.quota(&b, ALICE).unwrap_err(),
+        VfsError::PermissionDenied
+    );
+}
+
+#[test]
+fn rename_moves_subtrees_and_accounting() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let h = home(ALICE);
+    vfs.mkdir(&a, &format!("{h}/x/y/z"), true, None).unwrap();
+    vfs.write_file(&a, &format!("{h}/x/y/z/f"), b"12345", None, None)
+        .unwrap();
+    vfs.rename(&a, &format!("{h}/x"), &format!("{h}/Documents/x2"))
+        .unwrap();
+    assert_eq!(
+        vfs.read_file(&a, &format!("{h}/Documents/x2/y/z/f"), 0, None, None)
+            .unwrap()
+            .data,
+        b"12345"
+    );
+    assert_eq!(vfs.usage(&a, &format!("{h}/Documents")).unwrap().bytes, 5);
+    assert_eq!(
+        vfs.rename(
+            &a,
+            &format!("{h}/Documents"),
+            &format!("{h}/Documents/x2/in")
+        )
+        .unwrap_err(),
+        VfsError::InvalidMove
+    );
+    vfs.rmdir(&a, &format!("{h}/Documents/x2"), true).unwrap();
+    assert_eq!(vfs.usage(&a, &h).unwrap().bytes, 0);
+}
+
+#[test]
+fn encrypted_files_need_their_key() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/enc", home(ALICE));
+    let key = [7u8; 32];
+    vfs.write_file(&a, &f, b"top secret", Some(key), None)
+        .unwrap();
+    assert!(vfs.stat(&a, &f, true).unwrap().encrypted);
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, Some(key)).unwrap().data,
+        b"top secret"
+    );
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, None).unwrap_err(),
+        VfsError::EncryptionError
+    );
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, Some([8u8; 32])).unwrap_err(),
+        VfsError::EncryptionError
+    );
+    // Renamed and copied files still open with the same key.
+    let g = format!("{}/Documents/enc2", home(ALICE));
+    vfs.rename(&a, &f, &g).unwrap();
+    vfs.copy(&a, &g, &f).unwrap();
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, Some(key)).unwrap().data,
+        b"top secret"
+    );
+    // Streaming with a key, random access.
+    let flags = OpenFlags {
+        read: true,
+        write: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &g, flags, Some(key), None).unwrap().handle;
+    vfs.handle_seek(&a, h, SeekFrom::Start(3)).unwrap();
+    vfs.handle_write(&a, h, b"-").unwrap();
+    vfs.handle_close(&a, h).unwrap();
+    assert_eq!(
+        vfs.read_file(&a, &g, 0, None, Some(key)).unwrap().data,
+        b"top-secret"
+    );
+    assert_eq!(
+        vfs.open(&a, &g, flags, None, None).unwrap_err(),
+        VfsError::EncryptionError
+    );
+}
+
+#[test]
+fn handles_are_bounded_per_task() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/f", home(ALICE));
+    vfs.write_file(&a, &f, b"x", None, None).unwrap();
+    let flags = OpenFlags {
+        read: true,
+        ..Default::default()
+    };
+    let mut hs = Vec::new();
+    for _ in 0..16 {
+        hs.push(vfs.open(&a, &f, flags, None, None).unwrap().handle);
+    }
+    assert_eq!(
+        vfs.open(&a, &f, flags, None, None).unwrap_err(),
+        VfsError::TooManyHandles
+    );
+    // A restarted incarnation of the task finds its old handles stale and gets its slots back.
+    let mut restarted = creds(3, ProcessClass::Application, Some(ALICE));
+    restarted.task.generation = 1;
+    let a2 = Ctx {
+        caller: restarted,
+        env: &env,
+    };
+    assert_eq!(
+        vfs.handle_read(&a2, hs[0], 1).unwrap_err(),
+        VfsError::StaleHandle
+    );
+    vfs.reap_task(restarted.task);
+    assert!(vfs.open(&a2, &f, flags, None, None).is_ok());
+}
