@@ -7,9 +7,10 @@
 //!   GHASH, because QEMU's `cryptodev-backend-builtin` offers AES-CTR but no AEAD. The same code
 //!   runs over the device ([`crypto::SessionCtr`]) and over software AES ([`ctr::SoftAes256Ctr`]).
 //! * [`engine`]: the hardware crypto engine: keys imported into device sessions (the raw key is
-//!   wiped once the device holds it), seal/open with AES-256-GCM.
-//! * [`blk`]: virtio-blk (the `virtio-drivers` driver) behind the block-device contract of the
-//!   store.
+//!   wiped once the device holds it), seal/open with AES-256-GCM; [`hw_engine`] puts it behind
+//!   `storage-backend`'s `CryptoEngine` trait (HKDF and SHA-256 in software).
+//! * [`blk`]: virtio-blk (the `virtio-drivers` driver) behind `storage-backend`'s
+//!   `BlockDevice`.
 //! * `fake` (feature `fake`): host fakes of the transport, the DMA `Hal`, a virtio-crypto device
 //!   and a virtio-blk device, so every driver path runs in `cargo test`.
 //!
@@ -29,3 +30,4 @@ pub mod engine;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod gcm;
+pub mod hw_engine;
