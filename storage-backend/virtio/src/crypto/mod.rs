@@ -25,7 +25,7 @@ use regs::{CryptoFeatures, STATUS_HW_READY, SUPPORTED_FEATURES, offsets};
 use request::UNWRITTEN_STATUS;
 use request::{CipherDataRequest, CreateCipherSession, DestroySession, SessionInput};
 use virtio_drivers::queue::VirtQueue;
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal};
 use zerocopy::IntoBytes;
 use zeroize::Zeroize;
@@ -113,46 +113,34 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
             return Err(CryptoError::NotCryptoDevice);
         }
         let _features: CryptoFeatures = transport.begin_init(SUPPORTED_FEATURES);
-        let config = read_config(&transport)?;
-        if !config.hw_ready {
-            return Err(CryptoError::NotReady);
+        match Parts::set_up(&mut transport, bounce_len) {
+            Ok(p) => {
+                transport.finish_init();
+                Ok(Self {
+                    transport,
+                    data: p.data,
+                    ctrl: p.ctrl,
+                    ctrl_index: p.ctrl_index,
+                    config: p.config,
+                    max_data_len: p.max_data_len,
+                    src: p.src,
+                    dst: p.dst,
+                    key: p.key,
+                })
+            }
+            Err(e) => {
+                // Detach any queue set up before the failure (its memory is already freed),
+                // then tell the device the driver gave up on it (§3.1.1).
+                transport.queue_unset(DATA_QUEUE);
+                if let Ok(ctrl) = read_config(&transport).map(|c| c.max_dataqueues) {
+                    if let Ok(ctrl) = u16::try_from(ctrl) {
+                        transport.queue_unset(ctrl);
+                    }
+                }
+                transport.set_status(DeviceStatus::FAILED);
+                Err(e)
+            }
         }
-        if !config.services.contains(Services::CIPHER) {
-            return Err(CryptoError::NoCipherService);
-        }
-        if config.max_dataqueues == 0
-            || config.max_size < MIN_MAX_SIZE
-            || (config.max_cipher_key_len as usize) < 32
-        {
-            return Err(CryptoError::BadConfig);
-        }
-        let ctrl_index =
-            u16::try_from(config.max_dataqueues).map_err(|_| CryptoError::BadConfig)?;
-        // iv + src + dst must fit max_size; src and dst are equally long.
-        let by_device = (config.max_size - BLOCK_LEN as u64) / 2;
-        let max_data_len = (bounce_len as u64).min(by_device).min(u64::from(u32::MAX)) as usize
-            / BLOCK_LEN
-            * BLOCK_LEN;
-        if max_data_len < 2 * BLOCK_LEN {
-            return Err(CryptoError::BadConfig);
-        }
-        let src = DmaBuf::new(max_data_len, BufferDirection::DriverToDevice)?;
-        let dst = DmaBuf::new(max_data_len, BufferDirection::DeviceToDriver)?;
-        let key = DmaBuf::new(MAX_KEY_LEN, BufferDirection::DriverToDevice)?;
-        let data = VirtQueue::new(&mut transport, DATA_QUEUE, false, false)?;
-        let ctrl = VirtQueue::new(&mut transport, ctrl_index, false, false)?;
-        transport.finish_init();
-        Ok(Self {
-            transport,
-            data,
-            ctrl,
-            ctrl_index,
-            config,
-            max_data_len,
-            src,
-            dst,
-            key,
-        })
     }
 
     /// The configuration read at initialisation.
@@ -283,6 +271,61 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         self.src.as_mut_slice()[..padded].zeroize();
         self.dst.as_mut_slice()[..padded].zeroize();
         result.map(|()| padded)
+    }
+}
+
+/// Everything the driver sets up between feature negotiation and `DRIVER_OK`.
+struct Parts<H: Hal> {
+    data: VirtQueue<H, QUEUE_SIZE>,
+    ctrl: VirtQueue<H, QUEUE_SIZE>,
+    ctrl_index: u16,
+    config: DeviceConfig,
+    max_data_len: usize,
+    src: DmaBuf<H>,
+    dst: DmaBuf<H>,
+    key: DmaBuf<H>,
+}
+
+impl<H: Hal> Parts<H> {
+    fn set_up<T: Transport>(transport: &mut T, bounce_len: usize) -> Result<Self, CryptoError> {
+        let config = read_config(transport)?;
+        if !config.hw_ready {
+            return Err(CryptoError::NotReady);
+        }
+        if !config.services.contains(Services::CIPHER) {
+            return Err(CryptoError::NoCipherService);
+        }
+        if config.max_dataqueues == 0
+            || config.max_size < MIN_MAX_SIZE
+            || (config.max_cipher_key_len as usize) < 32
+        {
+            return Err(CryptoError::BadConfig);
+        }
+        let ctrl_index =
+            u16::try_from(config.max_dataqueues).map_err(|_| CryptoError::BadConfig)?;
+        // iv + src + dst must fit max_size; src and dst are equally long.
+        let by_device = (config.max_size - BLOCK_LEN as u64) / 2;
+        let max_data_len = (bounce_len as u64).min(by_device).min(u64::from(u32::MAX)) as usize
+            / BLOCK_LEN
+            * BLOCK_LEN;
+        if max_data_len < 2 * BLOCK_LEN {
+            return Err(CryptoError::BadConfig);
+        }
+        let src = DmaBuf::new(max_data_len, BufferDirection::DriverToDevice)?;
+        let dst = DmaBuf::new(max_data_len, BufferDirection::DeviceToDriver)?;
+        let key = DmaBuf::new(MAX_KEY_LEN, BufferDirection::DriverToDevice)?;
+        let data = VirtQueue::new(transport, DATA_QUEUE, false, false)?;
+        let ctrl = VirtQueue::new(transport, ctrl_index, false, false)?;
+        Ok(Self {
+            data,
+            ctrl,
+            ctrl_index,
+            config,
+            max_data_len,
+            src,
+            dst,
+            key,
+        })
     }
 }
 
