@@ -132,10 +132,11 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
                 // Detach any queue set up before the failure (its memory is already freed),
                 // then tell the device the driver gave up on it (§3.1.1).
                 transport.queue_unset(DATA_QUEUE);
-                if let Ok(ctrl) = read_config(&transport).map(|c| c.max_dataqueues) {
-                    if let Ok(ctrl) = u16::try_from(ctrl) {
-                        transport.queue_unset(ctrl);
-                    }
+                let ctrl = read_config(&transport)
+                    .ok()
+                    .and_then(|c| u16::try_from(c.max_dataqueues).ok());
+                if let Some(ctrl) = ctrl {
+                    transport.queue_unset(ctrl);
                 }
                 transport.set_status(DeviceStatus::FAILED);
                 Err(e)
