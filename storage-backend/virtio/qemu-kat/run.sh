@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR
 cargo build --release --target riscv64gc-unknown-none-elf
 disk="$(mktemp)"
 trap 'rm -f "$disk"' EXIT
-truncate -s 1M "$disk"
+truncate -s 4M "$disk"
 exec timeout 120 qemu-system-riscv64 -machine virt -bios default -nographic -no-reboot -m 128M -smp 1 \
     -global virtio-mmio.force-legacy=false \
     -drive "if=none,id=disk0,format=raw,file=$disk" -device virtio-blk-device,drive=disk0 \

@@ -13,6 +13,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use storage_backend::{CryptoEngine, Db, DbKeys, FormatOptions, Store};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
@@ -21,6 +22,7 @@ use zos_virtio::crypto::{CipherAlgo, CipherOp, SessionCtr, VirtioCrypto};
 use zos_virtio::ctr::{AesCtr, SoftAes256Ctr};
 use zos_virtio::engine::{EngineError, VirtioCryptoEngine};
 use zos_virtio::gcm::Aes256Gcm;
+use zos_virtio::hw_engine::HardwareEngine;
 
 core::arch::global_asm!(
     r#"
@@ -172,14 +174,16 @@ fn check(name: &str, ok: bool) {
 }
 
 type Crypto = VirtioCrypto<IdentityHal, MmioTransport<'static>>;
+type Engine = VirtioCryptoEngine<IdentityHal, MmioTransport<'static>>;
+type Disk = VirtioBlockDevice<IdentityHal, MmioTransport<'static>>;
 
-fn crypto_checks(transport: MmioTransport<'static>) {
+fn crypto_checks(transport: MmioTransport<'static>) -> Option<Engine> {
     let dev = match Crypto::new(transport) {
         Ok(d) => d,
         Err(e) => {
             println!("virtio-crypto init failed: {e:?}");
             check("virtio-crypto init", false);
-            return;
+            return None;
         }
     };
     println!(
@@ -295,28 +299,113 @@ fn crypto_checks(transport: MmioTransport<'static>) {
         engine.drop_key(k).unwrap();
     }
     check("device GCM == software GCM up to 50 000 bytes", ok);
+    Some(engine)
 }
 
-fn blk_checks(transport: MmioTransport<'static>) {
-    let mut disk =
-        match VirtioBlockDevice::<IdentityHal, _>::new(transport, 4096, 4, EraseMode::Fill) {
-            Ok(d) => d,
-            Err(e) => {
-                println!("virtio-blk init failed: {e:?}");
-                check("virtio-blk init", false);
-                return;
-            }
-        };
+fn blk_checks(transport: MmioTransport<'static>) -> Option<Disk> {
+    let mut disk = match Disk::new(transport, 512, 8, EraseMode::Fill) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("virtio-blk init failed: {e:?}");
+            check("virtio-blk init", false);
+            return None;
+        }
+    };
     println!("virtio-blk geometry: {:?}", disk.geometry());
     let data: Vec<u8> = (0..8192u32).map(|i| (i * 13) as u8).collect();
-    let mut ok = disk.write(5, &data).is_ok() && disk.flush().is_ok();
+    let mut ok = disk.write(8, &data).is_ok() && disk.flush().is_ok();
     let mut back = vec![0u8; 8192];
-    ok &= disk.read(5, &mut back).is_ok() && back == data;
+    ok &= disk.read(8, &mut back).is_ok() && back == data;
     check("virtio-blk write/flush/read round trip", ok);
+    let mut unit = vec![0u8; 4096];
     ok = disk.erase(1, 1).is_ok()
-        && disk.read(4, &mut back).is_ok()
-        && back.iter().all(|&b| b == 0xff);
+        && disk.read(8, &mut unit).is_ok()
+        && unit.iter().all(|&b| b == 0xff);
     check("virtio-blk erase (fill) reads back 0xFF", ok);
+    Some(disk)
+}
+
+fn import_masters(hw: &mut HardwareEngine<IdentityHal, MmioTransport<'static>>) -> DbKeys {
+    let mut kernel_raw = [0x11u8; 32];
+    let mut user_raw = [0x22u8; 32];
+    let kernel = hw.import_key(&kernel_raw).unwrap();
+    let userspace = hw.import_key(&user_raw).unwrap();
+    kernel_raw.fill(0);
+    user_raw.fill(0);
+    DbKeys { kernel, userspace }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The VFS task's device stack: storage-backend's store on virtio-blk, sealed by the
+/// virtio-crypto engine; remounted; then the raw disk is searched for the plaintext markers.
+fn store_checks(disk: Disk, engine: Engine) {
+    const NAME: &[u8] = b"MARKER-NAME-7f3a";
+    const CONTENT: &[u8] = b"MARKER-CONTENT-91c2";
+    let mut hw = HardwareEngine::new(engine);
+    let keys = import_masters(&mut hw);
+    let mut store = match Store::format(disk, hw, keys, &FormatOptions::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("format failed: {e:?}");
+            return check("store format on virtio-blk + virtio-crypto", false);
+        }
+    };
+    store.engine_mut().forget_raw(keys.kernel);
+    store.engine_mut().forget_raw(keys.userspace);
+    let value: Vec<u8> = CONTENT
+        .iter()
+        .copied()
+        .cycle()
+        .take(CONTENT.len() * 200)
+        .collect();
+    let mut ok = (|| {
+        let mut t = store.begin(Db::Userspace)?;
+        t.put(NAME, &value)?;
+        t.commit()?;
+        let mut t = store.begin(Db::Kernel)?;
+        t.put(b"boot-count", &1u64.to_le_bytes())?;
+        t.commit()?;
+        store.sync()
+    })()
+    .is_ok();
+    check(
+        "store put/commit/sync on the devices (master raw key wiped)",
+        ok,
+    );
+    let (disk, mut hw) = store.into_parts();
+    hw.drop_key(keys.kernel);
+    hw.drop_key(keys.userspace);
+    let keys = import_masters(&mut hw);
+    let mut store = match Store::mount(disk, hw, keys) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("mount failed: {e:?}");
+            return check("store remount", false);
+        }
+    };
+    ok = store.get(Db::Userspace, NAME).ok().flatten().as_deref() == Some(&value[..])
+        && store.check(Db::Userspace).is_ok()
+        && store.check(Db::Kernel).is_ok();
+    check("store remount: value intact, integrity check clean", ok);
+    let (mut disk, _) = store.into_parts();
+    let g = disk.geometry();
+    let mut raw = vec![0u8; g.block_size as usize * 64];
+    let mut leaked = false;
+    let mut block = 0;
+    while block < g.block_count {
+        let n = (g.block_count - block).min(64);
+        let buf = &mut raw[..n as usize * g.block_size as usize];
+        if disk.read(block, buf).is_err() {
+            leaked = true;
+            break;
+        }
+        leaked |= contains(buf, NAME) || contains(buf, CONTENT);
+        block += n;
+    }
+    check("at rest: neither marker appears on the raw disk", !leaked);
 }
 
 #[unsafe(no_mangle)]
@@ -337,13 +426,22 @@ extern "C" fn kat_main() -> ! {
             }
         }
     }
-    match crypto {
+    let engine = match crypto {
         Some(t) => crypto_checks(t),
-        None => check("virtio-crypto device present", false),
-    }
-    match blk {
+        None => {
+            check("virtio-crypto device present", false);
+            None
+        }
+    };
+    let disk = match blk {
         Some(t) => blk_checks(t),
-        None => check("virtio-blk device present", false),
+        None => {
+            check("virtio-blk device present", false);
+            None
+        }
+    };
+    if let (Some(disk), Some(engine)) = (disk, engine) {
+        store_checks(disk, engine);
     }
     // SAFETY: single-threaded image.
     let failures = unsafe { FAILURES };
