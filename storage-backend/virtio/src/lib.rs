@@ -11,6 +11,8 @@
 //!   `storage-backend`'s `CryptoEngine` trait (HKDF and SHA-256 in software).
 //! * [`blk`]: virtio-blk (the `virtio-drivers` driver) behind `storage-backend`'s
 //!   `BlockDevice`.
+//! * [`dma_pool`]: a `Hal` for a Zero OS task: one DMA arena from `DmaAlloc`, pages and
+//!   bounces served from it, MMIO windows from `MapMmio`.
 //! * `fake` (feature `fake`): host fakes of the transport, the DMA `Hal`, a virtio-crypto device
 //!   and a virtio-blk device, so every driver path runs in `cargo test`.
 //!
@@ -26,6 +28,7 @@ extern crate alloc;
 pub mod blk;
 pub mod crypto;
 pub mod ctr;
+pub mod dma_pool;
 pub mod engine;
 #[cfg(feature = "fake")]
 pub mod fake;
