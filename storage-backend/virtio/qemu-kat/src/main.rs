@@ -14,12 +14,13 @@ use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use storage_backend::{CryptoEngine, Db, DbKeys, FormatOptions, Store};
+use virtio_drivers::PAGE_SIZE;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
-use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 use zos_virtio::blk::{BlockDevice, EraseMode, VirtioBlockDevice};
 use zos_virtio::crypto::{CipherAlgo, CipherOp, SessionCtr, VirtioCrypto};
 use zos_virtio::ctr::{AesCtr, SoftAes256Ctr};
+use zos_virtio::dma_pool::{DmaPool, PoolHal, PoolSource};
 use zos_virtio::engine::{EngineError, VirtioCryptoEngine};
 use zos_virtio::gcm::Aes256Gcm;
 use zos_virtio::hw_engine::HardwareEngine;
@@ -111,31 +112,25 @@ unsafe impl GlobalAlloc for Bump {
 #[global_allocator]
 static ALLOC: Bump = Bump;
 
-/// DMA for a machine without paging: physical = virtual, QEMU's DMA is coherent.
-struct IdentityHal;
+/// DMA through zos-virtio's pool `Hal`, as a Zero OS task would use it: one arena (here from
+/// the heap; physical = virtual since this image runs without paging), bounces for buffers
+/// outside it.
+static POOL: DmaPool = DmaPool::new();
+struct KatPool;
+impl PoolSource for KatPool {
+    fn pool() -> &'static DmaPool {
+        &POOL
+    }
+}
+type KatHal = PoolHal<KatPool>;
+const ARENA_BYTES: usize = 1 << 20;
 
-// SAFETY: `dma_alloc` returns fresh zeroed page-aligned memory (the bump heap never reuses
-// memory, and bss starts zeroed); addresses are identity-mapped.
-unsafe impl Hal for IdentityHal {
-    fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
-        let layout = Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE).unwrap();
-        // SAFETY: non-zero size.
-        let p = unsafe { ALLOC.alloc(layout) };
-        match NonNull::new(p) {
-            Some(p) => (p.as_ptr() as PhysAddr, p),
-            None => (0, NonNull::dangling()),
-        }
-    }
-    unsafe fn dma_dealloc(_paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
-        0
-    }
-    unsafe fn mmio_phys_to_virt(paddr: PhysAddr, _size: usize) -> NonNull<u8> {
-        NonNull::new(paddr as *mut u8).unwrap()
-    }
-    unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {
-        buffer.as_ptr().cast::<u8>() as PhysAddr
-    }
-    unsafe fn unshare(_paddr: PhysAddr, _buffer: NonNull<[u8]>, _direction: BufferDirection) {}
+fn init_pool() {
+    let layout = Layout::from_size_align(ARENA_BYTES, PAGE_SIZE).unwrap();
+    // SAFETY: non-zero size; the arena is never freed.
+    let virt = unsafe { ALLOC.alloc(layout) } as usize;
+    // SAFETY: fresh heap memory used only by the pool; no paging, so physical = virtual.
+    unsafe { POOL.init(virt, virt as u64, ARENA_BYTES) }.unwrap();
 }
 
 struct Rng(u64);
@@ -173,9 +168,9 @@ fn check(name: &str, ok: bool) {
     }
 }
 
-type Crypto = VirtioCrypto<IdentityHal, MmioTransport<'static>>;
-type Engine = VirtioCryptoEngine<IdentityHal, MmioTransport<'static>>;
-type Disk = VirtioBlockDevice<IdentityHal, MmioTransport<'static>>;
+type Crypto = VirtioCrypto<KatHal, MmioTransport<'static>>;
+type Engine = VirtioCryptoEngine<KatHal, MmioTransport<'static>>;
+type Disk = VirtioBlockDevice<KatHal, MmioTransport<'static>>;
 
 fn crypto_checks(transport: MmioTransport<'static>) -> Option<Engine> {
     let dev = match Crypto::new(transport) {
@@ -325,7 +320,7 @@ fn blk_checks(transport: MmioTransport<'static>) -> Option<Disk> {
     Some(disk)
 }
 
-fn import_masters(hw: &mut HardwareEngine<IdentityHal, MmioTransport<'static>>) -> DbKeys {
+fn import_masters(hw: &mut HardwareEngine<KatHal, MmioTransport<'static>>) -> DbKeys {
     let mut kernel_raw = [0x11u8; 32];
     let mut user_raw = [0x22u8; 32];
     let kernel = hw.import_key(&kernel_raw).unwrap();
@@ -411,6 +406,7 @@ fn store_checks(disk: Disk, engine: Engine) {
 #[unsafe(no_mangle)]
 extern "C" fn kat_main() -> ! {
     println!("zos-virtio QEMU KAT");
+    init_pool();
     let (mut crypto, mut blk) = (None, None);
     for slot in 0..8 {
         let header =
@@ -443,6 +439,10 @@ extern "C" fn kat_main() -> ! {
     if let (Some(disk), Some(engine)) = (disk, engine) {
         store_checks(disk, engine);
     }
+    check(
+        "every DMA page returned to the pool",
+        POOL.pages_in_use() == 0,
+    );
     // SAFETY: single-threaded image.
     let failures = unsafe { FAILURES };
     println!("{} failed", failures);
