@@ -11,6 +11,8 @@
 //!   `storage-backend`'s `CryptoEngine` trait (HKDF and SHA-256 in software).
 //! * [`blk`]: virtio-blk (the `virtio-drivers` driver) behind `storage-backend`'s
 //!   `BlockDevice`.
+//! * [`any_engine`]: hardware or software engine behind one type (the no-device fallback);
+//!   [`kat`]: the GCM known-answer self-test through any engine.
 //! * [`dma_pool`]: a `Hal` for a Zero OS task: one DMA arena from `DmaAlloc`, pages and
 //!   bounces served from it, MMIO windows from `MapMmio`.
 //! * `fake` (feature `fake`): host fakes of the transport, the DMA `Hal`, a virtio-crypto device
@@ -25,6 +27,7 @@
 
 extern crate alloc;
 
+pub mod any_engine;
 pub mod blk;
 pub mod crypto;
 pub mod ctr;
@@ -34,3 +37,4 @@ pub mod engine;
 pub mod fake;
 pub mod gcm;
 pub mod hw_engine;
+pub mod kat;

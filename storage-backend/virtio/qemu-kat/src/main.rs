@@ -340,6 +340,12 @@ fn store_checks(disk: Disk, engine: Engine) {
     const NAME: &[u8] = b"MARKER-NAME-7f3a";
     const CONTENT: &[u8] = b"MARKER-CONTENT-91c2";
     let mut hw = HardwareEngine::new(engine);
+    let report = zos_virtio::kat::run(&mut hw);
+    println!("kat::run through storage-backend's CryptoEngine (HardwareEngine): {report:?}");
+    check(
+        "kat::run self-test on the hardware engine",
+        report.ok() && report.passed == 379,
+    );
     let keys = import_masters(&mut hw);
     let mut store = match Store::format(disk, hw, keys, &FormatOptions::default()) {
         Ok(s) => s,
