@@ -190,3 +190,29 @@ fn many_small_transactions_on_ram_with_the_software_engine() {
         t.commit().unwrap();
     }
 }
+
+/// Booting with the wrong master key is a clear error, not garbage.
+#[test]
+fn a_wrong_master_key_is_refused_at_mount() {
+    let (hw, hk) = hw_engine();
+    let mut s = Store::format(
+        RamDevice::new(512, 8, 256),
+        hw,
+        hk,
+        &FormatOptions::default(),
+    )
+    .unwrap();
+    let mut t = s.begin(Db::Userspace).unwrap();
+    t.put(b"k", b"v").unwrap();
+    t.commit().unwrap();
+    s.sync().unwrap();
+    let (dev, _) = s.into_parts();
+    let mut e = HardwareEngine::new(VirtioCryptoEngine::new(device(), 8));
+    let kernel = e.import_key(&[0x33; 32]).unwrap();
+    let userspace = e.import_key(&[0x44; 32]).unwrap();
+    match Store::mount(dev, e, DbKeys { kernel, userspace }) {
+        Err(storage_backend::StoreError::Integrity(_)) => {}
+        Err(other) => panic!("unexpected error {other:?}"),
+        Ok(_) => panic!("mounted with the wrong key"),
+    }
+}
