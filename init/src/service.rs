@@ -36,6 +36,8 @@ pub struct Init<'k, K: Supervisor + ?Sized> {
     registry: Registry,
     supervision: Supervision,
     tasks: Vec<Known, MAX_TASKS>,
+    /// The last receive error logged, so a persistent one is logged once.
+    last_receive_error: Option<Errno>,
 }
 
 impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
@@ -47,6 +49,7 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
             registry: Registry::new(),
             supervision: Supervision::new(config),
             tasks: Vec::new(),
+            last_receive_error: None,
         }
     }
 
@@ -169,12 +172,16 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
         let blocking = self.supervision.next_deadline().is_none();
         match k.receive(EndpointId::INIT, buf, blocking) {
             Ok(msg) => {
+                self.last_receive_error = None;
                 let payload = buf.get(..msg.len).unwrap_or(&[]);
                 self.handle(&msg, payload);
             }
             Err(Errno::WouldBlock) => k.sleep_ns(POLL_NS),
             Err(e) => {
-                klog!(k, Error, "receive failed: {}", e);
+                if self.last_receive_error != Some(e) {
+                    klog!(k, Error, "receive on init's endpoint failed: {}", e);
+                    self.last_receive_error = Some(e);
+                }
                 k.sleep_ns(POLL_NS);
             }
         }

@@ -1,5 +1,5 @@
 //! The traits through which tasks use a kernel, so that the same service code runs on the
-//! target (over [`Syscalls`](crate::Syscalls), raw `ecall`s) and on the host backend (over
+//! target (over `Syscalls`, raw `ecall`s) and on the host backend (over
 //! `host::TaskHandle`, std threads).
 
 use crate::{

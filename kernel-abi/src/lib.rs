@@ -9,12 +9,12 @@
 //!
 //! Tasks use a kernel through the [`Kernel`] trait (and init through [`Supervisor`]):
 //!
-//! - on riscv64 bare metal, [`Syscalls`] implements them with raw `ecall`s;
+//! - on riscv64 bare metal, `Syscalls` implements them with raw `ecall`s;
 //! - with the `host` feature, `host::HostKernel` runs tasks as std threads and implements the
 //!   same traits with the same credential stamping, for host tests of every service.
 //!
 //! Features: `std` (std types, implied by `host`), `host` (the host backend). On riscv64 bare
-//! metal, `task_rt` and the [`task_entry!`] macro give a task binary its entry point, panic
+//! metal, `task_rt` and the `task_entry!` macro give a task binary its entry point, panic
 //! handler and heap.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]

@@ -444,6 +444,19 @@ fn the_supervisor_gets_fault_reports_only_from_the_kernel() {
     assert_eq!(tag, init_proto::FAULT_REPORT);
     assert_eq!(sender.task, forger);
     assert!(!init_proto::is_from_kernel(&sender));
+    // Restarting a running task reports the old incarnation as killed.
+    assert_eq!(k.restart(forger.index).map(|id| id.generation), Ok(1));
+    let (tag, sender, payload) = within(&rx);
+    assert_eq!(tag, init_proto::FAULT_REPORT);
+    assert!(init_proto::is_from_kernel(&sender));
+    assert_eq!(
+        FaultReport::decode(&payload),
+        Ok(FaultReport {
+            task: forger,
+            kind: FaultKind::Killed,
+            detail: 0
+        })
+    );
 }
 
 #[test]

@@ -308,7 +308,12 @@ impl<D: BlockDevice, E: CryptoEngine> core::fmt::Debug for Txn<'_, D, E> {
 }
 
 impl<D: BlockDevice, E: CryptoEngine> Txn<'_, D, E> {
-    /// Sets `key` (1..=255 bytes) to `value` (up to 16 KiB).
+    /// The store (read-only; for statistics such as device counters).
+    pub fn store(&self) -> &Store<D, E> {
+        self.store
+    }
+
+    /// Sets `key` (1..=255 bytes) to `value` (up to [`crate::MAX_VALUE`] = 8 KiB).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let (r, mut io) = self.store.parts(self.db)?;
         r.put(&mut io, key, value)

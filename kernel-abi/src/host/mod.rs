@@ -28,8 +28,8 @@
 //! A task is a closure `Fn(TaskHandle)`; it may run several times (each restart calls it again
 //! on a fresh thread with the next generation). A task that returns has exited; one that panics
 //! has faulted (reported as [`FaultKind::Exited`] with [`ExitStatus::PANIC`], as the target's
-//! panic handler does). A task that is restarted while its old thread still runs is stopped at
-//! that thread's next kernel operation.
+//! panic handler does). A task that is restarted while its old thread still runs is reported
+//! as [`FaultKind::Killed`] and stopped at that thread's next kernel operation.
 
 mod handle;
 
@@ -510,7 +510,8 @@ fn start(shared: &Arc<Shared>, index: u16) -> Result<TaskId, Errno> {
             return Err(Errno::PeerDied);
         }
         let old = st.slot(index).ok_or(Errno::InvalidArgument)?.id;
-        st.stop(old, TaskState::Exited, None);
+        // Like the target kernel, stopping a running incarnation reports it as killed.
+        st.stop(old, TaskState::Exited, Some((FaultKind::Killed, 0)));
         let slot = st.slot_mut(index).ok_or(Errno::InvalidArgument)?;
         if slot.started_once {
             slot.id = slot.id.next_generation();

@@ -3,7 +3,7 @@
 //!
 //! Exit codes (stable, for scripts): 0 success; 1 the input failed a check (corrupt, tampered,
 //! truncated, wrong key or signature); 2 usage error; 3 I/O error (a file could not be opened,
-//! read or written).
+//! read or written); 4 the named item does not exist, or exists already.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -12,6 +12,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use zvfs::asu::{AsuError, AsuReader, EntryKind, Signature};
+use zvfs::ine::IneError;
+
+mod ine_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +45,11 @@ enum Command {
         #[arg(long)]
         pubkey: Option<PathBuf>,
     },
+    /// Work on a plain inecontainer file, like the reference `ic` tool.
+    Ine {
+        #[command(subcommand)]
+        command: ine_cmd::IneCommand,
+    },
     /// List the entries of an ASU file.
     AsuList {
         /// The ASU file.
@@ -53,10 +61,24 @@ enum Command {
 }
 
 /// A failure, with the exit code it maps to.
-enum Failure {
+pub(crate) enum Failure {
     Usage(String),
     Check(String),
     Io(String),
+    Missing(String),
+}
+
+impl From<IneError> for Failure {
+    fn from(e: IneError) -> Self {
+        match e {
+            IneError::Io(_) => Failure::Io(e.to_string()),
+            IneError::NoSuchStream(_) | IneError::StreamExists(_) => {
+                Failure::Missing(e.to_string())
+            }
+            IneError::BadName(_) => Failure::Usage(e.to_string()),
+            _ => Failure::Check(e.to_string()),
+        }
+    }
 }
 
 impl From<AsuError> for Failure {
@@ -73,6 +95,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::VerifyAsu { file, key, pubkey } => verify_asu(&file, key, pubkey, cli.json),
         Command::AsuList { file, key } => asu_list(&file, key, cli.json),
+        Command::Ine { command } => ine_cmd::run(command, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,6 +104,7 @@ fn main() -> ExitCode {
                 Failure::Check(m) => (1, m),
                 Failure::Usage(m) => (2, m),
                 Failure::Io(m) => (3, m),
+                Failure::Missing(m) => (4, m),
             };
             if cli.json {
                 println!("{}", serde_json::json!({ "ok": false, "error": message }));
@@ -216,7 +240,7 @@ fn asu_list(file: &Path, key: Option<PathBuf>, json: bool) -> Result<(), Failure
 }
 
 /// Sizes as people read them: 1023 B, 1.0 KiB, 12.5 MiB.
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

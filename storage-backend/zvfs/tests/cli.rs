@@ -160,3 +160,90 @@ fn verify_asu_checks_keys_and_signatures() {
     let (code, _, _) = zvfs(&["verify-asu", f, "--key", &p("bad.key")]);
     assert_eq!(code, 2, "a malformed key file is a usage error");
 }
+
+#[test]
+fn ine_commands_manage_a_container_like_the_reference_tool() {
+    let dir = scratch("cli_ine");
+    let c = dir.join("box.ine");
+    let c = c.to_str().unwrap_or_default();
+    let a = dir.join("a.txt");
+    let b = dir.join("b.bin");
+    std::fs::write(&a, b"alpha\n").expect("write");
+    let big: Vec<u8> = (0..50_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&b, &big).expect("write");
+
+    assert_eq!(zvfs(&["ine", "init", c]).0, 0);
+    assert_eq!(zvfs(&["ine", "init", c]).0, 3, "init refuses to overwrite");
+    let (code, out, err) = zvfs(&[
+        "ine",
+        "import",
+        c,
+        a.to_str().unwrap_or_default(),
+        b.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = zvfs(&["--json", "ine", "list", c]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"a.txt\"") && out.contains("50000"), "{out}");
+
+    let (code, out, _) = zvfs(&["ine", "extract", c, "a.txt"]);
+    assert_eq!((code, out.as_str()), (0, "alpha\n"));
+    let export = dir.join("export");
+    assert_eq!(
+        zvfs(&["ine", "export-all", c, export.to_str().unwrap_or_default()]).0,
+        0
+    );
+    assert_eq!(std::fs::read(export.join("b.bin")).ok(), Some(big));
+
+    assert_eq!(zvfs(&["ine", "remove", c, "b.bin"]).0, 0);
+    assert_eq!(
+        zvfs(&["ine", "extract", c, "b.bin"]).0,
+        4,
+        "a removed file is not found"
+    );
+    assert_eq!(
+        zvfs(&["ine", "import", c, a.to_str().unwrap_or_default()]).0,
+        4,
+        "duplicate name"
+    );
+    assert_eq!(zvfs(&["ine", "list", c, "--ident", "something else"]).0, 1);
+
+    // A truncated container is refused with exit code 1.
+    let bytes = std::fs::read(c).expect("read");
+    let cut = dir.join("cut.ine");
+    std::fs::write(&cut, &bytes[..bytes.len() - 5]).expect("write");
+    let (code, _, err) = zvfs(&["ine", "list", cut.to_str().unwrap_or_default()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn ine_export_all_refuses_names_that_escape_the_directory() {
+    let dir = scratch("cli_ine_escape");
+    let path = dir.join("evil.ine");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .expect("open");
+    let mut container =
+        zvfs::ine::Container::create(file, zvfs::ine::DEFAULT_IDENTIFIER).expect("create");
+    container
+        .add("../escaped", &mut &b"gotcha"[..])
+        .expect("add");
+    drop(container);
+    let out = dir.join("out");
+    let (code, _, err) = zvfs(&[
+        "ine",
+        "export-all",
+        path.to_str().unwrap_or_default(),
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !dir.join("escaped").exists(),
+        "a file was written outside the target directory"
+    );
+}

@@ -31,9 +31,12 @@ impl Region {
         internal: bool,
     ) -> Result<()> {
         let mut checkpointed = false;
+        let mut rounds = 2 * self.segs.len();
         loop {
+            rounds = rounds.checked_sub(1).ok_or(StoreError::NoSpace)?;
             let free = self.free_count();
-            if free > self.reserve() || (internal && free > 0) {
+            let reserve = self.reserve() - u32::from(self.shrinking);
+            if free > reserve || (internal && free > 0) {
                 return Ok(());
             }
             if internal {
@@ -79,7 +82,8 @@ impl Region {
             return Some(i as u32);
         }
         candidates()
-            .filter(|(_, s)| s.live + self.layout.bs as u64 <= cap)
+            // Only worth it if at least an eighth of the segment comes back.
+            .filter(|(_, s)| s.live + cap / 8 <= cap)
             .min_by_key(|(_, s)| s.live)
             .map(|(i, _)| i as u32)
     }
@@ -190,16 +194,31 @@ impl Region {
         Ok(())
     }
 
-    /// Writes a checkpoint when the log since the last one has grown long (bounded mount time).
+    /// Between transactions: writes a checkpoint when the log since the last one has grown long
+    /// (bounded mount time), and cleans ahead so the next transaction starts with free segments
+    /// (a checkpoint cannot be written while a transaction is open).
     pub(super) fn maybe_checkpoint<D: BlockDevice, E: CryptoEngine>(
         &mut self,
         io: &mut Io<'_, D, E>,
     ) -> Result<()> {
+        if self.txn.is_some() {
+            return Ok(());
+        }
         let limit = (self.layout.seg_count / 4).max(4);
-        if self.segs_since_ckpt >= limit {
+        let low = |r: &Self| r.free_count() <= r.reserve() + 2;
+        if self.segs_since_ckpt >= limit || (low(self) && self.checkpoint_helps()) {
             match self.checkpoint(io) {
                 Err(StoreError::NoSpace) | Ok(()) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        let mut rounds = self.segs.len();
+        while low(self) && rounds > 0 {
+            rounds -= 1;
+            let Some(v) = self.pick_victim() else { break };
+            match self.clean(io, v) {
+                Err(StoreError::NoSpace) => break,
+                r => r?,
             }
         }
         Ok(())

@@ -114,6 +114,7 @@ struct OpenTxn {
     bytes_delta: i64,
     key_bytes_delta: i64,
     poisoned: bool,
+    has_puts: bool,
 }
 
 /// Geometry of a region, in device terms.
@@ -154,9 +155,10 @@ impl Layout {
     fn log_start(&self) -> usize {
         2 * self.bs
     }
-    /// Bytes reserved at the end of each segment for the link record.
+    /// Bytes reserved at the end of each segment for the link record: one block (the link
+    /// record itself is a 64-byte chunk).
     fn link_reserve(&self) -> usize {
-        64
+        self.bs
     }
 }
 
@@ -184,6 +186,10 @@ pub struct Region {
     segs_since_ckpt: u32,
     modified_ns: u64,
     synced: bool,
+    /// Set while appending records that only shrink the database (deletes, the commit of a
+    /// delete-only transaction): they may use one reserved segment, so a full store can still
+    /// free space.
+    shrinking: bool,
 }
 
 impl core::fmt::Debug for Region {
@@ -228,6 +234,7 @@ impl Region {
             txn: None,
             segs_since_ckpt: 0,
             synced: true,
+            shrinking: false,
         }
     }
 

@@ -196,7 +196,15 @@ impl Region {
         ckpt_start: bool,
     ) -> Result<()> {
         let seg = self.pick_free().ok_or(StoreError::NoSpace)?;
-        let old = self.head.take();
+        let mut old = self.head.take();
+        if let Some(h) = old.as_mut() {
+            // Make the old head's tail durable first, so that its valid end on the medium is
+            // exactly the length the new segment records, whether or not the link lands.
+            if let Err(e) = self.pad_and_sync(io, h) {
+                self.head = old;
+                return Err(e);
+            }
+        }
         let prev = match (&old, self.chain_end) {
             (Some(h), _) => (h.seq, h.seg, h.pos),
             (None, Some((s, q, end))) => (q, s, end),
@@ -287,21 +295,7 @@ impl Region {
         if need > self.seg_capacity() {
             return Err(StoreError::InvalidArgument);
         }
-        loop {
-            if let Some(h) = &self.head
-                && h.pos + need + self.layout.link_reserve() <= self.layout.seg_bytes()
-            {
-                break;
-            }
-            self.make_free(io, internal)?;
-            // Cleaning may have moved the head to a segment with room.
-            if let Some(h) = &self.head
-                && h.pos + need + self.layout.link_reserve() <= self.layout.seg_bytes()
-            {
-                break;
-            }
-            self.roll(io, false)?;
-        }
+        self.ensure_room(io, need, internal)?;
         let Some(mut h) = self.head.take() else {
             return Err(StoreError::NoSpace);
         };
@@ -310,6 +304,39 @@ impl Region {
         self.head = Some(h);
         let off = r?;
         Ok((seg, off, need))
+    }
+
+    /// Makes sure the head has room for `need` bytes of chunks, cleaning, checkpointing and
+    /// moving to a new segment as needed. Callers that record state in the next record (the
+    /// hash chain in a commit) call this first, so no cleaning commit slips in between.
+    pub(super) fn ensure_room<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        need: usize,
+        internal: bool,
+    ) -> Result<()> {
+        loop {
+            if let Some(h) = &self.head
+                && self.fits(h, need)
+            {
+                return Ok(());
+            }
+            self.make_free(io, internal)?;
+            // Cleaning may have moved the head to a segment with room.
+            if let Some(h) = &self.head
+                && self.fits(h, need)
+            {
+                return Ok(());
+            }
+            self.roll(io, false)?;
+        }
+    }
+
+    /// Whether `need` more bytes fit in the head while leaving a whole block for the link (a
+    /// commit pads to the block end, so the link always starts a block of its own).
+    fn fits(&self, h: &Head, need: usize) -> bool {
+        let bs = self.layout.bs;
+        (h.pos + need).div_ceil(bs) * bs + self.layout.link_reserve() <= self.layout.seg_bytes()
     }
 
     /// Pads and flushes the head, if any.

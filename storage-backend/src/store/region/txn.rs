@@ -16,7 +16,7 @@ use super::{Io, OpenTxn, Region};
 /// Longest key.
 pub const MAX_KEY: usize = 255;
 /// Longest value.
-pub const MAX_VALUE: usize = 16 * 1024;
+pub const MAX_VALUE: usize = 8 * 1024;
 
 /// The next link of the transaction hash chain.
 pub(super) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
@@ -42,6 +42,7 @@ impl Region {
             bytes_delta: 0,
             key_bytes_delta: 0,
             poisoned: false,
+            has_puts: false,
         });
     }
 
@@ -110,6 +111,7 @@ impl Region {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
                     t.n += 1;
+                    t.has_puts = true;
                     t.objects_delta += dobj;
                     t.bytes_delta += dbytes;
                     if before.is_none() {
@@ -152,7 +154,10 @@ impl Region {
             .as_ref()
             .map(|t| t.tags.clone())
             .unwrap_or_default();
-        match self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag)) {
+        self.shrinking = true;
+        let r = self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag));
+        self.shrinking = false;
+        match r {
             Ok(_) => {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
@@ -181,7 +186,10 @@ impl Region {
             return Ok(());
         }
         let tags: [u8; 32] = t.tags.clone().finalize().into();
-        self.write_commit(io, t.id, t.n, tags, false)?;
+        self.shrinking = !t.has_puts;
+        let r = self.write_commit(io, t.id, t.n, tags, false);
+        self.shrinking = false;
+        r?;
         for (k, v) in t.pending {
             match v {
                 Some(loc) => self.apply_put(k, loc),
@@ -200,6 +208,9 @@ impl Region {
         tags: [u8; 32],
         internal: bool,
     ) -> Result<()> {
+        // Room first: cleaning may commit (and advance the chain) while making room.
+        let len = super::super::seal::sealed_len(1 + 8 + 4 + 32);
+        self.ensure_room(io, len, internal)?;
         let next = chain_next(&self.chain, id, n, &tags);
         let mut w = Writer::new(kind::COMMIT);
         w.u64(id).u32(n).bytes(&next);

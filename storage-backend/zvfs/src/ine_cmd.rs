@@ -1,0 +1,195 @@
+//! `zvfs ine …`: the reference `ic` tool's operations on a plain inecontainer file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Write};
+use std::path::{Component, Path, PathBuf};
+
+use clap::Subcommand;
+use zvfs::ine::{Container, DEFAULT_IDENTIFIER};
+
+use crate::{Failure, human_size};
+
+#[derive(Subcommand)]
+pub enum IneCommand {
+    /// Create an empty container.
+    Init {
+        /// The container file (must not exist).
+        container: PathBuf,
+        /// The identifier string of the file header.
+        #[arg(long, default_value = DEFAULT_IDENTIFIER)]
+        ident: String,
+    },
+    /// List the virtual files.
+    List {
+        /// The container file.
+        container: PathBuf,
+        /// Refuse a container with another identifier.
+        #[arg(long)]
+        ident: Option<String>,
+    },
+    /// Add host files as virtual files (named after the file, or --name for one file).
+    Import {
+        /// The container file.
+        container: PathBuf,
+        /// Host files to add.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The virtual file's name (only with a single file).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Write one virtual file to a host file, or to standard output.
+    Extract {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        name: String,
+        /// Where to write it (standard output when absent or `-`).
+        output: Option<PathBuf>,
+    },
+    /// Write every virtual file into a host directory.
+    ExportAll {
+        /// The container file.
+        container: PathBuf,
+        /// The directory (created if missing).
+        directory: PathBuf,
+    },
+    /// Remove virtual files; their chunks become fill chunks, reused by later imports.
+    Remove {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual files to remove.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+fn io_failure(path: &Path, e: io::Error) -> Failure {
+    Failure::Io(format!("{}: {e}", path.display()))
+}
+
+fn open(path: &Path, ident: Option<&str>) -> Result<Container<File>, Failure> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_failure(path, e))?;
+    Ok(Container::open(file, ident)?)
+}
+
+/// Runs one `ine` subcommand.
+pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        IneCommand::Init { container, ident } => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&container)
+                .map_err(|e| io_failure(&container, e))?;
+            Container::create(file, &ident)?;
+            Ok(())
+        }
+        IneCommand::List { container, ident } => {
+            let c = open(&container, ident.as_deref())?;
+            let list = c.list();
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|s| serde_json::json!({ "name": s.name, "size": s.size, "stream_id": s.id }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            } else {
+                for s in &list {
+                    println!("{:>12}  {}", human_size(s.size), s.name);
+                }
+            }
+            Ok(())
+        }
+        IneCommand::Import {
+            container,
+            files,
+            name,
+        } => {
+            if name.is_some() && files.len() != 1 {
+                return Err(Failure::Usage("--name takes a single file".into()));
+            }
+            let mut c = open(&container, None)?;
+            for path in &files {
+                let stream_name = match &name {
+                    Some(n) => n.clone(),
+                    None => path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .ok_or_else(|| {
+                            Failure::Usage(format!("{}: no file name", path.display()))
+                        })?,
+                };
+                let mut reader = BufReader::new(File::open(path).map_err(|e| io_failure(path, e))?);
+                let info = c.add(&stream_name, &mut reader)?;
+                if !json {
+                    println!("added {} ({})", info.name, human_size(info.size));
+                }
+            }
+            Ok(())
+        }
+        IneCommand::Extract {
+            container,
+            name,
+            output,
+        } => {
+            let mut c = open(&container, None)?;
+            match output.filter(|p| p.as_os_str() != "-") {
+                None => {
+                    let stdout = io::stdout();
+                    let mut lock = stdout.lock();
+                    c.extract(&name, &mut lock)?;
+                    lock.flush().map_err(|e| Failure::Io(e.to_string()))?;
+                }
+                Some(path) => {
+                    let mut out = File::create(&path).map_err(|e| io_failure(&path, e))?;
+                    c.extract(&name, &mut out)?;
+                }
+            }
+            Ok(())
+        }
+        IneCommand::ExportAll {
+            container,
+            directory,
+        } => {
+            let mut c = open(&container, None)?;
+            std::fs::create_dir_all(&directory).map_err(|e| io_failure(&directory, e))?;
+            for stream in c.list() {
+                let target = safe_join(&directory, &stream.name)?;
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| io_failure(parent, e))?;
+                }
+                let mut out = File::create(&target).map_err(|e| io_failure(&target, e))?;
+                c.extract(&stream.name, &mut out)?;
+            }
+            Ok(())
+        }
+        IneCommand::Remove { container, names } => {
+            let mut c = open(&container, None)?;
+            for name in &names {
+                c.remove(name)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `directory/name` for a virtual file name, refusing names that would land outside the
+/// directory (absolute paths, `..`), since a container's names are not trusted.
+fn safe_join(directory: &Path, name: &str) -> Result<PathBuf, Failure> {
+    let relative = Path::new(name);
+    let escapes = relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if escapes || name.is_empty() {
+        return Err(Failure::Check(format!(
+            "virtual file name {name:?} would leave the target directory"
+        )));
+    }
+    Ok(directory.join(relative))
+}
