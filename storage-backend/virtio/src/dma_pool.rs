@@ -6,8 +6,8 @@
 //! The task reserves one arena at start-up ([`DmaPool::init`]) and registers its MMIO windows
 //! ([`DmaPool::register_mmio`]); [`PoolHal`] then serves `virtio-drivers`:
 //!
-//! - `dma_alloc`/`dma_dealloc`: first-fit runs of pages from the arena (zeroed on allocation,
-//!   wiped on release);
+//! - `dma_alloc`/`dma_dealloc`: first-fit runs of pages from the arena (free pages are kept
+//!   zeroed: every run is wiped when it is released, so allocations come out zeroed);
 //! - `share` of a buffer that lies in the arena (the crypto driver's key page and bounces):
 //!   address translation only, no copy;
 //! - `share` of any other buffer (request headers on the stack, the caller's block buffers):
@@ -135,6 +135,9 @@ impl DmaPool {
             if i.arena.is_some() {
                 return Err(PoolError::AlreadyInitialised);
             }
+            // Free pages are kept zeroed from here on.
+            // SAFETY: the caller hands us the whole range.
+            unsafe { wipe(virt, len / PAGE_SIZE * PAGE_SIZE) };
             i.arena = Some(Window { virt, phys, len });
             i.used = vec![false; len / PAGE_SIZE];
             Ok(())
@@ -201,16 +204,17 @@ pub trait PoolSource {
 /// A `virtio-drivers` `Hal` on a [`DmaPool`].
 pub struct PoolHal<P: PoolSource>(PhantomData<P>);
 
-/// Overwrites `len` bytes at `virt` with zeros (volatile, so the wipe is not optimised away).
+/// Overwrites `len` bytes at `virt` with zeros.
 ///
 /// # Safety
 ///
 /// The range lies in the arena and belongs to the caller (just allocated, or being released).
 unsafe fn wipe(virt: usize, len: usize) {
-    for i in 0..len {
-        // SAFETY: the caller owns the range.
-        unsafe { core::ptr::write_volatile((virt + i) as *mut u8, 0) };
-    }
+    // SAFETY: the caller owns the range.
+    unsafe { core::ptr::write_bytes(virt as *mut u8, 0, len) };
+    // Keep the wipe ordered before the pages are handed out again (and not elided as a dead
+    // store: the memory stays reachable through the pool).
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned runs of the arena that are not handed out
@@ -221,8 +225,7 @@ unsafe impl<P: PoolSource> Hal for PoolHal<P> {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
         match P::pool().alloc(pages) {
             Some((phys, virt)) => {
-                // SAFETY: a run just allocated from the arena.
-                unsafe { wipe(virt, pages.max(1) * PAGE_SIZE) };
+                // Free pages are kept zeroed (wiped on release), so the run is already zero.
                 // `virt` lies in the arena, which does not start at address 0.
                 (
                     phys,
@@ -260,8 +263,7 @@ unsafe impl<P: PoolSource> Hal for PoolHal<P> {
         let Some((phys, bounce)) = P::pool().alloc(pages) else {
             panic!("DMA pool exhausted bouncing {len} bytes");
         };
-        // SAFETY: a run just allocated from the arena.
-        unsafe { wipe(bounce, pages.max(1) * PAGE_SIZE) };
+        // Free pages are kept zeroed, so the bounce starts as zeros.
         if direction != BufferDirection::DeviceToDriver {
             // SAFETY: the caller guarantees `buffer` is valid for reads; the bounce is a fresh
             // run of the arena of at least `len` bytes, disjoint from it.
@@ -289,8 +291,9 @@ unsafe impl<P: PoolSource> Hal for PoolHal<P> {
             unsafe { core::ptr::copy_nonoverlapping(bounce as *const u8, virt as *mut u8, len) };
         }
         let pages = len.div_ceil(PAGE_SIZE);
+        // Only the first `len` bytes were ever written (by us or the device).
         // SAFETY: the bounce run `share` allocated for this buffer; released right after.
-        unsafe { wipe(bounce, pages.max(1) * PAGE_SIZE) };
+        unsafe { wipe(bounce, len) };
         P::pool().free(bounce, pages);
     }
 }
