@@ -14,6 +14,7 @@ fn main() {
         println!("cargo:rerun-if-changed=link.ld");
     }
     println!("cargo:rerun-if-env-changed=ZOS_SYSTEM_RS");
+    println!("cargo:rerun-if-env-changed=DEFMT_LOG");
     let system = match std::env::var_os("ZOS_SYSTEM_RS") {
         Some(path) => {
             let path = PathBuf::from(path);

@@ -324,3 +324,38 @@ fn a_system_task_sets_a_restart_policy() {
     assert_eq!(k.task_state(victim.index), Some(TaskState::Faulted));
     assert_eq!(k.task_id(victim.index).map(|id| id.generation), Some(0));
 }
+
+#[test]
+fn init_answers_garbage_with_errors_and_keeps_serving() {
+    let k = HostKernel::new();
+    let init = spawn_init(&k);
+    k.restart(init.index).expect("start init");
+    let app = k.attach(TaskSpec::new("fuzzer").class(ProcessClass::Application));
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut reply = [0u8; 16];
+    for round in 0..2000u32 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let tag = Tag(0x1000 + (seed % 20) as u32);
+        let len = (seed >> 8) as usize % 48;
+        let payload: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8).collect();
+        match app.call(EndpointId::INIT, tag, &payload, &mut reply) {
+            Ok((reply_tag, n)) => {
+                assert_eq!(reply_tag, tag.response(), "round {round}");
+                assert!(
+                    init_proto::decode_response(&reply[..n]).is_ok() || n == 2,
+                    "round {round}: {:?}",
+                    &reply[..n]
+                );
+            }
+            Err(e) => panic!("round {round}: init did not answer: {e}"),
+        }
+    }
+    assert_eq!(k.task_state(init.index), Some(TaskState::Running));
+    // And it still works.
+    assert_eq!(
+        init_proto::lookup(&app, "nothing"),
+        Err(InitCallError::Init(InitError::NotFound))
+    );
+}

@@ -49,6 +49,17 @@ pub struct Platform {
     pub flash: Vec<Region, MAX_FLASH_BANKS>,
     /// The timebase frequency of the `time` CSR, in Hz.
     pub timebase_hz: Option<u32>,
+    /// The boot arguments ask for defmt log records on the semihosting channel
+    /// (`zos.log=defmt`, which `cargo xtask run` passes with `-append`).
+    pub defmt_log: bool,
+}
+
+/// The boot argument that turns the defmt log channel on.
+pub const DEFMT_BOOTARG: &str = "zos.log=defmt";
+
+/// Whether a `bootargs` string enables the defmt channel.
+pub fn bootargs_enable_defmt(bootargs: &str) -> bool {
+    bootargs.split_whitespace().any(|w| w == DEFMT_BOOTARG)
 }
 
 /// Why the device tree could not be used.
@@ -76,6 +87,11 @@ impl Platform {
         if platform.memory.is_empty() {
             return Err(PlatformError::NoMemory);
         }
+        platform.defmt_log = fdt
+            .find_node("/chosen")
+            .and_then(|chosen| chosen.property("bootargs"))
+            .and_then(|p| core::str::from_utf8(p.value).ok())
+            .is_some_and(|args| bootargs_enable_defmt(args.trim_end_matches('\0')));
         platform.timebase_hz = fdt
             .find_node("/cpus")
             .and_then(|cpus| cpus.property("timebase-frequency"))
@@ -131,5 +147,18 @@ impl Platform {
     /// Total RAM in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.memory.iter().map(|r| r.size).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defmt_channel_needs_its_exact_boot_argument() {
+        assert!(bootargs_enable_defmt("zos.log=defmt"));
+        assert!(bootargs_enable_defmt("quiet zos.log=defmt foo"));
+        assert!(!bootargs_enable_defmt("zos.log=text"));
+        assert!(!bootargs_enable_defmt(""));
     }
 }

@@ -265,6 +265,11 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
         Ok(self.region(db)?.metadata())
     }
 
+    /// Bytes of RAM the index of `db` holds (see FORMAT.md, "RAM").
+    pub fn index_ram_bytes(&self, db: Db) -> Result<usize> {
+        Ok(self.region(db)?.index_ram_bytes())
+    }
+
     /// Erase count of every segment of `db`.
     pub fn erase_counts(&self, db: Db) -> Result<Vec<u32>> {
         Ok(self.region(db)?.erase_counts())

@@ -290,3 +290,44 @@ fn transaction_streams_more_than_it_buffers() {
     assert_eq!(s.usage(Db::Userspace).unwrap().objects, 1536);
     s.check(Db::Userspace).unwrap();
 }
+
+#[test]
+fn index_ram_per_object_is_bounded() {
+    use storage_backend::block::RamDevice;
+    use storage_backend::{FormatOptions, Store};
+    let (e, k) = common::engine();
+    let mut s = Store::format(
+        RamDevice::new(512, 8, 2048),
+        e,
+        k,
+        &FormatOptions::default(),
+    )
+    .unwrap();
+    let n = 10_000u32;
+    for batch in 0..10 {
+        let mut t = s.begin(Db::Userspace).unwrap();
+        for i in 0..n / 10 {
+            // 20-byte keys, as the VFS uses for content chunks (prefix + inode + index).
+            t.put(
+                format!("c/{:08}/{:08}", i % 97, batch * 1000 + i).as_bytes(),
+                b"v",
+            )
+            .unwrap();
+        }
+        t.commit().unwrap();
+    }
+    let live = s.index_ram_bytes(Db::Userspace).unwrap();
+    assert!(
+        live <= 64 * n as usize,
+        "{} bytes per object while writing",
+        live / n as usize
+    );
+    let s = common::remount_ram(s);
+    let after = s.index_ram_bytes(Db::Userspace).unwrap();
+    assert!(
+        after <= (24 + 20) * n as usize,
+        "{} bytes per object after mount",
+        after / n as usize
+    );
+    assert_eq!(s.usage(Db::Userspace).unwrap().objects, u64::from(n));
+}

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+pub mod backend;
 pub mod client;
 pub mod crypto;
 pub mod error;

@@ -65,7 +65,7 @@ impl Default for Limits {
         Self {
             max_entries: 1 << 24,
             max_bytes: 1 << 40,
-            max_file_size: 1 << 36,
+            max_file_size: 1 << 32,
         }
     }
 }

@@ -543,3 +543,241 @@ fn handles_are_bounded_per_task() {
     vfs.reap_task(restarted.task);
     assert!(vfs.open(&a2, &f, flags, None, None).is_ok());
 }
+
+#[test]
+fn resource_limits_refuse_and_change_nothing() {
+    let env = TestEnv::new();
+    let limits = Limits {
+        max_entries: 40,
+        max_bytes: 10_000,
+        max_file_size: 6_000,
+    };
+    let mut vfs = Vfs::new(MemStore::new(), limits);
+    vfs.boot(&env).unwrap();
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.write_file(&sys, "/tmp/big", &[0; 6_001], None, None)
+            .unwrap_err(),
+        VfsError::ResourceLimitExceeded
+    );
+    vfs.write_file(&sys, "/tmp/a", &[0; 5_000], None, None)
+        .unwrap();
+    assert_eq!(
+        vfs.write_file(&sys, "/tmp/b", &[0; 5_000], None, None)
+            .unwrap_err(),
+        VfsError::ResourceLimitExceeded
+    );
+    assert!(!vfs.exists(&sys, "/tmp/b").unwrap());
+    let mut n = 0;
+    let err = loop {
+        match vfs.mkdir(&sys, &format!("/tmp/d{n}"), false, None) {
+            Ok(()) => n += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, VfsError::ResourceLimitExceeded);
+    // The store's own limit maps to the same error.
+    let mut store = MemStore::new();
+    store.max_objects = Some(200);
+    let mut vfs = Vfs::new(store, Limits::default());
+    vfs.boot(&env).unwrap();
+    let err = loop {
+        match vfs.write_file(&sys, &format!("/tmp/f{n}"), b"x", None, None) {
+            Ok(()) => n += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, VfsError::ResourceLimitExceeded);
+}
+
+#[test]
+fn a_dangling_symlink_is_not_replaced_by_a_file() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let l = format!("{}/dangling", home(ALICE));
+    vfs.symlink(&a, "nowhere", &l).unwrap();
+    assert_eq!(
+        vfs.write_file(&a, &l, b"x", None, None).unwrap_err(),
+        VfsError::AlreadyExists
+    );
+    assert_eq!(vfs.readlink(&a, &l).unwrap(), "nowhere");
+}
+
+/// Random operations from four callers over a small set of paths: nothing panics, and the
+/// running usage totals of every directory match a recount of the tree.
+#[test]
+fn random_operations_keep_the_accounting_exact() {
+    for seed in [
+        0x0123_4567_89ab_cdefu64,
+        0xfeed_beef_dead_f00d,
+        0x5eed_0000_0000_0001,
+    ] {
+        random_run(seed);
+    }
+}
+
+fn random_run(seed: u64) {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let callers = [
+        creds(1, ProcessClass::System, None),
+        creds(3, ProcessClass::Application, Some(ALICE)),
+        creds(4, ProcessClass::Application, Some(BOB)),
+        creds(5, ProcessClass::Application, None),
+    ];
+    let a = home(ALICE);
+    let b = home(BOB);
+    let paths = [
+        format!("{a}/x"),
+        format!("{a}/Documents/y"),
+        format!("{a}/Documents/d"),
+        format!("{a}/Documents/d/z"),
+        format!("{a}/link"),
+        format!("{b}/x"),
+        format!("{b}/Music/m"),
+        "/tmp/t".to_string(),
+        "/tmp/dir".to_string(),
+        "/tmp/dir/u".to_string(),
+        "/system/config/machine.json".to_string(),
+        "/users/registry.json".to_string(),
+        "/".to_string(),
+    ];
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut handles = Vec::new();
+    let mut succeeded = 0;
+    for _ in 0..6000 {
+        let caller = callers[(next() % 4) as usize];
+        let ctx = Ctx { caller, env: &env };
+        let p = &paths[(next() % paths.len() as u64) as usize];
+        let q = &paths[(next() % paths.len() as u64) as usize];
+        let len = match next() % 4 {
+            0 => 0,
+            1 => 1,
+            2 => (next() % 9000) as usize,
+            _ => 3968,
+        };
+        let data = vec![(next() % 256) as u8; len];
+        let result = match next() % 16 {
+            0 => vfs.write_file(&ctx, p, &data, None, None).map(drop),
+            1 => vfs.mkdir(&ctx, p, next() % 2 == 0, None),
+            2 => vfs.rmdir(&ctx, p, next() % 2 == 0),
+            3 => vfs.unlink(&ctx, p),
+            4 => vfs.rename(&ctx, p, q),
+            5 => vfs.copy(&ctx, p, q),
+            6 => vfs.symlink(&ctx, q, p),
+            7 => vfs.read_file(&ctx, p, next() % 5000, None, None).map(drop),
+            8 => vfs.chmod(
+                &ctx,
+                p,
+                vfs_service::permission::FilePermissions::from_bits(next() as u8),
+            ),
+            9 => vfs
+                .write_file(&ctx, p, &data, Some([9; 32]), None)
+                .map(drop),
+            10 => {
+                let flags = OpenFlags {
+                    read: next() % 2 == 0,
+                    write: true,
+                    create: next() % 2 == 0,
+                    truncate: next() % 3 == 0,
+                    append: next() % 4 == 0,
+                    ..Default::default()
+                };
+                vfs.open(&ctx, p, flags, None, None)
+                    .map(|o| handles.push((caller, o.handle)))
+            }
+            11 | 12 if !handles.is_empty() => {
+                let (c, h) = handles[(next() % handles.len() as u64) as usize];
+                let hctx = Ctx {
+                    caller: c,
+                    env: &env,
+                };
+                match next() % 5 {
+                    0 => vfs.handle_write(&hctx, h, &data[..len.min(3968)]).map(drop),
+                    1 => vfs
+                        .handle_seek(&hctx, h, SeekFrom::Start(next() % 20_000))
+                        .map(drop),
+                    2 => vfs.handle_truncate(&hctx, h, next() % 20_000),
+                    3 => vfs.handle_flush(&hctx, h),
+                    _ => vfs.handle_read(&hctx, h, 3968).map(drop),
+                }
+            }
+            13 if !handles.is_empty() => {
+                let i = (next() % handles.len() as u64) as usize;
+                let (c, h) = handles.swap_remove(i);
+                vfs.handle_close(
+                    &Ctx {
+                        caller: c,
+                        env: &env,
+                    },
+                    h,
+                )
+            }
+            14 => vfs.stat(&ctx, p, next() % 2 == 0).map(drop),
+            _ => vfs.readdir(&ctx, p, None).map(drop),
+        };
+        if result.is_ok() {
+            succeeded += 1;
+        }
+        let _ = vfs.collect_garbage(32);
+    }
+    assert!(succeeded > 300, "only {succeeded} operations succeeded");
+    for (c, h) in handles {
+        let _ = vfs.handle_close(
+            &Ctx {
+                caller: c,
+                env: &env,
+            },
+            h,
+        );
+    }
+    // Recount: every directory's totals equal the sum over its entries.
+    let sys = Ctx {
+        caller: callers[0],
+        env: &env,
+    };
+    fn recount(vfs: &mut Vfs<MemStore>, ctx: &Ctx<'_>, dir: &str) -> (u64, u64) {
+        // Random chmods may have taken the system's read bit away: give it back first.
+        let mut perms = vfs.stat(ctx, dir, false).unwrap().permissions;
+        perms.system_read = true;
+        vfs.chmod(ctx, dir, perms).unwrap();
+        let mut bytes = 0;
+        let mut entries = 0;
+        let mut cursor = None;
+        loop {
+            let page = vfs.readdir(ctx, dir, cursor.as_deref()).unwrap();
+            for e in &page.entries {
+                entries += 1;
+                if e.is_directory {
+                    let (b, n) = recount(vfs, ctx, &e.path);
+                    bytes += b;
+                    entries += n;
+                } else if !e.is_symlink {
+                    bytes += e.size;
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let usage = vfs.usage(ctx, dir).unwrap();
+        assert_eq!((usage.bytes, usage.entries), (bytes, entries), "{dir}");
+        (bytes, entries)
+    }
+    recount(&mut vfs, &sys, "/");
+    while vfs.collect_garbage(1000).unwrap() {}
+}

@@ -63,6 +63,8 @@ pub fn build_kernel_for(system_file: &Path) -> Result<PathBuf, String> {
         IMAGE_TARGET,
     ]);
     kernel.env("ZOS_SYSTEM_RS", &generated);
+    // Which defmt log records are compiled in (defmt's compile-time filter).
+    kernel.env("DEFMT_LOG", "debug");
     status("build the kernel", &mut kernel)?;
     if system_file == default_system_file() {
         return Ok(kernel_elf());

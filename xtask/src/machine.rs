@@ -29,6 +29,10 @@ pub struct Machine {
     pub icount: bool,
     /// Wait for a debugger on TCP port 1234 before running.
     pub gdb: bool,
+    /// Ask the kernel for defmt log records (boot argument `zos.log=defmt`) and write them, as
+    /// the raw frame stream, to this file through QEMU's semihosting console. `None`: the
+    /// kernel logs plain text on the UART.
+    pub defmt_log: Option<PathBuf>,
 }
 
 impl Machine {
@@ -43,6 +47,7 @@ impl Machine {
             memory_mib: 256,
             icount: false,
             gdb: false,
+            defmt_log: None,
         };
         machine.create_images()?;
         Ok(machine)
@@ -107,6 +112,16 @@ impl Machine {
         if self.icount {
             // One guest instruction per virtual nanosecond: guest time counts instructions.
             cmd.args(["-icount", "shift=0"]);
+        }
+        if let Some(log) = &self.defmt_log {
+            cmd.arg("-chardev")
+                .arg(format!("file,id=zosdefmt,path={}", log.display()));
+            cmd.args([
+                "-semihosting-config",
+                "enable=on,target=native,chardev=zosdefmt",
+                "-append",
+                "zos.log=defmt",
+            ]);
         }
         if self.gdb {
             cmd.args(["-s", "-S"]);

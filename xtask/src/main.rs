@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, boot, test and measure Zero OS.
 //!
 //! ```text
-//! cargo xtask run [--no-crypto-device] [--icount] [--gdb]   build the image and boot it in QEMU
+//! cargo xtask run [--no-crypto-device] [--icount] [--gdb] [--plain-log]   build and boot in QEMU
 //! cargo xtask test [--exhaustive]                           every test, lint and target build
 //! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
 //! ```
@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod cmd;
+mod defmt_log;
 mod image;
 mod run;
 mod test;
@@ -18,8 +19,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  run [--no-crypto-device] [--icount] [--gdb]
-        build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status
+  run [--no-crypto-device] [--icount] [--gdb] [--plain-log]
+        build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status.
+        Kernel and task log records are defmt frames decoded here (stderr); --plain-log has the
+        kernel print them as text on the console instead
   test [--exhaustive]
         formatting, clippy (host and targets), host tests, no_std builds for every board target,
         and the QEMU system tests; --exhaustive runs every power-loss cut point

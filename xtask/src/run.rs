@@ -1,6 +1,8 @@
 //! `cargo xtask run`: build the image and boot it in QEMU with the console on this terminal.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use xtask::machine::Machine;
 use xtask::paths::state_dir;
@@ -13,8 +15,10 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut crypto_device = true;
     let mut icount = false;
     let mut gdb = false;
+    let mut plain = false;
     for arg in args {
         match arg.as_str() {
+            "--plain-log" => plain = true,
             "--no-crypto-device" => crypto_device = false,
             "--icount" => icount = true,
             "--gdb" => gdb = true,
@@ -30,10 +34,29 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     if gdb {
         eprintln!("xtask: QEMU waits for gdb on localhost:1234 (target remote :1234)");
     }
+    // Kernel log records come as defmt frames on their own channel, decoded here; the console
+    // (stdio) carries only the text console. `--plain-log` keeps everything on the console.
+    let follower = if plain {
+        None
+    } else {
+        let log = state_dir().join("defmt.log");
+        let _ = std::fs::remove_file(&log);
+        let table = crate::defmt_log::table(&machine.kernel)?;
+        machine.defmt_log = Some(log.clone());
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || crate::defmt_log::follow(&table, &log, &flag));
+        Some((done, thread))
+    };
     let status = machine
         .command()
         .status()
-        .map_err(|e| format!("could not start QEMU: {e}"))?;
+        .map_err(|e| format!("could not start QEMU: {e}"));
+    if let Some((done, thread)) = follower {
+        done.store(true, Ordering::Relaxed);
+        let _ = thread.join();
+    }
+    let status = status?;
     let code = status.code().unwrap_or(1);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

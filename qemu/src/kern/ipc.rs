@@ -154,17 +154,17 @@ impl Kernel {
                 let slot = ep.free_slot().ok_or(Errno::QueueFull)?;
                 let frame = ep.slots[slot as usize];
                 ep.slots_used |= 1 << slot;
-                let mut tmp_ok = true;
+                let mut copied = true;
                 if len > 0 {
-                    let buf = self.mem.bytes(frame, len);
-                    // SAFETY-free path: copy via the checked user copy.
-                    let dst: *mut u8 = buf.as_mut_ptr();
+                    // The slot frame is reached through a raw pointer because the copy also
+                    // borrows the kernel (for the sender's page tables).
+                    let dst: *mut u8 = self.mem.bytes(frame, len).as_mut_ptr();
                     // SAFETY: `dst` is this endpoint's slot frame (identity-mapped RAM, not
                     // shared with any task), `len` ≤ one frame.
                     let dst = unsafe { core::slice::from_raw_parts_mut(dst, len) };
-                    tmp_ok = super::task::copy_user(self, from, ptr, dst, false);
+                    copied = super::task::copy_user(self, from, ptr, dst, false);
                 }
-                if !tmp_ok {
+                if !copied {
                     self.endpoints[endpoint].slots_used &= !(1 << slot);
                     return Err(Errno::InvalidArgument);
                 }
@@ -186,7 +186,18 @@ impl Kernel {
                 cap,
             };
         }
+        self.wake_receiver_too_small(owner, endpoint);
         Ok(())
+    }
+
+    /// A server waiting on `endpoint` whose buffer is too small for the message just queued
+    /// gets `BufferTooSmall` now (the message stays queued), rather than waiting forever.
+    fn wake_receiver_too_small(&mut self, owner: usize, endpoint: usize) {
+        if let Block::Receiving { endpoint: e, .. } = self.tasks[owner].block
+            && e as usize == endpoint
+        {
+            self.tasks[owner].wake_err(Errno::BufferTooSmall);
+        }
     }
 
     /// Queues a message from the kernel itself (fault reports) on `endpoint`.
@@ -229,6 +240,7 @@ impl Kernel {
         let frame = ep.slots[slot as usize];
         let _ = ep.queue.push_back(entry(data.len(), Payload::Slot(slot)));
         self.mem.bytes(frame, data.len()).copy_from_slice(data);
+        self.wake_receiver_too_small(owner, endpoint);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod ipc;
+pub mod log;
 pub mod mem;
 pub mod syscall;
 pub mod task;
@@ -20,7 +21,7 @@ use qemu_kernel::system::{Device, System};
 pub use crate::arch::riscv64::csr;
 use crate::arch::riscv64::sbi;
 use crate::arch::riscv64::trap::{self, TrapFrame};
-use crate::kprintln;
+use crate::{klog, kprintln};
 use ipc::Endpoint;
 use mem::Memory;
 use task::Task;
@@ -231,8 +232,9 @@ impl Kernel {
 
     fn power_off(&mut self) -> ! {
         let failed = self.failed;
-        kprintln!(
-            "kernel: no task can run any more; powering off ({})",
+        klog!(
+            info,
+            "no task can run any more; powering off ({})",
             if failed { "failure" } else { "success" }
         );
         sbi::shutdown(!failed)
@@ -324,7 +326,7 @@ pub fn start(platform: &Platform) -> ! {
     k.system = Some(&crate::generated::SYSTEM);
     let kernel_end = &raw const __kernel_end as usize;
     if k.mem.init(platform, kernel_end).is_none() {
-        kprintln!("kernel: cannot set up memory");
+        klog!(error, "cannot set up memory");
         sbi::shutdown(false);
     }
     k.timebase_hz = platform.timebase_hz.unwrap_or(10_000_000).max(1) as u64;
@@ -338,23 +340,27 @@ pub fn start(platform: &Platform) -> ! {
     // which contain it); devices are reached through the MMIO window.
     csr::switch_address_space(qemu_kernel::sv39::satp(k.mem.kernel_root, 0));
     console::move_to_window();
-    kprintln!(
-        "kernel: {} MiB free for tasks, {} tasks, {} endpoints",
+    if platform.defmt_log {
+        log::enable_defmt();
+    }
+    klog!(
+        info,
+        "{} MiB free for tasks, {} tasks, {} endpoints",
         (k.mem.frames.free_frames() * 4096) >> 20,
         k.system().tasks.len(),
         k.system().endpoints.len()
     );
     if let Err(e) = k.create_tables() {
-        kprintln!("kernel: bad system description: {e}");
+        klog!(error, "bad system description: {}", e);
         sbi::shutdown(false);
     }
     if k.task_count == 0 {
-        kprintln!("kernel: the system has no tasks; powering off");
+        klog!(info, "the system has no tasks; powering off");
         sbi::shutdown(true);
     }
     // Init (task 0) starts at boot; it starts the others.
     if let Err(e) = k.start_task(0) {
-        kprintln!("kernel: cannot start init: {e:?}");
+        klog!(error, "cannot start init: {}", e.name());
         sbi::shutdown(false);
     }
     trap::install_vector();

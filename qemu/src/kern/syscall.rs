@@ -74,7 +74,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             copy_user(k, me, a[0], &mut line[..len], false);
             let text = &line[..len];
             let text = text.strip_suffix(b"\n").unwrap_or(text);
-            super::console::task_line(k.tasks[me].name(), level, text);
+            super::log::task_line(k.tasks[me].name(), level, text);
             ret(Ok(a[1]))
         }
         Sysno::Exit => {

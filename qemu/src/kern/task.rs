@@ -16,7 +16,7 @@ use qemu_kernel::system::TaskDesc;
 
 use super::Kernel;
 use crate::arch::riscv64::trap::{TrapFrame, reg};
-use crate::kprintln;
+use crate::klog;
 
 /// The top of every task's stack (exclusive); the stack grows down from here.
 pub const STACK_TOP: usize = 0x20_0000_0000;
@@ -186,6 +186,18 @@ pub enum LoadError {
     OutOfMemory,
 }
 
+impl LoadError {
+    /// The error's name in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadError::NoSuchTask => "no such task",
+            LoadError::BadImage => "bad ELF image",
+            LoadError::BadLayout => "segments outside the user address space",
+            LoadError::OutOfMemory => "out of memory",
+        }
+    }
+}
+
 impl Kernel {
     /// Sets up the task and endpoint tables from the system description.
     pub fn create_tables(&mut self) -> Result<(), &'static str> {
@@ -261,7 +273,12 @@ impl Kernel {
             kernel_sp: t.frame.kernel_sp,
         };
         t.frame.regs[reg::SP] = STACK_TOP;
+        // The task runtime's entry contract (kernel-abi task_rt): a0 id, a1/a2 heap.
         t.frame.regs[reg::A0] = t.id.to_raw() as usize;
+        if desc.heap_size > 0 {
+            t.frame.regs[reg::A1] = HEAP_BASE;
+            t.frame.regs[reg::A2] = desc.heap_size.div_ceil(FRAME_SIZE) * FRAME_SIZE;
+        }
         t.state = TaskState::Running;
         t.block = Block::None;
         t.grants = grants;
@@ -374,19 +391,24 @@ impl Kernel {
         }
         match kind {
             FaultKind::Exited if detail == 0 => {
-                kprintln!("kernel: task {} exited", self.tasks[index].name())
+                klog!(info, "task {} exited", self.tasks[index].name())
             }
             FaultKind::Exited => {
                 self.failed = true;
-                kprintln!(
-                    "kernel: task {} exited with status {detail}",
-                    self.tasks[index].name()
+                klog!(
+                    warn,
+                    "task {} exited with status {}",
+                    self.tasks[index].name(),
+                    detail
                 )
             }
-            _ => kprintln!(
-                "kernel: task {} faulted: {} (detail {detail:#x}, pc {pc:#x})",
+            _ => klog!(
+                warn,
+                "task {} faulted: {} (detail {:#x}, pc {:#x})",
                 self.tasks[index].name(),
-                fault_name(kind)
+                fault_name(kind),
+                detail,
+                pc
             ),
         }
         self.fail_endpoints_of(index);
@@ -401,7 +423,7 @@ impl Kernel {
                 .post_kernel_message(0, FAULT_REPORT.0, &report.encode())
                 .is_err()
             {
-                kprintln!("kernel: fault report for {} lost", self.tasks[index].name());
+                klog!(error, "fault report for {} lost", self.tasks[index].name());
             }
         }
     }

@@ -219,16 +219,17 @@ fn anon<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
 
 fn names<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     let h = w.alice_home();
-    let max = "m".repeat(255);
+    let max_name = step("hello", w.alice.hello())?.max_name as usize;
+    let max = "m".repeat(max_name);
     step(
-        "255-byte name",
+        "longest name",
         w.alice.write_file(&format!("{h}/{max}"), b"1"),
     )?;
     let listed = step("readdir", w.alice.readdir(&h))?;
     ensure(listed.iter().any(|e| e.name == max), "max name listed")?;
     step("unlink", w.alice.unlink(&format!("{h}/{max}")))?;
     expect_err(
-        "256-byte name",
+        "name one byte too long",
         w.alice.write_file(&format!("{h}/{max}m"), b"1"),
         VfsError::InvalidPath,
     )?;

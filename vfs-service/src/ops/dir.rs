@@ -173,8 +173,8 @@ impl<S: Storage> Vfs<S> {
         let mut entries = Vec::new();
         let mut cut = false;
         for (k, v) in rows {
-            let name = String::from_utf8(k[prefix.len()..].to_vec())
-                .map_err(|_| VfsError::IntegrityError)?;
+            let raw = k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?;
+            let name = String::from_utf8(raw.to_vec()).map_err(|_| VfsError::IntegrityError)?;
             let child = self.inode(be_u64(&v).ok_or(VfsError::IntegrityError)?)?;
             let entry = DirEntry {
                 path: path.child(&name).to_path_string(),

@@ -60,6 +60,10 @@ impl<S: Storage> Vfs<S> {
                 let full = dir.path.child(&name);
                 Self::guard(ctx, &full)?;
                 Self::check(ctx, &dir.inode, Access::Write)?;
+                if self.child(dir.inode.id, &name)?.is_some() {
+                    // A dangling symlink: never replaced by a file.
+                    return Err(VfsError::AlreadyExists);
+                }
                 let bound = full.to_path_string();
                 let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
                 let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
@@ -329,7 +333,7 @@ impl<S: Storage> Vfs<S> {
             let mut batch = Batch::new();
             for (k, v) in rows {
                 let mut key = keys::content_prefix(to);
-                key.extend_from_slice(&k[prefix.len()..]);
+                key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
                 batch.put(Db::Userspace, key, v);
                 after = Some(k);
             }

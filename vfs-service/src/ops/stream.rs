@@ -344,6 +344,9 @@ impl<S: Storage> Vfs<S> {
         let full = dir.path.child(&name);
         Self::guard(ctx, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
         let mut tx = Tx::default();
         let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
         let inode = self.new_inode(
@@ -377,6 +380,9 @@ impl<S: Storage> Vfs<S> {
             return Err(VfsError::BadHandleMode);
         }
         let len = (len as usize).min(MAX_IO) as u64;
+        if of.pos >= of.size {
+            return Ok(Vec::new());
+        }
         let end = of.size.min(of.pos.saturating_add(len));
         let mut out = Vec::with_capacity(end.saturating_sub(of.pos) as usize);
         let mut pos = of.pos;

@@ -302,8 +302,10 @@ impl<S: Storage> Vfs<S> {
                 break;
             }
             for (k, v) in rows {
-                let id = Uuid::from_slice(&k[keys::USER_PREFIX.len()..])
-                    .map_err(|_| VfsError::IntegrityError)?;
+                let raw = k
+                    .get(keys::USER_PREFIX.len()..)
+                    .ok_or(VfsError::IntegrityError)?;
+                let id = Uuid::from_slice(raw).map_err(|_| VfsError::IntegrityError)?;
                 let created = be_u64(&v).unwrap_or(0);
                 if !first {
                     json.push(',');

@@ -8,8 +8,9 @@ pub const MAX_PAYLOAD: usize = 4096;
 pub const MAX_IO: usize = 3968;
 /// Longest path in bytes.
 pub const MAX_PATH: usize = 1024;
-/// Longest name (one path component) in bytes.
-pub const MAX_NAME: usize = 255;
+/// Longest name (one path component) in bytes: the store's 255-byte key limit minus the
+/// 9-byte directory-entry prefix (tag and parent inode id).
+pub const MAX_NAME: usize = 246;
 /// Symlinks followed while resolving one path.
 pub const SYMLINK_DEPTH: u32 = 40;
 /// Handles one task may hold at once.
@@ -20,5 +21,6 @@ pub const MAX_HANDLES: usize = 256;
 pub const DEFAULT_QUOTA: u64 = 100 * 1024 * 1024;
 /// Soft limit as a percentage of the quota.
 pub const SOFT_LIMIT_PERCENT: u64 = 80;
-/// Size of one stored content piece in bytes.
-pub const PIECE_SIZE: usize = 4096;
+/// Size of one stored content piece in bytes: equal to [`MAX_IO`], so that a stream of
+/// message-sized writes fills whole pieces and never rewrites one.
+pub const PIECE_SIZE: usize = MAX_IO;

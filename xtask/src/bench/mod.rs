@@ -5,9 +5,10 @@
 use std::process::ExitCode;
 
 mod ipc;
+mod vfs;
 
 /// The suites, by name.
-const SUITES: &[&str] = &["ipc"];
+const SUITES: &[&str] = &["ipc", "vfs"];
 
 /// Runs the named suite.
 pub fn bench(args: &[String]) -> Result<ExitCode, String> {
@@ -16,6 +17,9 @@ pub fn bench(args: &[String]) -> Result<ExitCode, String> {
     };
     if suite == "ipc" {
         return ipc::run(rest);
+    }
+    if suite == "vfs" {
+        return vfs::run(rest);
     }
     Err(format!(
         "bench: unknown suite `{suite}` (suites: {})",

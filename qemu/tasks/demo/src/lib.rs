@@ -1,5 +1,5 @@
-//! Shared parts of the demo tasks: their little protocol and, on the target, a minimal runtime
-//! (entry point and panic handler) so each task is a plain `fn main(me: TaskId)`.
+//! Shared parts of the demo tasks: their little protocol, and `task_main!`, which wraps
+//! kernel-abi's task runtime so each task is a plain `fn main(me: TaskId) -> u32`.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(missing_docs)]
 
@@ -43,66 +43,15 @@ pub fn decode_credentials(b: &[u8]) -> Option<kernel_abi::Credentials> {
     kernel_abi::Credentials::from_regs(regs)
 }
 
-/// The bare-metal runtime: `_start` calls the binary's `task_main(id)` and exits with its
-/// status; a panic logs and exits with [`kernel_abi::ExitStatus::PANIC`].
-#[cfg(target_os = "none")]
-pub mod rt {
-    use kernel_abi::{ExitStatus, LogLevel, Syscalls, TaskId};
-
-    core::arch::global_asm!(
-        r#"
-        .section .text.entry
-        .globl _start
-    _start:
-        call {entry}
-    1:  j 1b
-        "#,
-        entry = sym entry,
-    );
-
-    unsafe extern "Rust" {
-        /// Provided by each binary through [`crate::task_main!`].
-        fn zos_task_main(me: TaskId) -> u32;
-    }
-
-    extern "C" fn entry(raw_id: usize) -> ! {
-        // SAFETY: every binary of this crate defines `zos_task_main` with this signature
-        // through `task_main!`.
-        let status = unsafe { zos_task_main(TaskId::from_raw(raw_id as u32)) };
-        Syscalls::exit(ExitStatus(status))
-    }
-
-    /// The demo tasks never allocate; kernel-abi links `alloc`, which needs an allocator to
-    /// exist. Every request fails.
-    struct NoAllocator;
-
-    // SAFETY: `alloc` always returns null (allocation failure), so no memory is handed out and
-    // `dealloc` has nothing to release.
-    unsafe impl core::alloc::GlobalAlloc for NoAllocator {
-        unsafe fn alloc(&self, _layout: core::alloc::Layout) -> *mut u8 {
-            core::ptr::null_mut()
-        }
-        unsafe fn dealloc(&self, _ptr: *mut u8, _layout: core::alloc::Layout) {}
-    }
-
-    #[global_allocator]
-    static ALLOCATOR: NoAllocator = NoAllocator;
-
-    #[panic_handler]
-    fn panic(info: &core::panic::PanicInfo) -> ! {
-        kernel_abi::kernel::log_fmt(&Syscalls, LogLevel::Error, format_args!("panic: {info}"));
-        Syscalls::exit(ExitStatus::PANIC)
-    }
-}
-
-/// Declares the task's main function: `task_main!(main)` with `fn main(me: TaskId) -> u32`.
+/// Declares the task's main function, `fn(me: TaskId) -> u32` (the exit status), and puts
+/// kernel-abi's task runtime (entry point, panic handler, heap) into the binary.
 #[macro_export]
 macro_rules! task_main {
     ($main:path) => {
-        #[unsafe(no_mangle)]
-        extern "Rust" fn zos_task_main(me: kernel_abi::TaskId) -> u32 {
-            $main(me)
+        fn __zos_demo_main(me: kernel_abi::TaskId) -> kernel_abi::ExitStatus {
+            kernel_abi::ExitStatus($main(me))
         }
+        kernel_abi::task_entry!(__zos_demo_main);
     };
 }
 

@@ -98,7 +98,7 @@ impl Region {
             .index
             .iter()
             .filter(|(_, l)| l.seg == victim)
-            .map(|(k, l)| (k.clone(), *l))
+            .map(|(k, l)| (Box::from(k), l))
             .collect();
         let id = self.next_txn;
         self.next_txn += 1;
@@ -167,7 +167,7 @@ impl Region {
         let mut batches: Vec<Vec<u8>> = Vec::new();
         let mut batch = Writer::new(kind::CKPT_ENTRIES);
         batch.u8(0);
-        for (k, l) in &self.index {
+        for (k, l) in self.index.iter() {
             if batch.0.len() + k.len() + 17 > CKPT_BATCH {
                 batches.push(core::mem::replace(&mut batch, Writer::new(kind::CKPT_ENTRIES)).0);
                 batch.u8(0);

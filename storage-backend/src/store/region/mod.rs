@@ -9,6 +9,7 @@
 //! wear spreading, checkpoints), `read` (lookups, scans, integrity check).
 
 mod clean;
+pub mod index;
 pub mod mount;
 mod read;
 mod segment;
@@ -171,7 +172,7 @@ pub struct Region {
     meta: Metadata,
     limits: Limits,
     segs: Vec<SegState>,
-    index: BTreeMap<Box<[u8]>, Loc>,
+    index: index::Index,
     bytes: u64,
     key_bytes: u64,
     ckpt_seq: u64,
@@ -222,7 +223,7 @@ impl Region {
             meta,
             limits,
             segs: alloc::vec![SegState::default(); layout.seg_count as usize],
-            index: BTreeMap::new(),
+            index: index::Index::default(),
             bytes: 0,
             key_bytes: 0,
             ckpt_seq: 0,

@@ -255,7 +255,7 @@ impl Region {
         }
         let mut bytes = 0u64;
         let mut key_bytes = 0u64;
-        for (k, l) in &self.index {
+        for (k, l) in self.index.iter() {
             let Some(s) = self.segs.get_mut(l.seg as usize) else {
                 return Err(integ(IntegrityKind::Dangling, l.seg, l.off as usize));
             };
@@ -268,6 +268,7 @@ impl Region {
         }
         self.bytes = bytes;
         self.key_bytes = key_bytes;
+        self.index.shrink();
         Ok(())
     }
 
@@ -378,7 +379,7 @@ impl Region {
                                     disk_len: r.u32()?,
                                     vlen: r.u32()?,
                                 };
-                                self.index.insert(Box::from(key), loc);
+                                self.index.insert(key, loc);
                             }
                         }
                         1 => {
@@ -446,7 +447,7 @@ impl Region {
                     for (key, loc) in p.recs {
                         match loc {
                             Some(l) => {
-                                self.index.insert(key, l);
+                                self.index.insert(&key, l);
                             }
                             None => {
                                 self.index.remove(&key);

@@ -1,6 +1,5 @@
 //! Lookups, ordered prefix scans and the full integrity check.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
@@ -75,7 +74,7 @@ impl Region {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
         match self.index.get(key) {
-            Some(loc) => self.read_value(io, key, *loc).map(Some),
+            Some(loc) => self.read_value(io, key, loc).map(Some),
             None => Ok(None),
         }
     }
@@ -93,7 +92,7 @@ impl Region {
             _ => Bound::Included(prefix),
         };
         self.index
-            .range::<[u8], _>((lower, Bound::Unbounded))
+            .range(lower)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
             .map(|(k, _)| k.to_vec())
@@ -122,8 +121,8 @@ impl Region {
             bytes: 0,
             live_segments: 0,
         };
-        for (k, loc) in &self.index {
-            let v = self.read_value(io, k, *loc)?;
+        for (k, loc) in self.index.iter() {
+            let v = self.read_value(io, k, loc)?;
             report.objects += 1;
             report.bytes += (k.len() + v.len()) as u64;
         }
@@ -134,8 +133,13 @@ impl Region {
         Ok(report)
     }
 
-    /// The keys (for tests and tools): every committed key in order.
-    pub fn keys(&self) -> impl Iterator<Item = &Box<[u8]>> {
-        self.index.keys()
+    /// Every committed key in order (for tests and tools).
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.index.iter().map(|(k, _)| k)
+    }
+
+    /// Bytes of RAM held by the index.
+    pub fn index_ram_bytes(&self) -> usize {
+        self.index.ram_bytes()
     }
 }

@@ -227,7 +227,7 @@ impl Region {
             seg.live += u64::from(loc.disk_len);
         }
         let klen = k.len() as u64;
-        match self.index.insert(k, loc) {
+        match self.index.insert(&k, loc) {
             Some(old) => {
                 if let Some(seg) = self.segs.get_mut(old.seg as usize) {
                     seg.live = seg.live.saturating_sub(u64::from(old.disk_len));

@@ -5,7 +5,7 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Errno, Kernel, ProcessClass, Syscalls, TaskId, klog};
+    use kernel_abi::{Device, Errno, Kernel, ProcessClass, Syscalls, TaskId, klog};
     use zos_demo::{CRASH, ECHO, PING, WHOAMI, decode_credentials, endpoints};
 
     /// The user this task runs for (its `user` in the system file).
@@ -113,14 +113,73 @@ mod task {
         Err("server never came back")
     }
 
+    fn services(k: &Syscalls) -> Outcome {
+        // Clocks: the RTC says we are past 2020; monotonic time moves forward.
+        let wall = k.wall_clock_ns();
+        if wall < 1_577_836_800_000_000_000 {
+            return Err("wall clock before 2020");
+        }
+        let t0 = k.monotonic_ns();
+        let t1 = k.monotonic_ns();
+        if t1 < t0 {
+            return Err("monotonic time went back");
+        }
+        // Random bytes: two draws differ and are not all zero.
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        k.random_bytes(&mut a).map_err(|_| "random bytes failed")?;
+        k.random_bytes(&mut b).map_err(|_| "random bytes failed")?;
+        if a == b || a == [0; 32] {
+            return Err("random bytes repeat");
+        }
+        // DMA memory: zeroed, writable, page-aligned, with a physical address in RAM.
+        let (virt, phys) = Syscalls::dma_alloc(8192).map_err(|_| "dma_alloc failed")?;
+        if virt % 4096 != 0 || phys % 4096 != 0 || phys < 0x8000_0000 {
+            return Err("dma addresses");
+        }
+        // SAFETY: the kernel just mapped these 8192 bytes read-write for this task only.
+        let dma = unsafe { core::slice::from_raw_parts_mut(virt as *mut u8, 8192) };
+        if dma.iter().any(|&b| b != 0) {
+            return Err("dma memory not zeroed");
+        }
+        dma[8191] = 0xa5;
+        if Syscalls::dma_alloc(64 << 10) != Err(Errno::OutOfResources) {
+            return Err("dma budget not enforced");
+        }
+        // A granted device: the RTC's window, read directly, agrees with the wall clock.
+        let rtc = Syscalls::map_mmio(Device::Rtc).map_err(|_| "map_mmio(rtc) failed")?;
+        // SAFETY: the kernel mapped the goldfish RTC's registers here; TIME_LOW (offset 0)
+        // latches TIME_HIGH (offset 4); reading them has no other effect.
+        let rtc_ns = unsafe {
+            let low = core::ptr::read_volatile(rtc.virt as *const u32);
+            let high = core::ptr::read_volatile((rtc.virt + 4) as *const u32);
+            (u64::from(high) << 32) | u64::from(low)
+        };
+        if rtc_ns.abs_diff(wall) > 10_000_000_000 {
+            return Err("rtc window disagrees with the wall clock");
+        }
+        // A device not granted to this task.
+        if Syscalls::map_mmio(Device::VirtioBlock).map(|_| ()) != Err(Errno::NotGranted) {
+            return Err("ungranted device was mapped");
+        }
+        klog!(
+            k,
+            Info,
+            "dma at {virt:#x} (phys {phys:#x}), rtc at {:#x} (phys {:#x})",
+            rtc.virt,
+            rtc.phys
+        );
+        Ok(())
+    }
+
     fn main(me: TaskId) -> u32 {
         let k = Syscalls;
-        let tests: [(&str, Test); 5] = [
+        let tests: [(&str, Test); 6] = [
             ("ping-pong", |k, _| ping_pong(k)),
             ("credentials", credentials),
             ("full-queue", |k, _| full_queue(k)),
             ("priority", |k, _| priority(k)),
             ("restart", |k, _| restart(k)),
+            ("services", |k, _| services(k)),
         ];
         let mut failed = 0;
         for (name, test) in tests {

@@ -1,6 +1,7 @@
 //! `prober`: reads memory it must not reach. Its first incarnation reads the kernel's image,
-//! the second reads where another task (`ping`) has its heap; both must fault, be reported to
-//! init and be restarted. The third incarnation says so and exits cleanly.
+//! the second reads where another task (`ping`) has its heap, the third passes a kernel address
+//! to a syscall; each must fault, be reported to init and be restarted. The fourth incarnation
+//! says so and exits cleanly.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -37,11 +38,35 @@ mod task {
                 klog!(&k, Error, "read another task's memory: {v:#x}");
                 1
             }
+            2 => {
+                klog!(
+                    &k,
+                    Info,
+                    "asking the kernel to log kernel memory at {KERNEL_IMAGE:#x}"
+                );
+                // SAFETY: the pointer is deliberately not ours: the kernel must refuse to read
+                // it and stop this task (a bad syscall argument), never dereference it.
+                unsafe {
+                    kernel_abi::riscv64::raw_syscall(
+                        kernel_abi::Sysno::DebugWrite,
+                        [
+                            KERNEL_IMAGE,
+                            16,
+                            kernel_abi::LogLevel::Info as usize,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
+                };
+                klog!(&k, Error, "the kernel wrote out its own memory");
+                1
+            }
             _ => {
                 klog!(
                     &k,
                     Info,
-                    "test memory-isolation ... ok (both reads faulted)"
+                    "test memory-isolation ... ok (two reads and a syscall faulted)"
                 );
                 0
             }

@@ -1,0 +1,226 @@
+//! `cargo xtask bench vfs`: the VFS on the kernel-abi host backend, over `storage-backend` on a
+//! RAM block device, driven through the client library by a separate task; the host's own
+//! filesystem (std::fs in a temporary directory) runs the same workload as the peer.
+//!
+//! Prints `vfs.<figure>: <value> <unit>` and `vfs.peer.<figure>: <value> <unit>` lines.
+
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
+use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
+use storage_backend::block::RamDevice;
+use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
+use uuid::Uuid;
+use vfs_service::backend::BackendStore;
+use vfs_service::client::Client;
+use vfs_service::server::{KernelEnv, serve};
+use vfs_service::store::MemStore;
+use vfs_service::{Limits, Vfs};
+
+const USER: Uuid = Uuid::from_u128(0x0be0c400_0000_4000_8000_000000000001);
+
+fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
+    let mut engine = SoftwareEngine::new();
+    let keys = DbKeys {
+        kernel: engine.import_key(&[0x11; 32]).expect("key"),
+        userspace: engine.import_key(&[0x22; 32]).expect("key"),
+    };
+    let opts = FormatOptions {
+        kernel_units: Some(256),
+        ..FormatOptions::default()
+    };
+    let dev = RamDevice::new(512, 8, mib * 256);
+    BackendStore::new(Store::format(dev, engine, keys, &opts).expect("format"))
+}
+
+/// Runs `f` repeatedly for about `budget`; returns operations per second.
+fn rate(budget: Duration, mut f: impl FnMut(u64)) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        f(n);
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn print(name: &str, value: f64, unit: &str) {
+    println!("vfs.{name}: {value:.1} {unit}");
+}
+
+fn vfs_figures(k: &TaskHandle, ep: EndpointId, budget: Duration) {
+    let mut c = Client::new(k, ep);
+    c.create_home(USER).expect("home");
+    // The benchmark is a System task; it works in a directory of its own under /tmp.
+    let root = "/tmp/bench";
+    c.mkdir(root).expect("mkdir");
+    let f4k = format!("{root}/f4k");
+    let data4k = vec![0x5a; 4096];
+    c.write_file(&f4k, &data4k).expect("write");
+    print(
+        "stat",
+        rate(budget, |_| drop(c.stat(&f4k).expect("stat"))),
+        "ops/s",
+    );
+    print(
+        "read_4k",
+        rate(budget, |_| drop(c.read_file(&f4k).expect("read"))),
+        "ops/s",
+    );
+    print(
+        "write_4k",
+        rate(budget, |_| c.write_file(&f4k, &data4k).expect("write")),
+        "ops/s",
+    );
+    print(
+        "mkdir",
+        rate(budget, |i| c.mkdir(&format!("{root}/d{i}")).expect("mkdir")),
+        "ops/s",
+    );
+    let list = format!("{root}/list");
+    c.mkdir(&list).expect("mkdir");
+    for i in 0..100 {
+        c.write_file(&format!("{list}/entry-{i:03}"), b"x")
+            .expect("write");
+    }
+    print(
+        "readdir_100",
+        rate(budget, |_| {
+            assert_eq!(c.readdir(&list).expect("readdir").len(), 100)
+        }),
+        "ops/s",
+    );
+    let big = vec![0xa5u8; 64 << 20];
+    let t = Instant::now();
+    c.write_file(&format!("{root}/big"), &big)
+        .expect("64 MiB write");
+    print("write_64mib", 64.0 / t.elapsed().as_secs_f64(), "MiB/s");
+    let t = Instant::now();
+    let back = c.read_file(&format!("{root}/big")).expect("64 MiB read");
+    print("read_64mib", 64.0 / t.elapsed().as_secs_f64(), "MiB/s");
+    assert_eq!(back.len(), big.len());
+    c.unlink(&format!("{root}/big")).expect("unlink");
+    // Rename of a directory holding 10,000 entries versus one holding 1.
+    for (name, n) in [("small", 1), ("large", 10_000)] {
+        let d = format!("{root}/{name}");
+        c.mkdir(&d).expect("mkdir");
+        for i in 0..n {
+            c.write_file(&format!("{d}/e{i}"), b"").expect("entry");
+        }
+    }
+    let mut per = Vec::new();
+    for name in ["small", "large"] {
+        let mut a = format!("{root}/{name}");
+        let r = rate(budget, |i| {
+            let b = format!("{root}/{name}-{i}");
+            c.rename(&a, &b).expect("rename");
+            a = b;
+        });
+        print(&format!("rename_dir_{name}"), r, "ops/s");
+        per.push(r);
+    }
+    print("rename_dir_ratio_small_over_large", per[0] / per[1], "x");
+}
+
+fn peer_figures(budget: Duration) {
+    let root = std::env::temp_dir().join(format!("zos-vfs-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("peer dir");
+    let f4k = root.join("f4k");
+    let data4k = vec![0x5a; 4096];
+    std::fs::write(&f4k, &data4k).expect("write");
+    let p = |name: &str, v: f64, unit: &str| println!("vfs.peer.{name}: {v:.1} {unit}");
+    p(
+        "stat",
+        rate(budget, |_| {
+            let _ = std::fs::metadata(&f4k).expect("stat");
+        }),
+        "ops/s",
+    );
+    p(
+        "read_4k",
+        rate(budget, |_| drop(std::fs::read(&f4k).expect("read"))),
+        "ops/s",
+    );
+    p(
+        "write_4k",
+        rate(budget, |_| std::fs::write(&f4k, &data4k).expect("write")),
+        "ops/s",
+    );
+    p(
+        "mkdir",
+        rate(budget, |i| {
+            std::fs::create_dir(root.join(format!("d{i}"))).expect("mkdir")
+        }),
+        "ops/s",
+    );
+    let list = root.join("list");
+    std::fs::create_dir(&list).expect("mkdir");
+    for i in 0..100 {
+        std::fs::write(list.join(format!("entry-{i:03}")), b"x").expect("write");
+    }
+    p(
+        "readdir_100",
+        rate(budget, |_| {
+            assert_eq!(std::fs::read_dir(&list).expect("ls").count(), 100)
+        }),
+        "ops/s",
+    );
+    let big = vec![0xa5u8; 64 << 20];
+    let t = Instant::now();
+    std::fs::write(root.join("big"), &big).expect("write");
+    p("write_64mib", 64.0 / t.elapsed().as_secs_f64(), "MiB/s");
+    let t = Instant::now();
+    let back = std::fs::read(root.join("big")).expect("read");
+    p("read_64mib", 64.0 / t.elapsed().as_secs_f64(), "MiB/s");
+    assert_eq!(back.len(), big.len());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let in_memory = std::env::args().any(|a| a == "--memstore");
+    let budget = Duration::from_millis(if quick { 200 } else { 1000 });
+    let kernel = HostKernel::new();
+    let ep = kernel.endpoint("vfs", 16);
+    kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h| {
+        if in_memory {
+            // `--memstore`: the VFS alone, over the in-memory store (no device, no encryption).
+            let mut fs = Vfs::new(MemStore::new(), Limits::default());
+            if fs.boot(&KernelEnv(&h)).is_ok() {
+                h.log(LogLevel::Info, "vfs: ready");
+                let _ = serve(&h, ep, &mut fs);
+            }
+        } else {
+            let mut fs = Vfs::new(ram_store(512), Limits::default());
+            if fs.boot(&KernelEnv(&h)).is_ok() {
+                h.log(LogLevel::Info, "vfs: ready");
+                let _ = serve(&h, ep, &mut fs);
+            }
+        }
+    });
+    assert!(
+        kernel.wait_for_log("vfs: ready", Duration::from_secs(30)),
+        "vfs did not boot"
+    );
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    kernel.spawn(
+        TaskSpec::new("bench")
+            .class(ProcessClass::System)
+            .reaches(ep),
+        move |h| {
+            vfs_figures(&h, ep, budget);
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(());
+            }
+        },
+    );
+    rx.recv_timeout(Duration::from_secs(1800))
+        .expect("benchmark finished");
+    peer_figures(budget);
+    // Leave without dropping the host kernel: its shutdown unwinds the task threads, which a
+    // release build (panic = abort) turns into an abort.
+    std::process::exit(0);
+}

@@ -1,0 +1,131 @@
+//! The VFS over `storage-backend` on a RAM block device: boot, reboot (remount), persistence.
+
+use std::cell::Cell;
+
+use kernel_abi::{Credentials, ProcessClass, TaskId};
+use storage_backend::block::RamDevice;
+use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
+use uuid::Uuid;
+use vfs_service::backend::BackendStore;
+use vfs_service::protocol::messages::OpenFlags;
+use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
+
+struct TestEnv(Cell<u64>);
+
+impl Env for TestEnv {
+    fn now_ns(&self) -> u64 {
+        self.0.set(self.0.get() + 1);
+        self.0.get()
+    }
+    fn random(&self, out: &mut [u8]) -> Result<(), VfsError> {
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (self.now_ns() as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+        Ok(())
+    }
+}
+
+fn engine() -> (SoftwareEngine, DbKeys) {
+    let mut e = SoftwareEngine::new();
+    let keys = DbKeys {
+        kernel: e.import_key(&[1; 32]).unwrap(),
+        userspace: e.import_key(&[2; 32]).unwrap(),
+    };
+    (e, keys)
+}
+
+const USER: Uuid = Uuid::from_u128(0x1234_5678_0000_4000_8000_0000_0000_0001);
+
+#[test]
+fn survives_a_remount_and_counts_boots() {
+    let env = TestEnv(Cell::new(1_000));
+    let (e, keys) = engine();
+    let opts = FormatOptions {
+        kernel_units: Some(64),
+        ..FormatOptions::default()
+    };
+    let store = Store::format(RamDevice::new(512, 8, 2048), e, keys, &opts).unwrap();
+    let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
+    let first = vfs.boot(&env).unwrap();
+    assert!(first.first_boot);
+    let sys = Ctx {
+        caller: Credentials {
+            task: TaskId {
+                index: 1,
+                generation: 0,
+            },
+            user: None,
+            class: ProcessClass::System,
+        },
+        env: &env,
+    };
+    let user = Ctx {
+        caller: Credentials {
+            task: TaskId {
+                index: 2,
+                generation: 0,
+            },
+            user: Some(USER),
+            class: ProcessClass::Application,
+        },
+        env: &env,
+    };
+    vfs.create_home(&sys, USER).unwrap();
+    let f = format!("/home/{USER}/Documents/f");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let flags = OpenFlags {
+        write: true,
+        create: true,
+        truncate: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&user, &f, flags, None, None).unwrap().handle;
+    for c in data.chunks(3968) {
+        vfs.handle_write(&user, h, c).unwrap();
+    }
+    vfs.handle_close(&user, h).unwrap();
+    vfs.write_file(&user, "/tmp/scratch", b"gone after boot", None, None)
+        .unwrap();
+    vfs.store_mut().store_mut().sync().unwrap();
+
+    let (dev, _) = vfs.into_store().into_inner().into_parts();
+    let (e, keys) = engine();
+    let store = Store::mount(dev, e, keys).unwrap();
+    let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
+    let second = vfs.boot(&env).unwrap();
+    assert_eq!(second.boot_count, 2);
+    assert_eq!(second.machine_id, first.machine_id);
+    assert!(!vfs.exists(&sys, "/tmp/scratch").unwrap());
+    let h = vfs
+        .open(
+            &user,
+            &f,
+            OpenFlags {
+                read: true,
+                ..Default::default()
+            },
+            None,
+            None,
+        )
+        .unwrap()
+        .handle;
+    let mut back = Vec::new();
+    loop {
+        let p = vfs.handle_read(&user, h, 3968).unwrap();
+        if p.is_empty() {
+            break;
+        }
+        back.extend(p);
+    }
+    assert_eq!(back, data);
+    // New ids after the remount do not collide with old ones.
+    vfs.write_file(&user, &format!("/home/{USER}/g"), b"g", None, None)
+        .unwrap();
+    assert_ne!(
+        vfs.stat(&user, &format!("/home/{USER}/g"), true)
+            .unwrap()
+            .inode,
+        vfs.stat(&user, &f, true).unwrap().inode
+    );
+    assert_eq!(vfs.quota(&user, USER).unwrap().used, 50_001);
+}
