@@ -37,6 +37,8 @@ pub struct Platform {
     pub memory: Vec<Region, MAX_MEMORY_REGIONS>,
     /// The ns16550a console UART.
     pub uart: Option<Region>,
+    /// The UART's interrupt line at the PLIC.
+    pub uart_irq: Option<u32>,
     /// virtio-mmio slots, in device-tree order.
     pub virtio: Vec<VirtioSlot, MAX_VIRTIO_SLOTS>,
     /// The goldfish RTC (wall clock).
@@ -121,6 +123,10 @@ impl Platform {
                 let _ = platform.virtio.push(VirtioSlot { regs: region, irq });
             } else if is("ns16550a") && platform.uart.is_none() {
                 platform.uart = Some(region);
+                platform.uart_irq = node
+                    .interrupts()
+                    .and_then(|mut i| i.next())
+                    .map(|i| i as u32);
             } else if is("google,goldfish-rtc") {
                 platform.rtc = Some(region);
                 platform.rtc_irq = node

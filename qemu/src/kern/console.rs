@@ -50,6 +50,42 @@ pub fn write_bytes(bytes: &[u8]) {
     }
 }
 
+/// Whether there is a console at all.
+pub fn present() -> bool {
+    BASE.load(Ordering::Relaxed) != 0
+}
+
+/// Moves the bytes the UART has received into `ring`, as many as fit: the rest stay in the
+/// UART (whose full FIFO then holds the sender back), so no input is ever dropped.
+pub fn drain_input(ring: &mut heapless::Deque<u8, INPUT_BUFFER>) {
+    let base = BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        return;
+    }
+    // SAFETY: as in `write_fmt`.
+    let mut uart = unsafe { Uart::new(base) };
+    while !ring.is_full() {
+        let Some(b) = uart.try_read() else {
+            break;
+        };
+        let _ = ring.push_back(b);
+    }
+}
+
+/// Turns on the UART's receive interrupt.
+pub fn enable_input_interrupt() {
+    let base = BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        return;
+    }
+    // SAFETY: as in `write_fmt`.
+    let mut uart = unsafe { Uart::new(base) };
+    uart.enable_rx_interrupt();
+}
+
+/// How many received bytes the kernel buffers for `ConsoleRead`.
+pub const INPUT_BUFFER: usize = 256;
+
 /// Prints one log line of a task: `[LEVEL name] text`.
 pub fn task_line(name: &str, level: kernel_abi::syscall::LogLevel, text: &[u8]) {
     write_fmt(format_args!("[{:<5} {name}] ", level.name()));

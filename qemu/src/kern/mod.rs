@@ -79,6 +79,10 @@ pub struct Kernel {
     pub rng: [u64; 4],
     /// A task exited with a non-zero status: the run's verdict is failure.
     pub failed: bool,
+    /// Console input not yet read.
+    pub input: heapless::Deque<u8, { console::INPUT_BUFFER }>,
+    /// The UART's interrupt line (0: none; input is then polled at each tick).
+    pub uart_irq: u32,
 }
 
 struct Global(UnsafeCell<Kernel>);
@@ -117,6 +121,8 @@ impl Kernel {
             ns_per_tick: 0,
             rng: [0; 4],
             failed: false,
+            input: heapless::Deque::new(),
+            uart_irq: 0,
         }
     }
 
@@ -216,9 +222,60 @@ impl Kernel {
     /// Whether a task waits in `WaitNotification` for a device whose interrupt is forwarded.
     fn anyone_awaits_interrupts(&self) -> bool {
         self.plic.is_some()
-            && self.tasks[..self.task_count]
-                .iter()
-                .any(|t| t.is_alive() && matches!(t.block, task::Block::Notification(_)))
+            && self.tasks[..self.task_count].iter().any(|t| {
+                t.is_alive()
+                    && matches!(
+                        t.block,
+                        task::Block::Notification(_) | task::Block::ConsoleRead { .. }
+                    )
+            })
+    }
+
+    /// Takes in what the UART received and hands it to a task blocked in `ConsoleRead`.
+    pub fn console_input(&mut self) {
+        self.drain_console();
+        if self.input.is_empty() {
+            return;
+        }
+        let Some(reader) = self.tasks[..self.task_count]
+            .iter()
+            .position(|t| t.is_alive() && matches!(t.block, task::Block::ConsoleRead { .. }))
+        else {
+            return;
+        };
+        if let task::Block::ConsoleRead { buf, cap } = self.tasks[reader].block {
+            let n = self.deliver_input(reader, buf, cap);
+            self.tasks[reader].wake(n);
+        }
+    }
+
+    /// Copies up to `cap` buffered input bytes into task `reader`'s buffer at `buf` (checked
+    /// writable); returns how many.
+    pub fn deliver_input(&mut self, reader: usize, buf: usize, cap: usize) -> usize {
+        let mut bytes = [0u8; console::INPUT_BUFFER];
+        let mut n = 0;
+        while n < cap.min(bytes.len()) {
+            let Some(b) = self.input.pop_front() else {
+                break;
+            };
+            bytes[n] = b;
+            n += 1;
+        }
+        task::copy_user(self, reader, buf, &mut bytes[..n], true);
+        // Room again: take in what the UART held back.
+        self.drain_console();
+        n
+    }
+
+    /// Drains the UART into the input buffer; while the buffer is full the UART's interrupt
+    /// line stays masked (the UART keeps the bytes), and it is unmasked once there is room.
+    pub fn drain_console(&mut self) {
+        console::drain_input(&mut self.input);
+        if let Some(plic) = self.plic
+            && self.uart_irq != 0
+        {
+            plic.set_enabled(self.uart_irq, !self.input.is_full());
+        }
     }
 
     /// Sets up interrupt forwarding for every device the system file grants.
@@ -237,6 +294,12 @@ impl Kernel {
                 }
             }
         }
+        if let Some(irq) = platform.uart_irq {
+            plic.configure(irq);
+            plic.set_enabled(irq, true);
+            self.uart_irq = irq;
+            console::enable_input_interrupt();
+        }
         self.plic = Some(plic);
         csr::enable_external_interrupts();
     }
@@ -251,6 +314,11 @@ impl Kernel {
             let irq = plic.claim();
             if irq == 0 {
                 return;
+            }
+            if irq == self.uart_irq {
+                plic.complete(irq);
+                self.console_input();
+                continue;
             }
             plic.set_enabled(irq, false);
             plic.complete(irq);

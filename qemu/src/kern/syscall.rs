@@ -266,6 +266,66 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             k.tasks[index].grants |= 1 << endpoint;
             ret(Ok(0))
         }
+        Sysno::ConsoleWrite => {
+            if !is_system(k, me) {
+                return ret(Err(Errno::Denied));
+            }
+            let (ptr, len) = (a[0], a[1]);
+            if len > MAX_PAYLOAD {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            if !super::console::present() {
+                return ret(Err(Errno::NotSupported));
+            }
+            if !readable(k, me, ptr, len) {
+                return Outcome::Fault;
+            }
+            let mut bytes = [0u8; MAX_PAYLOAD];
+            copy_user(k, me, ptr, &mut bytes[..len], false);
+            super::console::write_bytes(&bytes[..len]);
+            ret(Ok(len))
+        }
+        Sysno::ConsoleRead => {
+            let (buf, cap, flags) = (a[0], a[1], RecvFlags(a[2]));
+            if !flags.is_valid() {
+                return Outcome::Fault;
+            }
+            if !is_system(k, me) {
+                return ret(Err(Errno::Denied));
+            }
+            if cap == 0 {
+                return ret(Err(Errno::InvalidArgument));
+            }
+            if !super::console::present() {
+                return ret(Err(Errno::NotSupported));
+            }
+            let cap = cap.min(MAX_PAYLOAD);
+            if !writable(k, me, buf, cap) {
+                return Outcome::Fault;
+            }
+            k.drain_console();
+            if !k.input.is_empty() {
+                ret(Ok(k.deliver_input(me, buf, cap)))
+            } else if flags.is_nonblocking() {
+                ret(Err(Errno::WouldBlock))
+            } else {
+                k.tasks[me].block = Block::ConsoleRead { buf, cap };
+                Outcome::Done
+            }
+        }
+        Sysno::Shutdown => {
+            if !is_system(k, me) {
+                return ret(Err(Errno::Denied));
+            }
+            let status = a[0] as u32;
+            crate::klog!(
+                info,
+                "{} asked for power-off with status {}",
+                k.tasks[me].name(),
+                status
+            );
+            crate::arch::riscv64::sbi::shutdown(status == 0)
+        }
         Sysno::EndpointInfo => {
             let (endpoint, buf, cap) = (a[0], a[1], a[2]);
             if endpoint >= k.endpoint_count {
@@ -287,6 +347,11 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             Outcome::Done
         }
     }
+}
+
+/// Whether task `me` is of class System (the console and power-off are theirs).
+fn is_system(k: &Kernel, me: usize) -> bool {
+    k.tasks[me].credentials().class == kernel_abi::ProcessClass::System
 }
 
 fn dma_alloc(k: &mut Kernel, me: usize, size: usize) -> Outcome {

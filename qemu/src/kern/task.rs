@@ -65,6 +65,13 @@ pub enum Block {
     },
     /// In a blocking `WaitNotification` for these notification bits.
     Notification(u32),
+    /// In a blocking `ConsoleRead`, with its buffer.
+    ConsoleRead {
+        /// Buffer address.
+        buf: usize,
+        /// Buffer length.
+        cap: usize,
+    },
 }
 
 /// One task slot.
