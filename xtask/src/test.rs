@@ -15,9 +15,9 @@ use crate::cmd::{cargo, cargo_command, status};
 use crate::image::build_kernel;
 
 /// The crates that must build without `std` for every board target.
-const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service"];
-/// The crates built for the QEMU image target only.
-const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo"];
+const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service", "zos-virtio"];
+/// The crates built for the QEMU image target only: the kernel and the tasks.
+const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo", "init", "zos-shell"];
 
 /// Runs every check; the first failure stops the run.
 pub fn test(args: &[String]) -> Result<ExitCode, String> {
