@@ -61,8 +61,35 @@ pub enum ProtocolError {
     TooLarge,
 }
 
+impl VfsError {
+    /// The error in words, for people (the shell and the image tool print these).
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::NotFound => "no such file or directory",
+            Self::AlreadyExists => "already exists",
+            Self::NotADirectory => "not a directory",
+            Self::NotAFile => "not a file",
+            Self::DirectoryNotEmpty => "directory not empty",
+            Self::PermissionDenied => "permission denied",
+            Self::InvalidPath => "invalid path",
+            Self::QuotaExceeded => "quota exceeded",
+            Self::SymlinkLoop => "too many levels of symbolic links",
+            Self::StorageError => "storage error",
+            Self::EncryptionError => "encrypted (key missing or wrong)",
+            Self::ResourceLimitExceeded => "resource limit exceeded",
+            Self::IntegrityError => "integrity check failed",
+            Self::StaleHandle => "stale handle",
+            Self::InvalidHandle => "invalid handle",
+            Self::BadHandleMode => "handle not open for this access",
+            Self::InvalidArgument => "invalid argument",
+            Self::TooManyHandles => "too many open handles",
+            Self::InvalidMove => "cannot move a directory into itself",
+        }
+    }
+}
+
 impl core::fmt::Display for VfsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Debug::fmt(self, f)
+        f.write_str(self.message())
     }
 }

@@ -9,7 +9,8 @@ use kernel_abi::{Credentials, ProcessClass};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Permission bits of an entry.
+/// Permission bits of an entry. Displayed as seven characters: owner `rwx`, system `rw`,
+/// world `rw`, `-` for a clear bit (`rw-r---` is a user's file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePermissions {
     /// Owner may read (list, for directories).
@@ -137,6 +138,24 @@ pub fn may_chmod(caller: &Credentials, owner: Option<Uuid>) -> bool {
 /// Whether `caller` may change owners.
 pub fn may_chown(caller: &Credentials) -> bool {
     is_system(caller)
+}
+
+impl core::fmt::Display for FilePermissions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let bits = [
+            (self.owner_read, 'r'),
+            (self.owner_write, 'w'),
+            (self.owner_execute, 'x'),
+            (self.system_read, 'r'),
+            (self.system_write, 'w'),
+            (self.world_read, 'r'),
+            (self.world_write, 'w'),
+        ];
+        for (on, c) in bits {
+            core::fmt::Write::write_char(f, if on { c } else { '-' })?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::string::ToString;
 use uuid::Uuid;
 use vfs_service::protocol::messages::{FileKind, FilePermissions};
 
@@ -17,18 +18,7 @@ pub fn kind_char(kind: &FileKind) -> char {
 /// The seven permission bits as `rwx` (owner) `rw` (system) `rw` (world), `-` for a clear
 /// bit: `rw-r---` is a user's file (owner rw, system r).
 pub fn permission_string(p: FilePermissions) -> String {
-    let bit = |on: bool, c: char| if on { c } else { '-' };
-    [
-        bit(p.owner_read, 'r'),
-        bit(p.owner_write, 'w'),
-        bit(p.owner_execute, 'x'),
-        bit(p.system_read, 'r'),
-        bit(p.system_write, 'w'),
-        bit(p.world_read, 'r'),
-        bit(p.world_write, 'w'),
-    ]
-    .iter()
-    .collect()
+    p.to_string()
 }
 
 /// Why a permission argument does not parse.

@@ -98,27 +98,7 @@ impl CmdError {
 /// A client error in words, for people.
 pub fn describe(error: &ClientError) -> String {
     match error {
-        ClientError::Vfs(v) => String::from(match v {
-            VfsError::NotFound => "no such file or directory",
-            VfsError::AlreadyExists => "already exists",
-            VfsError::NotADirectory => "not a directory",
-            VfsError::NotAFile => "not a file",
-            VfsError::DirectoryNotEmpty => "directory not empty",
-            VfsError::PermissionDenied => "permission denied",
-            VfsError::InvalidPath => "invalid path",
-            VfsError::QuotaExceeded => "quota exceeded",
-            VfsError::SymlinkLoop => "too many levels of symbolic links",
-            VfsError::StorageError => "storage error",
-            VfsError::EncryptionError => "encrypted (key missing or wrong)",
-            VfsError::ResourceLimitExceeded => "resource limit exceeded",
-            VfsError::IntegrityError => "integrity check failed",
-            VfsError::StaleHandle => "stale handle",
-            VfsError::InvalidHandle => "invalid handle",
-            VfsError::BadHandleMode => "handle not open for this access",
-            VfsError::InvalidArgument => "invalid argument",
-            VfsError::TooManyHandles => "too many open handles",
-            VfsError::InvalidMove => "cannot move a directory into itself",
-        }),
+        ClientError::Vfs(v) => String::from(v.message()),
         ClientError::Protocol(p) => format!("protocol error ({p:?})"),
         ClientError::Ipc(e) => format!("VFS unreachable ({e})"),
         ClientError::BadReply => String::from("malformed reply from the VFS"),

@@ -83,32 +83,12 @@ impl fmt::Display for ImageError {
             Self::UserspaceUnavailable(e) => {
                 write!(f, "the userspace database does not mount: {e:?}")
             }
-            Self::Vfs { path, error } => write!(f, "{path}: {}", describe(*error)),
+            Self::Vfs { path, error } => write!(f, "{path}: {error}"),
         }
     }
 }
 
 impl std::error::Error for ImageError {}
-
-/// A VFS error in words.
-pub fn describe(error: VfsError) -> &'static str {
-    match error {
-        VfsError::NotFound => "no such file or directory",
-        VfsError::AlreadyExists => "already exists",
-        VfsError::NotADirectory => "not a directory",
-        VfsError::NotAFile => "not a file",
-        VfsError::DirectoryNotEmpty => "directory not empty",
-        VfsError::PermissionDenied => "permission denied",
-        VfsError::InvalidPath => "invalid path",
-        VfsError::QuotaExceeded => "quota exceeded",
-        VfsError::SymlinkLoop => "too many levels of symbolic links",
-        VfsError::StorageError => "storage error",
-        VfsError::EncryptionError => "encrypted: needs its key",
-        VfsError::ResourceLimitExceeded => "resource limit exceeded",
-        VfsError::IntegrityError => "integrity check failed",
-        _ => "failed",
-    }
-}
 
 fn store_error(e: StoreError) -> ImageError {
     match e {

@@ -270,22 +270,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `rw-|r-|--`: owner r/w/x, system r/w, world r/w.
-fn perms_string(stat: &Stat) -> String {
-    let p = stat.permissions;
-    let f = |on: bool, c: char| if on { c } else { '-' };
-    format!(
-        "{}{}{}|{}{}|{}{}",
-        f(p.owner_read, 'r'),
-        f(p.owner_write, 'w'),
-        f(p.owner_execute, 'x'),
-        f(p.system_read, 'r'),
-        f(p.system_write, 'w'),
-        f(p.world_read, 'r'),
-        f(p.world_write, 'w')
-    )
-}
-
 /// `YYYY-MM-DD hh:mm:ss` (UTC) from nanoseconds since the epoch.
 pub fn utc(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
@@ -409,7 +393,7 @@ pub fn run(command: ImageCommand, json: bool) -> Result<(), Failure> {
                         println!(
                             "{}{}  {:<36}  {:>10}  {}  {name}{suffix}",
                             kind_char(s),
-                            perms_string(s),
+                            s.permissions,
                             owner_string(s),
                             human_size(s.size),
                             utc(s.modified_ns)
@@ -526,7 +510,7 @@ pub fn run(command: ImageCommand, json: bool) -> Result<(), Failure> {
                 println!("  kind: {kind}");
                 println!(" inode: {}", s.inode);
                 println!(" owner: {}", owner_string(&s));
-                println!(" perms: {} (owner|system|world)", perms_string(&s));
+                println!(" perms: {} (owner rwx, system rw, world rw)", s.permissions);
                 println!("  size: {} ({} bytes)", human_size(s.size), s.size);
                 println!("created: {}", utc(s.created_ns));
                 println!("modified: {}", utc(s.modified_ns));
