@@ -13,7 +13,9 @@ mod fw_cfg;
 mod task {
     use core::ptr::NonNull;
 
-    use kernel_abi::{EndpointId, ExitStatus, Kernel, Syscalls, TaskId, device::Device, klog};
+    use kernel_abi::{
+        EndpointId, ExitStatus, Kernel, Supervisor, Syscalls, TaskId, device::Device, klog,
+    };
     use storage_backend::{BlockDevice, CryptoEngine, StoreError};
     use vfs_service::backend::BackendStore;
     use vfs_service::image::{self, ImageIdentity, MASTER_KEY_LEN};
@@ -31,9 +33,8 @@ mod task {
 
     use crate::fw_cfg::{self, FwCfg};
 
-    /// The endpoint this task serves: the system file's `[[endpoint]] name = "vfs"`, numbered
-    /// in file order (qemu/system.toml).
-    const VFS_ENDPOINT: EndpointId = EndpointId(4);
+    /// The most endpoints a system has (xtask's system-file limit).
+    const MAX_ENDPOINTS: u16 = 64;
     /// The DMA arena: virtqueues, request headers and bounce buffers of both devices.
     const ARENA_BYTES: usize = 256 * 1024;
     /// The fw_cfg file that carries the device master key.
@@ -93,6 +94,20 @@ mod task {
                 None
             }
         }
+    }
+
+    /// The endpoint this task serves under the service name (the system file's
+    /// `[[endpoint]] name = "vfs"`), found by name so that any system file works.
+    fn own_endpoint(k: &Syscalls, me: TaskId) -> Option<EndpointId> {
+        let want = server::SERVICE_NAME.as_bytes();
+        for n in 0..MAX_ENDPOINTS {
+            let mut name = [0u8; 16];
+            let info = k.endpoint_info(EndpointId(n), &mut name).ok()?;
+            if info.server.index == me.index && name.get(..info.name_len) == Some(want) {
+                return Some(EndpointId(n));
+            }
+        }
+        None
     }
 
     /// Whether the first erase unit reads as never written (all zeros: a new sparse disk
@@ -263,11 +278,18 @@ mod task {
                 return fail(&k, "vfs: the file system did not boot", EXIT_SETUP);
             }
         }
-        if let Err(e) = server::register(&k, VFS_ENDPOINT) {
+        let Some(endpoint) = own_endpoint(&k, me) else {
+            return fail(
+                &k,
+                "vfs: no endpoint named \"vfs\" served by this task",
+                EXIT_SETUP,
+            );
+        };
+        if let Err(e) = server::register(&k, endpoint) {
             klog!(&k, Error, "vfs: register: {:?}", e);
             return fail(&k, "vfs: could not register with init", EXIT_SETUP);
         }
-        match server::serve(&k, VFS_ENDPOINT, &mut vfs) {
+        match server::serve(&k, endpoint, &mut vfs) {
             Ok(()) => ExitStatus::SUCCESS,
             Err(e) => {
                 klog!(&k, Error, "vfs: serve: {:?}", e);
