@@ -27,6 +27,23 @@ pub fn kernel() -> PathBuf {
     }
 }
 
+/// The image of the product system (`qemu/system.toml`: init, the VFS, the shell), from
+/// `ZOS_SYSTEM_KERNEL` (set by `cargo xtask test`).
+pub fn system_kernel() -> PathBuf {
+    match std::env::var_os("ZOS_SYSTEM_KERNEL") {
+        Some(path) => PathBuf::from(path),
+        None => panic!("ZOS_SYSTEM_KERNEL is not set: QEMU tests run through `cargo xtask test`"),
+    }
+}
+
+/// A machine of the product system with fresh images (a blank disk and a new key), named
+/// after the test.
+pub fn fresh_system_machine(test_name: &str) -> Machine {
+    let mut machine = fresh_machine(test_name);
+    machine.kernel = system_kernel();
+    machine
+}
+
 /// A machine with fresh images in a new directory under the target directory, named after the
 /// test so that concurrent tests never share a disk.
 pub fn fresh_machine(test_name: &str) -> Machine {

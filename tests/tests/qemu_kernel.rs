@@ -1,4 +1,4 @@
-//! The kernel's acceptance tests in QEMU (issue 3): the image of `qemu/system.toml` boots init and
+//! The kernel's acceptance tests in QEMU (issue 3): the image of `qemu/kernel-tests.toml` boots init and
 //! the demo tasks, whose `ping` client runs the IPC scenarios and logs `test <name> ... ok`, while
 //! `prober` and `crasher` fault on purpose. One boot serves every test here; each checks its own
 //! lines of the console. Run by `cargo xtask test` (they need the kernel image it builds).

@@ -14,6 +14,11 @@ pub fn default_system_file() -> PathBuf {
     workspace_root().join("qemu").join("system.toml")
 }
 
+/// The kernel's test system (init and the demo tasks) the QEMU kernel and boot tests boot.
+pub fn kernel_tests_system_file() -> PathBuf {
+    workspace_root().join("qemu").join("kernel-tests.toml")
+}
+
 /// Where a task binary lands.
 fn task_elf(bin: &str) -> PathBuf {
     target_dir().join(IMAGE_TARGET).join("release").join(bin)

@@ -9,6 +9,11 @@ use std::process::Command;
 
 /// Size of a new disk image.
 pub const DISK_BYTES: u64 = 64 << 20;
+/// The fw_cfg file name of the device master key (what the VFS task reads).
+pub const MASTER_KEY_FW_CFG: &str = "opt/org.zeroos/master-key";
+/// Bytes of a device master key.
+pub const MASTER_KEY_LEN: usize = 32;
+
 /// QEMU's virt machine requires each pflash bank to be exactly this size.
 pub const FLASH_BYTES: u64 = 32 << 20;
 
@@ -19,6 +24,10 @@ pub struct Machine {
     pub kernel: PathBuf,
     /// The raw disk image behind virtio-blk.
     pub disk: PathBuf,
+    /// The disk's device master key (32 raw bytes, mode 0600), next to the image and never in
+    /// it: `<disk>.key`, the name `zvfs` uses. QEMU hands it to the guest through fw_cfg as
+    /// [`MASTER_KEY_FW_CFG`] (standing in for OTP).
+    pub key: PathBuf,
     /// The raw image of the second flash bank.
     pub flash: PathBuf,
     /// Attach the virtio-crypto device (the hardware crypto engine).
@@ -42,6 +51,7 @@ impl Machine {
         let machine = Self {
             kernel,
             disk: state_dir.join("disk.img"),
+            key: state_dir.join("disk.img.key"),
             flash: state_dir.join("flash1.img"),
             crypto_device: true,
             memory_mib: 256,
@@ -54,8 +64,12 @@ impl Machine {
     }
 
     /// Creates the disk and flash images if they do not exist yet. A new disk reads as zeros
-    /// (sparse); a new flash bank reads as erased NOR (all ones).
+    /// (sparse); a new flash bank reads as erased NOR (all ones). A disk without a key file
+    /// gets a new random master key (the VFS formats a blank disk under it).
     pub fn create_images(&self) -> io::Result<()> {
+        if !self.key.exists() {
+            write_new_key(&self.key)?;
+        }
         if !self.disk.exists() {
             let file = OpenOptions::new()
                 .write(true)
@@ -99,6 +113,10 @@ impl Machine {
             self.disk.display()
         ));
         cmd.args(["-device", "virtio-blk-device,drive=disk0"]);
+        cmd.arg("-fw_cfg").arg(format!(
+            "name={MASTER_KEY_FW_CFG},file={}",
+            self.key.display()
+        ));
         if self.crypto_device {
             cmd.args(["-object", "cryptodev-backend-builtin,id=crypto0"]);
             cmd.args(["-device", "virtio-crypto-device,cryptodev=crypto0"]);
@@ -128,4 +146,21 @@ impl Machine {
         }
         cmd
     }
+}
+
+/// Writes a new random master key to `path` (created, mode 0600).
+pub fn write_new_key(path: &Path) -> io::Result<()> {
+    use std::io::{Read, Write};
+    let mut key = [0u8; MASTER_KEY_LEN];
+    fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(&key)?;
+    file.sync_all()
 }

@@ -569,7 +569,13 @@ mod tests {
 
     #[test]
     fn the_shipped_system_file_is_valid() {
-        let path = crate::paths::workspace_root().join("qemu/system.toml");
-        System::load(&path).unwrap();
+        for file in [
+            "qemu/system.toml",
+            "qemu/kernel-tests.toml",
+            "qemu/bench.toml",
+        ] {
+            let path = crate::paths::workspace_root().join(file);
+            System::load(&path).unwrap();
+        }
     }
 }

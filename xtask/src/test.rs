@@ -12,12 +12,12 @@ use xtask::paths::IMAGE_TARGET;
 use xtask::provision;
 
 use crate::cmd::{cargo, cargo_command, status};
-use crate::image::build_kernel;
+use crate::image::{build_kernel, build_kernel_for, kernel_tests_system_file};
 
 /// The crates that must build without `std` for every board target.
 const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service", "zos-virtio"];
 /// The crates built for the QEMU image target only: the kernel and the tasks.
-const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo", "init", "zos-shell"];
+const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo", "init", "zos-shell", "zos-vfs"];
 
 /// Runs every check; the first failure stops the run.
 pub fn test(args: &[String]) -> Result<ExitCode, String> {
@@ -69,13 +69,17 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         cargo(&format!("no_std build for {target}"), &build)?;
     }
 
-    let kernel = build_kernel()?;
+    // The kernel's test system (demo tasks) for the kernel and boot tests, the product system
+    // (VFS + shell) for the VFS tests.
+    let kernel = build_kernel_for(&kernel_tests_system_file())?;
+    let system_kernel = build_kernel()?;
     provision::ensure_qemu().map_err(|e| e.to_string())?;
     // Every QEMU test target of the system-tests crate; each boots its own machine.
     let mut system_tests = cargo_command(&["test", "--package", "system-tests", "--tests"]);
     system_tests
         .args(["--", "--ignored"])
-        .env("ZOS_KERNEL", &kernel);
+        .env("ZOS_KERNEL", &kernel)
+        .env("ZOS_SYSTEM_KERNEL", &system_kernel);
     status("QEMU system tests", &mut system_tests)?;
 
     eprintln!("xtask: all tests passed");

@@ -33,6 +33,22 @@ impl<H: Hal, T: Transport> AnyEngine<H, T> {
         }
     }
 
+    /// Whether derived keys keep a raw copy (hardware; see
+    /// [`HardwareEngine::keep_derived_raw`]); the software engine always keeps its keys.
+    pub fn keep_derived_raw(&mut self, keep: bool) {
+        if let Self::Hardware(e) = self {
+            e.keep_derived_raw(keep);
+        }
+    }
+
+    /// Wipes every raw key copy the hardware engine holds (see
+    /// [`HardwareEngine::forget_all_raw`]); nothing for the software engine.
+    pub fn forget_all_raw(&mut self) {
+        if let Self::Hardware(e) = self {
+            e.forget_all_raw();
+        }
+    }
+
     /// Whether this is the hardware engine.
     pub fn is_hardware(&self) -> bool {
         matches!(self, Self::Hardware(_))

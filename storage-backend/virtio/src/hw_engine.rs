@@ -7,7 +7,11 @@
 //! [`HardwareEngine::forget_raw`] wipes it. The VFS task imports the master key, mounts the
 //! store (which derives the region keys), then calls `forget_raw(master)`: from then on the
 //! master key exists only in the device, and deriving from it fails with
-//! [`CryptoError::Derive`]. Derived keys never keep a raw copy.
+//! [`CryptoError::Derive`]. Derived keys keep no raw copy, unless
+//! [`HardwareEngine::keep_derived_raw`] asks for it: a disk image derives its database keys
+//! from the master and the store derives its region keys from those (two levels), so the VFS
+//! task turns it on for the mount and then wipes every raw copy with
+//! [`HardwareEngine::forget_all_raw`].
 //!
 //! Handles: `KeyHandle`'s constructor is private to `storage-backend`, so handles are minted by
 //! an inner [`SoftwareEngine`] that holds only all-zero placeholder keys (no secret). Once
@@ -30,7 +34,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 struct Entry {
     device: EngineKey,
-    /// The raw key, kept for HKDF until `forget_raw`; `None` for derived keys.
+    /// The raw key, kept for HKDF until `forget_raw`; `None` for derived keys (unless
+    /// `keep_derived_raw`).
     raw: Option<Zeroizing<[u8; KEY_LEN]>>,
 }
 
@@ -40,6 +45,7 @@ pub struct HardwareEngine<H: Hal, T: Transport> {
     handles: SoftwareEngine,
     keys: BTreeMap<KeyHandle, Entry>,
     last_device_error: Option<EngineError>,
+    keep_derived: bool,
 }
 
 impl<H: Hal, T: Transport> HardwareEngine<H, T> {
@@ -50,6 +56,23 @@ impl<H: Hal, T: Transport> HardwareEngine<H, T> {
             handles: SoftwareEngine::new(),
             keys: BTreeMap::new(),
             last_device_error: None,
+            keep_derived: false,
+        }
+    }
+
+    /// Whether keys derived from now on keep a raw copy (so that keys can be derived from
+    /// them in turn) until [`HardwareEngine::forget_raw`] or [`HardwareEngine::forget_all_raw`].
+    pub fn keep_derived_raw(&mut self, keep: bool) {
+        self.keep_derived = keep;
+    }
+
+    /// Wipes every raw copy (imported and derived keys) and stops keeping derived ones:
+    /// afterwards every key exists only in the device.
+    pub fn forget_all_raw(&mut self) {
+        self.keep_derived = false;
+        for entry in self.keys.values_mut() {
+            // `Zeroizing` wipes on drop.
+            entry.raw = None;
         }
     }
 
@@ -131,7 +154,7 @@ impl<H: Hal, T: Transport> CryptoEngine for HardwareEngine<H, T> {
         let mut child = Zeroizing::new([0u8; KEY_LEN]);
         hkdf_sha256(salt, ikm.as_slice(), info, child.as_mut_slice())?;
         // The child's bytes are wiped when `child` drops, right after the device took them.
-        self.insert(&child, false)
+        self.insert(&child, self.keep_derived)
     }
 
     fn drop_key(&mut self, key: KeyHandle) {

@@ -231,3 +231,31 @@ fn a_wrong_master_key_is_refused_at_mount() {
         Ok(_) => panic!("mounted with the wrong key"),
     }
 }
+
+#[test]
+fn derived_keys_keep_their_bytes_only_while_asked_and_forget_all_wipes_them() {
+    let (mut hw, hk) = hw_engine();
+    let (mut sw, sk) = soft_engine();
+    // A disk image derives database keys from the master, the store region keys from those.
+    hw.keep_derived_raw(true);
+    let db = hw.derive_key(hk.kernel, b"salt", b"db").unwrap();
+    assert!(hw.holds_raw(db));
+    let region = hw.derive_key(db, b"salt", b"region").unwrap();
+    let sw_db = sw.derive_key(sk.kernel, b"salt", b"db").unwrap();
+    let sw_region = sw.derive_key(sw_db, b"salt", b"region").unwrap();
+    let (mut a, mut b) = ([7u8; 40], [7u8; 40]);
+    let ta = hw.seal(region, &[1; 12], b"", &mut a).unwrap();
+    let tb = sw.seal(sw_region, &[1; 12], b"", &mut b).unwrap();
+    assert_eq!((ta, a), (tb, b));
+    hw.forget_all_raw();
+    for key in [hk.kernel, hk.userspace, db, region] {
+        assert!(!hw.holds_raw(key));
+    }
+    assert_eq!(hw.derive_key(db, b"s", b"i"), Err(CryptoError::Derive));
+    // Keys derived afterwards keep nothing again.
+    let late = hw.derive_key(hk.kernel, b"s", b"i");
+    assert_eq!(late, Err(CryptoError::Derive));
+    // The region key still works from the device.
+    hw.open(region, &[1; 12], b"", &mut a, &ta).unwrap();
+    assert_eq!(a, [7u8; 40]);
+}

@@ -1,0 +1,149 @@
+//! The VFS in QEMU (issue 6): the product image (`qemu/system.toml`: init, the VFS task on
+//! virtio-blk with the virtio-crypto engine, the shell) driven through the console. Each test
+//! boots its own machine with a fresh disk and key. Run by `cargo xtask test` (they need the
+//! image it builds, passed as ZOS_SYSTEM_KERNEL).
+
+use std::time::Duration;
+
+use system_tests::qemu::{Boot, boot, fresh_system_machine};
+use xtask::machine::Machine;
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// Boots `machine` with `script` on the console, after one empty line; asserts a clean
+/// power-off.
+///
+/// The empty line absorbs a firmware race: QEMU's 16550 takes one input byte before OpenSBI
+/// enables (and clears) the UART's FIFO, so under load the first byte of the input can be lost.
+fn session(machine: &Machine, script: &str) -> Boot {
+    let run = boot(machine, format!("\n{script}").as_bytes(), DEADLINE);
+    assert_eq!(
+        run.status,
+        Some(0),
+        "QEMU did not power off cleanly:\n{}",
+        run.console
+    );
+    run
+}
+
+/// The boot count recorded in `/system/config/machine.json`, as the shell printed it.
+fn boot_count(console: &str) -> u64 {
+    let at = console
+        .find("\"boot_count\":")
+        .unwrap_or_else(|| panic!("no machine.json on the console:\n{console}"));
+    console[at + "\"boot_count\":".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("bad boot count:\n{console}"))
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn the_shell_runs_a_piped_script_and_powers_off() {
+    let machine = fresh_system_machine("vfs_pipe");
+    let run = session(&machine, "mkdir /tmp/a\nls /tmp\nshutdown\n");
+    assert!(
+        run.console.contains("zos> ls /tmp\na\n"),
+        "ls did not list the new directory:\n{}",
+        run.console
+    );
+    assert!(
+        run.console.contains("self-test 4 passed, 0 failed"),
+        "no engine self-test:\n{}",
+        run.console
+    );
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn files_survive_a_reboot_and_the_boot_count_goes_up() {
+    let machine = fresh_system_machine("vfs_persist");
+    let first = session(
+        &machine,
+        "mkdir /data\necho kept across boots > /data/keep\ncat /system/config/machine.json\n\
+         shutdown\n",
+    );
+    let second = session(
+        &machine,
+        "cat /data/keep\ncat /system/config/machine.json\nshutdown\n",
+    );
+    assert!(
+        second
+            .console
+            .contains("zos> cat /data/keep\nkept across boots\n"),
+        "the file did not survive the reboot:\n{}",
+        second.console
+    );
+    assert_eq!(
+        boot_count(&second.console),
+        boot_count(&first.console) + 1,
+        "boot count did not go up by one:\n{}\n---\n{}",
+        first.console,
+        second.console
+    );
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn a_wrong_key_is_refused_with_a_clear_message() {
+    let machine = fresh_system_machine("vfs_wrong_key");
+    session(&machine, "mkdir /data\nshutdown\n");
+    std::fs::write(&machine.key, [0x5a; 32]).expect("replace the key");
+    let run = boot(&machine, b"\nls /\nshutdown\n", DEADLINE);
+    assert!(run.status.is_some(), "QEMU did not stop:\n{}", run.console);
+    assert!(
+        run.console
+            .contains("does not open with this device's master key"),
+        "no wrong-key message:\n{}",
+        run.console
+    );
+    assert!(
+        !run.console.contains("zos>"),
+        "the shell ran on a disk that did not open:\n{}",
+        run.console
+    );
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn without_the_crypto_device_the_software_engine_serves() {
+    let mut machine = fresh_system_machine("vfs_no_crypto");
+    machine.crypto_device = false;
+    let run = session(&machine, "mkdir /tmp/b\nls /tmp\nshutdown\n");
+    assert!(
+        run.console.contains("crypto engine software"),
+        "not the software engine:\n{}",
+        run.console
+    );
+    assert!(
+        run.console.contains("zos> ls /tmp\nb\n"),
+        "ls did not list the new directory:\n{}",
+        run.console
+    );
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn no_marker_is_readable_in_the_raw_disk() {
+    const NAME: &str = "zqx-name-marker-7f3a";
+    const CONTENT: &str = "zqx-content-marker-91c4";
+    let machine = fresh_system_machine("vfs_at_rest");
+    let run = session(
+        &machine,
+        &format!("mkdir /data\necho {CONTENT} > /data/{NAME}\ncat /data/{NAME}\nsync\nshutdown\n"),
+    );
+    assert!(
+        run.console.contains(&format!("{CONTENT}\n")),
+        "the marker file was not written:\n{}",
+        run.console
+    );
+    let disk = std::fs::read(&machine.disk).expect("read the disk image");
+    for marker in [NAME, CONTENT] {
+        assert!(
+            !disk.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "`{marker}` is readable in the raw disk image"
+        );
+    }
+}
