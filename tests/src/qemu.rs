@@ -53,6 +53,23 @@ pub fn fresh_machine(test_name: &str) -> Machine {
     Machine::new(kernel(), &dir).expect("create the test machine's images")
 }
 
+/// A product-image machine whose new disk was baked from `qemu/rootfs/`, as `cargo xtask run`
+/// makes it.
+pub fn baked_system_machine(test_name: &str) -> Machine {
+    let dir = xtask::paths::target_dir().join("zos-tests").join(test_name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let machine = Machine::at(system_kernel(), &dir).expect("create the test machine's directory");
+    xtask::bake::bake_disk(
+        &machine.disk,
+        &machine.key,
+        xtask::machine::DISK_BYTES,
+        &xtask::paths::rootfs_dir(),
+    )
+    .expect("bake qemu/rootfs into the disk");
+    machine.create_images().expect("create the flash image");
+    machine
+}
+
 /// Boots `machine`, feeding `input` to its console, and waits for QEMU to exit or `deadline` to
 /// pass.
 pub fn boot(machine: &Machine, input: &[u8], deadline: Duration) -> Boot {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use system_tests::qemu::{Boot, boot, fresh_system_machine};
+use system_tests::qemu::{Boot, baked_system_machine, boot, fresh_system_machine};
 use xtask::machine::Machine;
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -146,4 +146,17 @@ fn no_marker_is_readable_in_the_raw_disk() {
             "`{marker}` is readable in the raw disk image"
         );
     }
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn a_disk_baked_by_zvfs_mounts_and_serves_its_files() {
+    // What `cargo xtask run` does with a new disk: the host tool writes qemu/rootfs into it.
+    let machine = baked_system_machine("vfs_baked");
+    let run = session(&machine, "cat /system/welcome.txt\nshutdown\n");
+    assert!(
+        run.console.contains("Welcome to Zero OS."),
+        "the baked file was not served:\n{}",
+        run.console
+    );
 }

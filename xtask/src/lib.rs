@@ -3,6 +3,7 @@
 //! test boots exactly the machine that `cargo xtask run` boots.
 #![deny(missing_docs)]
 
+pub mod bake;
 pub mod machine;
 pub mod paths;
 pub mod provision;

@@ -47,8 +47,16 @@ pub struct Machine {
 impl Machine {
     /// The default machine, with its images in `state_dir` (created if missing).
     pub fn new(kernel: PathBuf, state_dir: &Path) -> io::Result<Self> {
+        let machine = Self::at(kernel, state_dir)?;
+        machine.create_images()?;
+        Ok(machine)
+    }
+
+    /// The default machine with its images in `state_dir`, which is created; the images are
+    /// not (see [`Machine::create_images`] and [`crate::bake::bake_disk`]).
+    pub fn at(kernel: PathBuf, state_dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(state_dir)?;
-        let machine = Self {
+        Ok(Self {
             kernel,
             disk: state_dir.join("disk.img"),
             key: state_dir.join("disk.img.key"),
@@ -58,9 +66,7 @@ impl Machine {
             icount: false,
             gdb: false,
             defmt_log: None,
-        };
-        machine.create_images()?;
-        Ok(machine)
+        })
     }
 
     /// Creates the disk and flash images if they do not exist yet. A new disk reads as zeros

@@ -31,3 +31,8 @@ pub fn kernel_elf() -> PathBuf {
         .join("release")
         .join("kernel")
 }
+
+/// The tree `cargo xtask run` bakes into a new disk image.
+pub fn rootfs_dir() -> PathBuf {
+    workspace_root().join("qemu").join("rootfs")
+}

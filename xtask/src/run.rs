@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use xtask::machine::Machine;
-use xtask::paths::state_dir;
+use xtask::bake::bake_disk;
+use xtask::machine::{DISK_BYTES, Machine};
+use xtask::paths::{rootfs_dir, state_dir};
 use xtask::provision;
 
 use crate::image::build_kernel;
@@ -27,7 +28,18 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     let kernel = build_kernel()?;
     provision::ensure_qemu().map_err(|e| e.to_string())?;
-    let mut machine = Machine::new(kernel, &state_dir()).map_err(|e| format!("images: {e}"))?;
+    let mut machine = Machine::at(kernel, &state_dir()).map_err(|e| format!("images: {e}"))?;
+    if !machine.disk.exists() {
+        // A new disk starts with the repository's tree in it, baked with zvfs.
+        let files = bake_disk(&machine.disk, &machine.key, DISK_BYTES, &rootfs_dir())?;
+        eprintln!(
+            "xtask: baked {files} files from qemu/rootfs into {}",
+            machine.disk.display()
+        );
+    }
+    machine
+        .create_images()
+        .map_err(|e| format!("images: {e}"))?;
     machine.crypto_device = crypto_device;
     machine.icount = icount;
     machine.gdb = gdb;
