@@ -113,16 +113,19 @@ fn a_full_queue_is_an_error_to_the_sender() {
 #[test]
 #[ignore = "needs the QEMU image; run by cargo xtask test"]
 fn a_spinning_low_priority_task_does_not_stop_a_higher_priority_one() {
-    let spinning = line_index("[INFO  spinner] spinning");
+    // Two low-priority spinners share the CPU round-robin, so either may be the one spinning
+    // when ping runs its check: ping must sleep and wake while one of them is mid-spin.
     let ok = line_index("[INFO  ping] test priority ... ok");
-    let done = line_index("[INFO  spinner] spinner done");
+    let during_a_spin = ["spinner", "spinner2"].iter().any(|name| {
+        let spinning = line_index(&format!("[INFO  {name}] spinning"));
+        let done = line_index(&format!("[INFO  {name}] spinner done"));
+        spinning.is_some() && done.is_some() && spinning < ok && ok < done
+    });
     assert!(
-        spinning.is_some() && ok.is_some() && done.is_some(),
-        "priority scenario incomplete:\n{}",
+        ok.is_some() && during_a_spin,
+        "ping's priority check did not complete while a lower-priority task was spinning:\n{}",
         console()
     );
-    // ping slept and woke while the spinner was still spinning.
-    assert!(spinning < ok && ok < done, "out of order:\n{}", console());
 }
 
 #[test]
