@@ -2,7 +2,4 @@
 //! under a time limit, and capturing its console.
 #![deny(missing_docs)]
 
-extern crate alloc;
-
-pub mod conformance;
 pub mod qemu;

@@ -36,21 +36,39 @@ pub fn system_kernel() -> PathBuf {
     }
 }
 
+/// The image of the VFS conformance system (`qemu/conformance.toml`), from
+/// `ZOS_CONFORMANCE_KERNEL` (set by `cargo xtask test`).
+pub fn conformance_kernel() -> PathBuf {
+    match std::env::var_os("ZOS_CONFORMANCE_KERNEL") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            panic!("ZOS_CONFORMANCE_KERNEL is not set: QEMU tests run through `cargo xtask test`")
+        }
+    }
+}
+
 /// A machine of the product system with fresh images (a blank disk and a new key), named
 /// after the test.
 pub fn fresh_system_machine(test_name: &str) -> Machine {
-    let mut machine = fresh_machine(test_name);
-    machine.kernel = system_kernel();
-    machine
+    fresh_machine_with(system_kernel(), test_name)
+}
+
+/// A machine of the conformance system with fresh images, named after the test.
+pub fn fresh_conformance_machine(test_name: &str) -> Machine {
+    fresh_machine_with(conformance_kernel(), test_name)
 }
 
 /// A machine with fresh images in a new directory under the target directory, named after the
 /// test so that concurrent tests never share a disk.
 pub fn fresh_machine(test_name: &str) -> Machine {
+    fresh_machine_with(kernel(), test_name)
+}
+
+fn fresh_machine_with(kernel: PathBuf, test_name: &str) -> Machine {
     let dir = xtask::paths::target_dir().join("zos-tests").join(test_name);
     // A leftover from an earlier run would make this boot depend on it.
     let _ = std::fs::remove_dir_all(&dir);
-    Machine::new(kernel(), &dir).expect("create the test machine's images")
+    Machine::new(kernel, &dir).expect("create the test machine's images")
 }
 
 /// A product-image machine whose new disk was baked from `qemu/rootfs/`, as `cargo xtask run`

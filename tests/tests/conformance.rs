@@ -8,35 +8,15 @@ use std::thread;
 
 use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
-use storage_backend::block::RamDevice;
-use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
-use system_tests::conformance::{World, run};
 use uuid::Uuid;
-use vfs_service::backend::BackendStore;
+use vfs_conformance::{ALICE, BOB, World, run};
 use vfs_service::client::{Client, ClientError};
 use vfs_service::error::VfsError;
+use vfs_service::host::{READY, ram_store, spawn_vfs};
 use vfs_service::protocol::messages::OpenFlags;
 use vfs_service::server::{KernelEnv, serve};
 use vfs_service::store::{Batch, Db, Entry, Storage, StoreError};
 use vfs_service::{Limits, Vfs};
-
-const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
-const BOB: Uuid = Uuid::from_u128(0x0b0b0000_0000_4000_8000_000000000002);
-
-/// A freshly formatted store on a RAM device of `mib` MiB (4 KiB erase units).
-fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
-    let mut engine = SoftwareEngine::new();
-    let keys = DbKeys {
-        kernel: engine.import_key(&[0x11; 32]).expect("kernel key"),
-        userspace: engine.import_key(&[0x22; 32]).expect("userspace key"),
-    };
-    let device = RamDevice::new(512, 8, mib * 256);
-    let opts = FormatOptions {
-        kernel_units: Some(256),
-        ..FormatOptions::default()
-    };
-    BackendStore::new(Store::format(device, engine, keys, &opts).expect("format"))
-}
 
 /// A running system: the kernel, the VFS endpoint, and a way to stop the caller tasks.
 struct System {
@@ -49,22 +29,9 @@ impl System {
     fn boot() -> Self {
         let kernel = HostKernel::new();
         let vfs = kernel.endpoint("vfs", 16);
-        kernel.spawn(TaskSpec::new("vfs").serves(vfs), move |h: TaskHandle| {
-            let mut fs = Vfs::new(ram_store(320), Limits::default());
-            match fs.boot(&KernelEnv(&h)) {
-                Ok(report) => h.log(
-                    LogLevel::Info,
-                    &format!("vfs: ready, boot {}", report.boot_count),
-                ),
-                Err(e) => {
-                    h.log(LogLevel::Error, &format!("vfs: boot failed: {e:?}"));
-                    return;
-                }
-            }
-            let _ = serve(&h, vfs, &mut fs);
-        });
+        spawn_vfs(&kernel, vfs, 320, false);
         assert!(
-            kernel.wait_for_log("vfs: ready", std::time::Duration::from_secs(10)),
+            kernel.wait_for_log(READY, std::time::Duration::from_secs(10)),
             "the VFS did not boot: {:?}",
             kernel.log_lines()
         );
@@ -212,7 +179,7 @@ impl<S: Storage> Storage for SharedStore<S> {
 fn a_service_restart_makes_handles_stale_and_cleans_tmp() {
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
-    let store = Arc::new(Mutex::new(ram_store(64)));
+    let store = Arc::new(Mutex::new(ram_store(64).expect("format")));
     let vfs_task = kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h: TaskHandle| {
         let mut fs = Vfs::new(SharedStore(Arc::clone(&store)), Limits::default());
         if let Ok(report) = fs.boot(&KernelEnv(&h)) {
@@ -278,7 +245,7 @@ fn clients_find_the_vfs_through_init() {
     kernel.spawn(
         TaskSpec::new("vfs").serves(ep).start_now(false),
         move |h: TaskHandle| {
-            let mut fs = Vfs::new(ram_store(16), Limits::default());
+            let mut fs = Vfs::new(ram_store(16).expect("format"), Limits::default());
             if fs.boot(&KernelEnv(&h)).is_err() {
                 return;
             }

@@ -16,6 +16,8 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod handles;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod image;
 pub mod inode;
 pub mod ops;

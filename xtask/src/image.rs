@@ -19,6 +19,12 @@ pub fn kernel_tests_system_file() -> PathBuf {
     workspace_root().join("qemu").join("kernel-tests.toml")
 }
 
+/// The VFS conformance system (init, the VFS, identity tasks and the conformance task) the QEMU
+/// conformance test boots.
+pub fn conformance_system_file() -> PathBuf {
+    workspace_root().join("qemu").join("conformance.toml")
+}
+
 /// Where a task binary lands.
 fn task_elf(bin: &str) -> PathBuf {
     target_dir().join(IMAGE_TARGET).join("release").join(bin)

@@ -1,7 +1,8 @@
 //! `cargo xtask`: build, boot, test and measure Zero OS.
 //!
 //! ```text
-//! cargo xtask run [--no-crypto-device] [--icount] [--gdb] [--plain-log]   build and boot in QEMU
+//! cargo xtask run [--system FILE] [--no-crypto-device] [--icount] [--gdb] [--plain-log]
+//!                                                           build and boot in QEMU
 //! cargo xtask test [--exhaustive]                           every test, lint and target build
 //! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
 //! cargo xtask fuzz mount [iterations] [seed]                mount mutated storage images
@@ -21,8 +22,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  run [--no-crypto-device] [--icount] [--gdb] [--plain-log]
+  run [--system FILE] [--no-crypto-device] [--icount] [--gdb] [--plain-log]
         build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status.
+        --system boots another system file (e.g. qemu/conformance.toml) on a new blank disk
         Kernel and task log records are defmt frames decoded here (stderr); --plain-log has the
         kernel print them as text on the console instead
   test [--exhaustive]

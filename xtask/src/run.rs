@@ -9,7 +9,7 @@ use xtask::machine::{DISK_BYTES, Machine};
 use xtask::paths::{rootfs_dir, state_dir};
 use xtask::provision;
 
-use crate::image::build_kernel;
+use crate::image::{build_kernel, build_kernel_for};
 
 /// Boots the system; returns QEMU's (that is, the guest's) exit status.
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
@@ -17,8 +17,14 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut icount = false;
     let mut gdb = false;
     let mut plain = false;
-    for arg in args {
+    let mut system_file = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--system" => {
+                let file = args.next().ok_or("run: --system needs a system file")?;
+                system_file = Some(std::path::PathBuf::from(file));
+            }
             "--plain-log" => plain = true,
             "--no-crypto-device" => crypto_device = false,
             "--icount" => icount = true,
@@ -26,10 +32,27 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("run: unknown option `{other}`")),
         }
     }
-    let kernel = build_kernel()?;
+    let kernel = match &system_file {
+        Some(file) => build_kernel_for(file)?,
+        None => build_kernel()?,
+    };
     provision::ensure_qemu().map_err(|e| e.to_string())?;
-    let mut machine = Machine::at(kernel, &state_dir()).map_err(|e| format!("images: {e}"))?;
-    if !machine.disk.exists() {
+    // Another system (a test or benchmark system) boots a new blank disk of its own each time,
+    // so it neither depends on nor changes the product's disk.
+    let dir = match &system_file {
+        Some(file) => {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir = state_dir().join(format!("system-{stem}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            dir
+        }
+        None => state_dir(),
+    };
+    let mut machine = Machine::at(kernel, &dir).map_err(|e| format!("images: {e}"))?;
+    if system_file.is_none() && !machine.disk.exists() {
         // A new disk starts with the repository's tree in it, baked with zvfs.
         let files = bake_disk(&machine.disk, &machine.key, DISK_BYTES, &rootfs_dir())?;
         eprintln!(
@@ -51,7 +74,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let follower = if plain {
         None
     } else {
-        let log = state_dir().join("defmt.log");
+        let log = dir.join("defmt.log");
         let _ = std::fs::remove_file(&log);
         let table = crate::defmt_log::table(&machine.kernel)?;
         machine.defmt_log = Some(log.clone());

@@ -4,7 +4,8 @@
 //! 2. clippy with `-D warnings` on the host workspace and on the no_std crates for the image target
 //! 3. host tests (every crate's unit and integration tests)
 //! 4. release builds of the no_std crates for every pinned target (a no_std regression fails here)
-//! 5. the QEMU system tests, against the kernel image built for them
+//! 5. the QEMU system tests, against the kernel images built for them (kernel tests, VFS
+//!    conformance, the product system)
 
 use std::process::ExitCode;
 
@@ -12,12 +13,22 @@ use xtask::paths::IMAGE_TARGET;
 use xtask::provision;
 
 use crate::cmd::{cargo, cargo_command, status};
-use crate::image::{build_kernel, build_kernel_for, kernel_tests_system_file};
+use crate::image::{
+    build_kernel, build_kernel_for, conformance_system_file, kernel_tests_system_file,
+};
 
 /// The crates that must build without `std` for every board target.
 const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service", "zos-virtio"];
 /// The crates built for the QEMU image target only: the kernel and the tasks.
-const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo", "init", "zos-shell", "zos-vfs"];
+const IMAGE_CRATES: &[&str] = &[
+    "qemu-kernel",
+    "zos-demo",
+    "init",
+    "zos-shell",
+    "zos-identity",
+    "zos-vfs",
+    "vfs-conformance",
+];
 
 /// Runs every check; the first failure stops the run.
 pub fn test(args: &[String]) -> Result<ExitCode, String> {
@@ -69,9 +80,10 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         cargo(&format!("no_std build for {target}"), &build)?;
     }
 
-    // The kernel's test system (demo tasks) for the kernel and boot tests, the product system
-    // (VFS + shell) for the VFS tests.
+    // The kernel's test system (demo tasks) for the kernel and boot tests, the conformance
+    // system for the suite in QEMU, and the product system (VFS + shell) for the VFS tests.
     let kernel = build_kernel_for(&kernel_tests_system_file())?;
+    let conformance_kernel = build_kernel_for(&conformance_system_file())?;
     let system_kernel = build_kernel()?;
     provision::ensure_qemu().map_err(|e| e.to_string())?;
     // Every QEMU test target of the system-tests crate; each boots its own machine.
@@ -79,6 +91,7 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
     system_tests
         .args(["--", "--ignored"])
         .env("ZOS_KERNEL", &kernel)
+        .env("ZOS_CONFORMANCE_KERNEL", &conformance_kernel)
         .env("ZOS_SYSTEM_KERNEL", &system_kernel);
     status("QEMU system tests", &mut system_tests)?;
 

@@ -7,53 +7,13 @@ use std::time::Duration;
 
 use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, ExitStatus, Kernel, LogLevel, ProcessClass};
-use storage_backend::block::RamDevice;
-use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
 use uuid::Uuid;
-use vfs_service::backend::BackendStore;
 use vfs_service::client::Client;
-use vfs_service::server::{KernelEnv, serve};
-use vfs_service::{Limits, Vfs};
+use vfs_service::host::{READY, spawn_vfs};
 use zos_shell::console::ConsoleError;
 use zos_shell::{Console, KernelConsole, Outcome, Shell};
 
 const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
-
-/// A freshly formatted store on a RAM device of `mib` MiB.
-fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
-    let mut engine = SoftwareEngine::new();
-    let keys = DbKeys {
-        kernel: engine.import_key(&[0x11; 32]).expect("kernel key"),
-        userspace: engine.import_key(&[0x22; 32]).expect("userspace key"),
-    };
-    let device = RamDevice::new(512, 8, mib * 256);
-    let opts = FormatOptions {
-        kernel_units: Some(256),
-        ..FormatOptions::default()
-    };
-    BackendStore::new(Store::format(device, engine, keys, &opts).expect("format"))
-}
-
-/// Spawns the VFS task serving `ep` (registering with init when `register`).
-fn spawn_vfs(kernel: &HostKernel, ep: EndpointId, register: bool) {
-    kernel.spawn(
-        TaskSpec::new("vfs").serves(ep).start_now(!register),
-        move |h: TaskHandle| {
-            let mut fs = Vfs::new(ram_store(16), Limits::default());
-            match fs.boot(&KernelEnv(&h)) {
-                Ok(_) => h.log(LogLevel::Info, "vfs: ready"),
-                Err(e) => {
-                    h.log(LogLevel::Error, &format!("vfs: boot failed: {e:?}"));
-                    return;
-                }
-            }
-            if register {
-                let _ = vfs_service::server::register(&h, ep);
-            }
-            let _ = serve(&h, ep, &mut fs);
-        },
-    );
-}
 
 /// A console that types `lines` and records everything, echoing each line after the prompt
 /// as a terminal would.
@@ -86,9 +46,9 @@ impl Console for Script {
 fn session(class: ProcessClass, user: Option<Uuid>, script: &str) -> (Outcome, String) {
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
-    spawn_vfs(&kernel, ep, false);
+    spawn_vfs(&kernel, ep, 16, false);
     assert!(
-        kernel.wait_for_log("vfs: ready", Duration::from_secs(20)),
+        kernel.wait_for_log(READY, Duration::from_secs(20)),
         "{:?}",
         kernel.log_lines()
     );
@@ -321,7 +281,7 @@ fn the_shell_task_on_the_host_console() {
         },
     );
     let ep = kernel.endpoint("vfs", 16);
-    spawn_vfs(&kernel, ep, true);
+    spawn_vfs(&kernel, ep, 16, true);
     kernel.spawn(
         TaskSpec::new("shell")
             .class(ProcessClass::System)

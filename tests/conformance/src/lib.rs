@@ -1,9 +1,14 @@
-//! The VFS conformance suite: named cases written against the VFS client library only, so the
-//! same suite runs on the kernel-abi host backend (`tests/tests/conformance.rs`) and, later, as
-//! a task in QEMU. Only `core` and `alloc` are used here.
+//! The VFS conformance suite: named cases written against the VFS client library only, in
+//! `core` and `alloc`, so that the same suite runs on the kernel-abi host backend
+//! (`tests/tests/conformance.rs`) and as a task in QEMU against the real disk and crypto engine
+//! (the `conformance` binary of this package, booted by `tests/tests/qemu_conformance.rs`).
 //!
 //! A [`World`] gives the suite four callers with kernel-stamped identities: two users (Alice and
 //! Bob, each with a home), a system task and an application without a user.
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
@@ -18,6 +23,11 @@ mod files;
 mod handles;
 mod protocol;
 mod security;
+
+/// Alice's user id wherever the suite runs (the host runner and `qemu/conformance.toml`).
+pub const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
+/// Bob's user id wherever the suite runs.
+pub const BOB: Uuid = Uuid::from_u128(0x0b0b0000_0000_4000_8000_000000000002);
 
 /// The callers a case can act as.
 pub struct World<'k, K> {
