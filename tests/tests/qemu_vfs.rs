@@ -160,3 +160,45 @@ fn a_disk_baked_by_zvfs_mounts_and_serves_its_files() {
         run.console
     );
 }
+
+/// Item 5 of issue 6: the product image's identity tasks (two users, an application without a
+/// user, a Runtime service) make isolation visible in the booted system through `as`.
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn identity_tasks_show_isolation_between_users_and_classes() {
+    const ALICE: &str = "0a11ce00-0000-4000-8000-000000000001";
+    let machine = fresh_system_machine("vfs_identities");
+    let diary = format!("/home/{ALICE}/diary");
+    let run = session(
+        &machine,
+        &format!(
+            "mkhome {ALICE}\n\
+             as alice echo dear diary > {diary}\n\
+             as bob cat {diary}\n\
+             as guest ls /home/{ALICE}\n\
+             as guest echo x > /system/config/x\n\
+             as daemon cat {diary}\n\
+             as alice cat {diary}\n\
+             as bob echo mine > /tmp/b\n\
+             as guest echo over > /tmp/b\n\
+             as bob cat /tmp/b\n\
+             shutdown\n"
+        ),
+    );
+    let c = &run.console;
+    for expected in [
+        format!("zos> as bob cat {diary}\ncat: {diary}: permission denied\n"),
+        format!("zos> as guest ls /home/{ALICE}\nls: /home/{ALICE}: permission denied\n"),
+        "zos> as guest echo x > /system/config/x\nzos: /system/config/x: permission denied\n"
+            .to_string(),
+        // The Runtime service is judged by the system bits (system r on a user file).
+        format!("zos> as daemon cat {diary}\ndear diary\n"),
+        format!("zos> as alice cat {diary}\ndear diary\n"),
+        // Bob's file in the world-writable /tmp is still his: a user-less application may
+        // not overwrite it.
+        "zos> as guest echo over > /tmp/b\nzos: /tmp/b: permission denied\n".to_string(),
+        "zos> as bob cat /tmp/b\nmine\n".to_string(),
+    ] {
+        assert!(c.contains(&expected), "missing {expected:?} in:\n{c}");
+    }
+}

@@ -66,6 +66,11 @@ impl<'k, K: Kernel> Client<'k, K> {
         }
     }
 
+    /// The kernel this client calls through (to make another client on the same task).
+    pub fn kernel(&self) -> &'k K {
+        self.kernel
+    }
+
     /// A client of the VFS found through init's service registry (which also grants the
     /// caller the endpoint).
     pub fn connect(

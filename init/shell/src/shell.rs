@@ -129,7 +129,10 @@ Commands (paths may be relative to the working directory):
   df                        space and entries used by the whole filesystem
   usage [PATH]              space and entries used below PATH (default .)
   quota [USER]              a user's quota; without USER, every user with a home
+  mkhome USER               create a user's home (/home/USER)
   sync                      make sure every change so far is committed
+  as NAME COMMAND...        run COMMAND (and its redirection) as identity task NAME: the
+                            VFS judges that task's user and class, not the shell's
   shutdown                  power the machine off
 Any command's output can be redirected with > FILE or >> FILE.
 ";
@@ -188,12 +191,52 @@ impl<'k, K: Kernel> Shell<'k, K> {
             console.write_str("shutting down\n");
             return Some(Outcome::Shutdown);
         }
-        let result = match &parsed.redirect {
+        if cmd == "as" {
+            self.run_as(&args, parsed.redirect.as_ref(), console);
+        } else {
+            self.run_command(cmd, &args, parsed.redirect.as_ref(), console);
+        }
+        None
+    }
+
+    /// `as NAME COMMAND...`: the command and its redirection go through identity task NAME,
+    /// found in init's registry; the shell's own client is back in place afterwards.
+    fn run_as(&mut self, args: &[&str], redirect: Option<&Redirect>, console: &mut dyn Console) {
+        let [name, cmd, rest @ ..] = args else {
+            console.write_str("usage: as NAME COMMAND...\n");
+            return;
+        };
+        if matches!(*cmd, "as" | "shutdown") {
+            console.write_str(&format!("as: `{cmd}` is not a file command\n"));
+            return;
+        }
+        let kernel = self.client.kernel();
+        let endpoint = match kernel_abi::init_proto::lookup(kernel, name) {
+            Ok(ep) => ep,
+            Err(e) => {
+                console.write_str(&format!("as: no identity task `{name}` ({e:?})\n"));
+                return;
+            }
+        };
+        let own = core::mem::replace(&mut self.client, Client::new(kernel, endpoint));
+        self.run_command(cmd, rest, redirect, console);
+        self.client = own;
+    }
+
+    /// Runs one parsed command with the current client, printing its output or error.
+    fn run_command(
+        &mut self,
+        cmd: &str,
+        args: &[&str],
+        redirect: Option<&Redirect>,
+        console: &mut dyn Console,
+    ) {
+        let result = match redirect {
             // Straight to the console, so that long output (`cat` of a large file) streams.
-            None => self.command(cmd, &args, &mut Out::Console(console)),
+            None => self.command(cmd, args, &mut Out::Console(console)),
             Some(r) => {
                 let mut out = Out::Buffer(String::new());
-                let result = self.command(cmd, &args, &mut out);
+                let result = self.command(cmd, args, &mut out);
                 if let Out::Buffer(text) = out
                     && let Err(e) = self.store_output(r, text.as_bytes())
                 {
@@ -210,7 +253,6 @@ impl<'k, K: Kernel> Shell<'k, K> {
                 e => console.write_str(&format!("{cmd}: {}\n", self.error_text(&e))),
             }
         }
-        None
     }
 
     fn error_text(&self, e: &CmdError) -> String {
@@ -292,6 +334,7 @@ impl<'k, K: Kernel> Shell<'k, K> {
             "df" => self.df(args, out),
             "usage" => self.usage(args, out),
             "quota" => self.quota(args, out),
+            "mkhome" => self.mkhome(args),
             "sync" => self.sync(),
             _ => Err(CmdError::Unknown),
         }
@@ -799,6 +842,17 @@ impl<'k, K: Kernel> Shell<'k, K> {
             );
         }
         Ok(())
+    }
+
+    fn mkhome(&mut self, args: &[&str]) -> Result<(), CmdError> {
+        let [user] = args else {
+            return Err(CmdError::Usage("mkhome USER"));
+        };
+        let user = parse_user(user)?;
+        let home = format!("/home/{}", user.hyphenated());
+        self.client
+            .create_home(user)
+            .map_err(|e| CmdError::fs(&home, e))
     }
 
     /// The VFS commits every request before it replies, so all acknowledged changes are

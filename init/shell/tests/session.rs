@@ -362,3 +362,82 @@ fn kernel_console_line_discipline() {
         Err(ConsoleError::Kernel(kernel_abi::Errno::Denied))
     );
 }
+
+/// `as NAME COMMAND`: the command runs through identity task NAME (found in init's registry),
+/// so the VFS judges that task's user; the shell's own identity is back afterwards.
+#[test]
+fn as_runs_a_command_under_an_identity_task() {
+    let kernel = HostKernel::new();
+    let init = kernel.spawn(
+        TaskSpec::new("init")
+            .serves(EndpointId::INIT)
+            .supervisor()
+            .start_now(false),
+        |h: TaskHandle| {
+            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
+            init.boot();
+            init.run();
+        },
+    );
+    let vfs = kernel.endpoint("vfs", 16);
+    spawn_vfs(&kernel, vfs, 16, true);
+    for (name, user) in [("alice", Some(ALICE)), ("guest", None)] {
+        let own = kernel.endpoint(name, 4);
+        let mut spec = TaskSpec::new(name)
+            .class(ProcessClass::Application)
+            .serves(own)
+            .reaches(vfs)
+            .start_now(false);
+        if let Some(u) = user {
+            spec = spec.user(u);
+        }
+        kernel.spawn(spec, move |h: TaskHandle| {
+            let mut relay = zos_identity::Relay::new(&h, own, vfs);
+            while relay.step().is_ok() {}
+        });
+    }
+    kernel.restart(init.index).expect("start init");
+    assert!(kernel.wait_for_log(READY, Duration::from_secs(20)));
+    let h = kernel.attach(TaskSpec::new("shell").class(ProcessClass::System));
+    let client = Client::connect(&h).expect("the VFS through init");
+    let mut shell = Shell::new(client);
+    let home = format!("/home/{ALICE}");
+    let script = format!(
+        "mkhome {ALICE}\n\
+         as alice echo dear diary > {home}/diary\n\
+         as alice ls -l {home}/diary\n\
+         as guest cat {home}/diary\n\
+         as guest echo x > /tmp/g\n\
+         as alice echo x > /system/config/x\n\
+         cat {home}/diary\n\
+         as nobody ls\n\
+         as alice\n\
+         as alice shutdown\n"
+    );
+    let mut console = Script {
+        lines: script.lines().map(String::from).collect(),
+        out: String::new(),
+    };
+    assert_eq!(shell.run(&mut console), Outcome::EndOfInput);
+    let out = console.out;
+    assert_eq!(output_of(&out, 0), "", "{out}");
+    assert_eq!(output_of(&out, 1), "", "{out}");
+    // The file is Alice's (owner column: the user id's first group) with a user file's
+    // permissions: her task wrote it, not the System shell.
+    let listing = output_of(&out, 2);
+    assert!(listing.starts_with("-rw-r--- 0a11ce00 "), "{out}");
+    assert_eq!(
+        output_of(&out, 3),
+        format!("cat: {home}/diary: permission denied\n")
+    );
+    assert_eq!(output_of(&out, 4), "");
+    assert_eq!(
+        output_of(&out, 5),
+        "zos: /system/config/x: permission denied\n"
+    );
+    // The shell itself (System) reads it: system r.
+    assert_eq!(output_of(&out, 6), "dear diary\n");
+    assert!(output_of(&out, 7).starts_with("as: no identity task `nobody`"));
+    assert_eq!(output_of(&out, 8), "usage: as NAME COMMAND...\n");
+    assert_eq!(output_of(&out, 9), "as: `shutdown` is not a file command\n");
+}
