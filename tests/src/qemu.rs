@@ -64,7 +64,9 @@ pub fn fresh_machine(test_name: &str) -> Machine {
     fresh_machine_with(kernel(), test_name)
 }
 
-fn fresh_machine_with(kernel: PathBuf, test_name: &str) -> Machine {
+/// A machine booting `kernel` (any image OpenSBI can start) with fresh images, named after the
+/// test.
+pub fn fresh_machine_with(kernel: PathBuf, test_name: &str) -> Machine {
     let dir = xtask::paths::target_dir().join("zos-tests").join(test_name);
     // A leftover from an earlier run would make this boot depend on it.
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,7 +9,7 @@
 
 use std::process::ExitCode;
 
-use xtask::paths::IMAGE_TARGET;
+use xtask::paths::{IMAGE_TARGET, target_dir};
 use xtask::provision;
 
 use crate::cmd::{cargo, cargo_command, status};
@@ -28,6 +28,7 @@ const IMAGE_CRATES: &[&str] = &[
     "zos-identity",
     "zos-vfs",
     "vfs-conformance",
+    "zos-virtio-qemu-kat",
 ];
 
 /// Runs every check; the first failure stops the run.
@@ -85,6 +86,23 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
     let kernel = build_kernel_for(&kernel_tests_system_file())?;
     let conformance_kernel = build_kernel_for(&conformance_system_file())?;
     let system_kernel = build_kernel()?;
+    // The bare-metal NIST check of the virtio-crypto driver, built on its own so that its
+    // `nist-kat` feature never reaches the VFS task's build.
+    cargo(
+        "build the virtio-crypto KAT image",
+        &[
+            "build",
+            "--release",
+            "--target",
+            IMAGE_TARGET,
+            "--package",
+            "zos-virtio-qemu-kat",
+        ],
+    )?;
+    let kat_image = target_dir()
+        .join(IMAGE_TARGET)
+        .join("release")
+        .join("zos-virtio-qemu-kat");
     provision::ensure_qemu().map_err(|e| e.to_string())?;
     // Every QEMU test target of the system-tests crate; each boots its own machine.
     let mut system_tests = cargo_command(&["test", "--package", "system-tests", "--tests"]);
@@ -92,6 +110,7 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         .args(["--", "--ignored"])
         .env("ZOS_KERNEL", &kernel)
         .env("ZOS_CONFORMANCE_KERNEL", &conformance_kernel)
+        .env("ZOS_KAT_IMAGE", &kat_image)
         .env("ZOS_SYSTEM_KERNEL", &system_kernel);
     status("QEMU system tests", &mut system_tests)?;
 
