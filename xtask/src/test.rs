@@ -17,7 +17,14 @@ use crate::image::{build_kernel, build_kernel_for, kernel_tests_system_file};
 /// The crates that must build without `std` for every board target.
 const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service", "zos-virtio"];
 /// The crates built for the QEMU image target only: the kernel and the tasks.
-const IMAGE_CRATES: &[&str] = &["qemu-kernel", "zos-demo", "init", "zos-shell", "zos-vfs"];
+const IMAGE_CRATES: &[&str] = &[
+    "qemu-kernel",
+    "zos-demo",
+    "init",
+    "zos-shell",
+    "zos-vfs",
+    "zos-vfs-bench",
+];
 
 /// Runs every check; the first failure stops the run.
 pub fn test(args: &[String]) -> Result<ExitCode, String> {
