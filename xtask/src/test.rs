@@ -27,6 +27,7 @@ const IMAGE_CRATES: &[&str] = &[
     "zos-shell",
     "zos-identity",
     "zos-vfs",
+    "zos-vfs-bench",
     "vfs-conformance",
     "zos-virtio-qemu-kat",
 ];

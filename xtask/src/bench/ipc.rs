@@ -62,7 +62,7 @@ pub fn run(_args: &[String]) -> Result<ExitCode, String> {
 }
 
 /// Boots `machine`, returns its console once QEMU exits.
-fn boot(machine: &Machine, deadline: Duration) -> Result<String, String> {
+pub(super) fn boot(machine: &Machine, deadline: Duration) -> Result<String, String> {
     let mut child = machine
         .command()
         .stdin(Stdio::null())

@@ -5,11 +5,12 @@
 use std::process::ExitCode;
 
 mod ipc;
+mod qemu;
 mod storage;
 mod vfs;
 
 /// The suites, by name.
-const SUITES: &[&str] = &["ipc", "vfs", "storage"];
+const SUITES: &[&str] = &["ipc", "vfs", "storage", "qemu"];
 
 /// Runs the named suite.
 pub fn bench(args: &[String]) -> Result<ExitCode, String> {
@@ -24,6 +25,9 @@ pub fn bench(args: &[String]) -> Result<ExitCode, String> {
     }
     if suite == "storage" {
         return storage::run(rest);
+    }
+    if suite == "qemu" {
+        return qemu::run(rest);
     }
     Err(format!(
         "bench: unknown suite `{suite}` (suites: {})",
