@@ -1,11 +1,4 @@
-//! Links the identity task with the task layout of `kernel-abi/task.ld`, on the bare-metal
-//! target only (host builds are the stub binary and the library's tests).
+//! Links the identity task with kernel-abi's task layout (bare-metal target only).
 fn main() {
-    let target = std::env::var("TARGET").unwrap_or_default();
-    if target.starts_with("riscv64") && target.ends_with("-none-elf") {
-        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
-        println!("cargo:rustc-link-arg-bins=-T{dir}/../../kernel-abi/task.ld");
-        println!("cargo:rerun-if-changed=../../kernel-abi/task.ld");
-    }
-    println!("cargo:rerun-if-changed=build.rs");
+    kernel_abi::task_link::link_task_binaries();
 }

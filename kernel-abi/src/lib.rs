@@ -13,7 +13,8 @@
 //! - with the `host` feature, `host::HostKernel` runs tasks as std threads and implements the
 //!   same traits with the same credential stamping, for host tests of every service.
 //!
-//! Features: `std` (std types, implied by `host`), `host` (the host backend). On riscv64 bare
+//! Features: `std` (std types, implied by `host`; also [`task_link`], the build-script helper of
+//! task crates), `host` (the host backend). On riscv64 bare
 //! metal, `task_rt` and the `task_entry!` macro give a task binary its entry point, panic
 //! handler and heap.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -29,6 +30,8 @@ pub mod init_proto;
 pub mod kernel;
 pub mod message;
 pub mod syscall;
+#[cfg(feature = "std")]
+pub mod task_link;
 
 #[cfg(all(target_arch = "riscv64", target_os = "none"))]
 pub mod riscv64;
