@@ -5,4 +5,6 @@
 extern crate alloc;
 
 pub mod conformance;
+pub mod power_cut;
 pub mod qemu;
+pub mod transcript;
