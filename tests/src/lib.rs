@@ -1,5 +1,9 @@
 //! Support for the whole-system tests: booting the QEMU machine that `cargo xtask run` boots,
-//! under a time limit, and capturing its console.
+//! under a time limit or as a live session, capturing its console ([`qemu`]), reading the
+//! shell's transcript ([`transcript`]) and rebuilding a disk as a power cut leaves it
+//! ([`power_cut`]).
 #![deny(missing_docs)]
 
+pub mod power_cut;
 pub mod qemu;
+pub mod transcript;

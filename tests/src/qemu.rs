@@ -135,3 +135,146 @@ pub fn boot(machine: &Machine, input: &[u8], deadline: Duration) -> Boot {
         status,
     }
 }
+
+/// A machine running under the test's control: console input is written as the test goes,
+/// the console is captured as it arrives, and the test may SIGKILL QEMU at any moment (a power
+/// cut as far as the guest can tell: QEMU gets no chance to do anything more).
+pub struct Live {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    console: std::sync::Arc<(std::sync::Mutex<Vec<u8>>, std::sync::Condvar)>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Live {
+    /// Starts `machine` with console input held open.
+    pub fn start(machine: &Machine) -> Self {
+        Self::start_command(machine.command())
+    }
+
+    /// Starts QEMU as `command` (a machine's command line, perhaps altered) with console
+    /// input held open.
+    pub fn start_command(mut command: std::process::Command) -> Self {
+        use std::sync::{Arc, Condvar, Mutex};
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu-system-riscv64");
+        let stdin = child.stdin.take();
+        let console = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let mut readers = Vec::new();
+        // Both streams land in one buffer: QEMU's own complaints belong next to the guest's
+        // output in a failure message.
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
+        for mut stream in [stdout, stderr] {
+            let console = Arc::clone(&console);
+            readers.push(thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let (text, arrived) = &*console;
+                            if let Ok(mut text) = text.lock() {
+                                text.extend_from_slice(&buf[..n]);
+                            }
+                            arrived.notify_all();
+                        }
+                    }
+                }
+            }));
+        }
+        Self {
+            child,
+            stdin,
+            console,
+            readers,
+        }
+    }
+
+    /// Types `text` on the console.
+    pub fn send(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("console input is open");
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("write to QEMU's console");
+    }
+
+    /// The console so far, line ends as `\n`.
+    pub fn console(&self) -> String {
+        let text = self.console.0.lock().expect("console lock");
+        String::from_utf8_lossy(&text).replace('\r', "")
+    }
+
+    /// Waits until `done` holds for the console or `timeout` passes; returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&str) -> bool) -> bool {
+        let start = Instant::now();
+        let (text, arrived) = &*self.console;
+        let mut guard = text.lock().expect("console lock");
+        loop {
+            if done(&String::from_utf8_lossy(&guard).replace('\r', "")) {
+                return true;
+            }
+            let Some(left) = timeout.checked_sub(start.elapsed()) else {
+                return false;
+            };
+            // Bounded waits: a guest that stops printing must still meet the timeout.
+            guard = arrived
+                .wait_timeout(guard, left.min(Duration::from_millis(100)))
+                .expect("console lock")
+                .0;
+        }
+    }
+
+    /// SIGKILLs QEMU and returns the whole console, including what was in the pipe.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.join_readers();
+        self.console()
+    }
+
+    /// Closes console input and waits up to `deadline` for QEMU to exit by itself (killing it
+    /// after that).
+    pub fn finish(mut self, deadline: Duration) -> Boot {
+        self.stdin = None;
+        let start = Instant::now();
+        let status = loop {
+            match self.child.try_wait().expect("poll qemu") {
+                Some(status) => break status.code(),
+                None if start.elapsed() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break None;
+                }
+                None => thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        self.join_readers();
+        Boot {
+            console: self.console(),
+            status,
+        }
+    }
+
+    fn join_readers(&mut self) {
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // A failing test must not leave an emulator running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
