@@ -77,10 +77,8 @@ pub fn build_kernel_for(system_file: &Path) -> Result<PathBuf, String> {
     // Which defmt log records are compiled in (defmt's compile-time filter).
     kernel.env("DEFMT_LOG", "debug");
     status("build the kernel", &mut kernel)?;
-    if system_file == default_system_file() {
-        return Ok(kernel_elf());
-    }
-    // Another system's image gets its own copy, so it does not stand in for the default one.
+    // Cargo writes every system's kernel to the same path: each system's image gets a copy of
+    // its own, so that building one system never changes the image another one boots.
     let copy = state_dir().join(format!(
         "kernel-{}",
         generated

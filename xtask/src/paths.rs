@@ -24,7 +24,8 @@ pub fn state_dir() -> PathBuf {
     target_dir().join("zos")
 }
 
-/// The kernel ELF built for QEMU.
+/// Where cargo writes the kernel ELF: the last system built. Each system's image is copied to
+/// `state_dir()/kernel-system-<name>` (see the image builder), which is what gets booted.
 pub fn kernel_elf() -> PathBuf {
     target_dir()
         .join(IMAGE_TARGET)
