@@ -87,6 +87,69 @@ fn a_kernel_pointer_passed_to_a_syscall_faults_the_caller() {
 #[ignore = "needs the QEMU image; run by cargo xtask test"]
 fn clocks_random_bytes_dma_and_granted_mmio_work() {
     assert_line("[INFO  ping] test services ... ok");
+    assert_line("kernel: RandomBytes: HMAC_DRBG (SHA-256) seeded with 48 bytes from virtio-rng");
+    // ping draws more than the reseed interval's worth of requests.
+    assert_line("kernel: RandomBytes: reseeded from virtio-rng");
+    assert!(!console().contains("reseeding failed"), "{}", console());
+    assert!(
+        random_line(console()).is_some(),
+        "ping logged no random bytes:\n{}",
+        console()
+    );
+}
+
+/// The 32 random bytes `ping` logged (`random bytes: <64 hex digits>`), if any.
+fn random_line(console: &str) -> Option<String> {
+    console.lines().find_map(|l| {
+        let hex = l.split("[INFO  ping] random bytes: ").nth(1)?.trim();
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_owned())
+    })
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn random_bytes_differ_between_two_boots_of_the_same_image() {
+    // The old generator was seeded from the clocks; the DRBG is seeded from virtio-rng, so two
+    // boots of one image (same kernel, same tasks) draw different bytes.
+    let second = boot(&fresh_machine("kernel_demo_again"), b"", DEADLINE);
+    let first = random_line(console()).unwrap_or_else(|| panic!("first boot:\n{}", console()));
+    let again =
+        random_line(&second.console).unwrap_or_else(|| panic!("second boot:\n{}", second.console));
+    assert_ne!(first, again, "two boots drew the same random bytes");
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn without_virtio_rng_random_bytes_is_not_supported() {
+    let mut machine = fresh_machine("kernel_demo_no_rng");
+    machine.rng_device = false;
+    let run = boot(&machine, b"", DEADLINE);
+    assert!(
+        !run.console.contains(": entropy "),
+        "entropy device listed:\n{}",
+        run.console
+    );
+    assert!(
+        run.console.contains(
+            "kernel: no entropy source (the machine has no virtio-rng device): RandomBytes answers NotSupported"
+        ),
+        "no boot warning:\n{}",
+        run.console
+    );
+    assert!(
+        run.console
+            .contains("[INFO  ping] random bytes: not supported"),
+        "ping did not see NotSupported:\n{}",
+        run.console
+    );
+    assert!(
+        random_line(&run.console).is_none(),
+        "random bytes without an entropy source:\n{}",
+        run.console
+    );
+    // NotSupported is within the contract: everything else still passes.
+    assert_eq!(run.status, Some(0), "console:\n{}", run.console);
+    assert!(run.console.contains("[INFO  ping] test services ... ok"));
 }
 
 #[test]

@@ -108,6 +108,41 @@ fn a_wrong_key_is_refused_with_a_clear_message() {
 
 #[test]
 #[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn without_an_entropy_source_the_vfs_refuses_with_a_clear_message() {
+    // No virtio-rng: the kernel's RandomBytes answers NotSupported, and the VFS, which needs
+    // random container UUIDs and file salts, stops the machine instead of serving.
+    let mut machine = fresh_system_machine("vfs_no_rng");
+    machine.rng_device = false;
+    let run = boot(&machine, b"\nls /\nshutdown\n", DEADLINE);
+    // The machine stops (rather than waiting for input); the VFS's failure status shows in
+    // the kernel's power-off line (QEMU's own exit status does not carry it).
+    assert!(run.status.is_some(), "QEMU did not stop:\n{}", run.console);
+    assert!(
+        run.console
+            .contains("kernel: vfs asked for power-off with status 2"),
+        "the VFS did not stop the machine with its setup-failure status:\n{}",
+        run.console
+    );
+    assert!(
+        run.console.contains("kernel: no entropy source"),
+        "no kernel warning:\n{}",
+        run.console
+    );
+    assert!(
+        run.console
+            .contains("vfs: the kernel has no entropy source (RandomBytes is not supported"),
+        "no clear VFS message:\n{}",
+        run.console
+    );
+    assert!(
+        !run.console.contains("zos> ls"),
+        "the shell served without a VFS:\n{}",
+        run.console
+    );
+}
+
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
 fn without_the_crypto_device_the_software_engine_serves() {
     let mut machine = fresh_system_machine("vfs_no_crypto");
     machine.crypto_device = false;

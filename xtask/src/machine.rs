@@ -32,6 +32,9 @@ pub struct Machine {
     pub flash: PathBuf,
     /// Attach the virtio-crypto device (the hardware crypto engine).
     pub crypto_device: bool,
+    /// Attach the virtio-rng device (the kernel's entropy source; without it `RandomBytes`
+    /// answers `NotSupported`).
+    pub rng_device: bool,
     /// Guest RAM in MiB.
     pub memory_mib: u32,
     /// Run under `-icount` so guest time is instruction count (for measurements).
@@ -62,6 +65,7 @@ impl Machine {
             key: state_dir.join("disk.img.key"),
             flash: state_dir.join("flash1.img"),
             crypto_device: true,
+            rng_device: true,
             memory_mib: 256,
             icount: false,
             gdb: false,
@@ -95,7 +99,9 @@ impl Machine {
         if self.crypto_device {
             devices.push("crypto");
         }
-        devices.push("entropy");
+        if self.rng_device {
+            devices.push("entropy");
+        }
         devices
     }
 
@@ -127,8 +133,10 @@ impl Machine {
             cmd.args(["-object", "cryptodev-backend-builtin,id=crypto0"]);
             cmd.args(["-device", "virtio-crypto-device,cryptodev=crypto0"]);
         }
-        cmd.args(["-object", "rng-random,id=rng0,filename=/dev/urandom"]);
-        cmd.args(["-device", "virtio-rng-device,rng=rng0"]);
+        if self.rng_device {
+            cmd.args(["-object", "rng-random,id=rng0,filename=/dev/urandom"]);
+            cmd.args(["-device", "virtio-rng-device,rng=rng0"]);
+        }
         cmd.arg("-drive").arg(format!(
             "if=pflash,unit=1,format=raw,file={}",
             self.flash.display()
@@ -169,4 +177,29 @@ pub fn write_new_key(path: &Path) -> io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(&key)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(machine: &Machine) -> Vec<String> {
+        machine
+            .command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_entropy_device_is_attached_unless_left_out() {
+        let dir = std::env::temp_dir().join(format!("zos-machine-test-{}", std::process::id()));
+        let mut machine = Machine::at(PathBuf::from("kernel"), &dir).expect("state dir");
+        assert!(args(&machine).contains(&"virtio-rng-device,rng=rng0".to_owned()));
+        assert!(machine.attached_virtio_devices().contains(&"entropy"));
+        machine.rng_device = false;
+        assert!(!args(&machine).iter().any(|a| a.contains("rng")));
+        assert!(!machine.attached_virtio_devices().contains(&"entropy"));
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, boot, test and measure Zero OS.
 //!
 //! ```text
-//! cargo xtask run [--system FILE] [--no-crypto-device] [--icount] [--gdb] [--plain-log]
+//! cargo xtask run [--system FILE] [--no-crypto-device] [--no-rng-device] [--icount] [--gdb] [--plain-log]
 //!                                                           build and boot in QEMU
 //! cargo xtask test [--exhaustive]                           every test, lint and target build
 //! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
@@ -22,7 +22,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  run [--system FILE] [--no-crypto-device] [--icount] [--gdb] [--plain-log]
+  run [--system FILE] [--no-crypto-device] [--no-rng-device] [--icount] [--gdb] [--plain-log]
         build the kernel image and boot it in QEMU (riscv64 virt); exits with the guest's status.
         --system boots another system file (e.g. qemu/conformance.toml) on a new blank disk
         Kernel and task log records are defmt frames decoded here (stderr); --plain-log has the

@@ -14,6 +14,7 @@ use crate::image::{build_kernel, build_kernel_for};
 /// Boots the system; returns QEMU's (that is, the guest's) exit status.
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut crypto_device = true;
+    let mut rng_device = true;
     let mut icount = false;
     let mut gdb = false;
     let mut plain = false;
@@ -27,6 +28,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             "--plain-log" => plain = true,
             "--no-crypto-device" => crypto_device = false,
+            "--no-rng-device" => rng_device = false,
             "--icount" => icount = true,
             "--gdb" => gdb = true,
             other => return Err(format!("run: unknown option `{other}`")),
@@ -64,6 +66,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         .create_images()
         .map_err(|e| format!("images: {e}"))?;
     machine.crypto_device = crypto_device;
+    machine.rng_device = rng_device;
     machine.icount = icount;
     machine.gdb = gdb;
     if gdb {

@@ -17,7 +17,8 @@
 //! dma = 0                     # DMA budget in bytes
 //! class = "system"            # system | runtime | application
 //! user = "…uuid…"             # optional: the user the task runs for
-//! devices = []                # virtio-blk, virtio-rng, virtio-crypto, rtc, fw-cfg, flash1
+//! devices = []                # virtio-blk, virtio-crypto, rtc, fw-cfg, flash1 (virtio-rng is
+//!                             # the kernel's own entropy source and cannot be granted)
 //! reaches = []                # endpoint names it may send to (init's is implied)
 //! start-at-boot = true
 //!
@@ -50,6 +51,9 @@ pub const DEVICES: &[&str] = &[
     "fw-cfg",
     "flash1",
 ];
+
+/// The device the kernel drives itself (its `RandomBytes` entropy source): never granted.
+pub const KERNEL_DEVICE: &str = "virtio-rng";
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -322,6 +326,11 @@ impl System {
                 None => None,
             };
             for d in &t.devices {
+                if d == KERNEL_DEVICE {
+                    return Err(what(&format!(
+                        "device `{d}` is the kernel's entropy source (RandomBytes) and cannot be granted to a task"
+                    )));
+                }
                 if !DEVICES.contains(&d.as_str()) {
                     return Err(what(&format!(
                         "unknown device `{d}` (devices: {})",
@@ -522,6 +531,10 @@ mod tests {
             (
                 GOOD.replace("[\"rtc\"]", "[\"uart\"]"),
                 "unknown device `uart`",
+            ),
+            (
+                GOOD.replace("[\"rtc\"]", "[\"virtio-rng\"]"),
+                "kernel's entropy source",
             ),
             (
                 GOOD.replace("reaches = [\"pong\"]", "reaches = [\"vfs\"]"),

@@ -5,6 +5,7 @@
 //! state machine over [`Kernel`], entered once per trap and left by resuming a task.
 
 pub mod console;
+pub mod entropy;
 pub mod ipc;
 pub mod log;
 pub mod mem;
@@ -14,7 +15,8 @@ pub mod task;
 
 use core::cell::UnsafeCell;
 
-use kernel_abi::FaultKind;
+use kernel_abi::{Errno, FaultKind};
+use qemu_kernel::drbg::HmacDrbg;
 use qemu_kernel::platform::{Platform, Region};
 use qemu_kernel::sched::Scheduler;
 use qemu_kernel::system::{Device, System};
@@ -31,6 +33,27 @@ use task::Task;
 pub const MAX_TASKS: usize = 16;
 /// The most endpoints a system may have (grants are a 64-bit mask).
 pub const MAX_ENDPOINTS: usize = 64;
+
+/// How long boot waits for the entropy device's first answer. QEMU's device answers in
+/// microseconds; a device silent for this long is treated as absent.
+const BOOT_ENTROPY_TIMEOUT_NS: u64 = 1_000_000_000;
+/// `RandomBytes` requests between reseeds from the device. Not needed for the DRBG's security
+/// (SP 800-90A allows 2^48), but it limits what a one-time disclosure of the state would
+/// predict, and its cost (one polled device round trip, interrupts masked) spread over this
+/// many requests is negligible.
+const RESEED_EVERY: u64 = 1024;
+/// How long a reseed waits for the device before giving up on it (the kernel is stalled
+/// meanwhile, so this is short; the boot seed keeps serving).
+const RESEED_TIMEOUT_NS: u64 = 10_000_000;
+
+/// Overwrites secret bytes on the stack before they go out of scope; volatile, so the compiler
+/// cannot drop the stores as dead.
+pub fn wipe(bytes: &mut [u8]) {
+    for b in bytes.iter_mut() {
+        // SAFETY: `b` is a valid, exclusive reference to one byte.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
+}
 
 /// Where a granted device sits in the machine.
 #[derive(Clone, Copy, Debug)]
@@ -75,8 +98,11 @@ pub struct Kernel {
     pub timer_dirty: bool,
     /// Nanoseconds per `time` tick when that is a whole number (0 otherwise).
     pub ns_per_tick: u64,
-    /// The state of the random-bytes generator.
-    pub rng: [u64; 4],
+    /// The kernel's entropy source (the virtio-rng device), once set up.
+    pub entropy: entropy::VirtioRng,
+    /// The generator behind `RandomBytes`; `None` when no entropy source seeded it (the syscall
+    /// then answers `NotSupported` rather than predictable bytes).
+    pub drbg: Option<HmacDrbg>,
     /// A task exited with a non-zero status: the run's verdict is failure.
     pub failed: bool,
     /// Console input not yet read.
@@ -119,7 +145,8 @@ impl Kernel {
             timer_armed: u64::MAX,
             timer_dirty: true,
             ns_per_tick: 0,
-            rng: [0; 4],
+            entropy: entropy::VirtioRng::absent(),
+            drbg: None,
             failed: false,
             input: heapless::Deque::new(),
             uart_irq: 0,
@@ -486,7 +513,6 @@ pub fn start(platform: &Platform) -> ! {
     }
     k.rtc = platform.rtc.map(|r| r.base);
     k.find_devices(platform);
-    k.seed_rng();
     // From here on the kernel runs in the kernel address space (and then in the tasks' ones,
     // which contain it); devices are reached through the MMIO window.
     csr::switch_address_space(qemu_kernel::sv39::satp(k.mem.kernel_root, 0));
@@ -494,6 +520,8 @@ pub fn start(platform: &Platform) -> ! {
     if platform.defmt_log {
         log::enable_defmt();
     }
+    // Before any task runs, so that no task ever sees RandomBytes unseeded.
+    k.seed_random();
     klog!(
         info,
         "{} MiB free for tasks, {} tasks, {} endpoints",
@@ -578,39 +606,91 @@ impl Kernel {
         Some(((high as u64) << 32) | low as u64)
     }
 
-    fn seed_rng(&mut self) {
-        // The RTC is read before paging is on (physical address).
-        let rtc = self.rtc.map(|base| {
-            // SAFETY: as in `wall_clock_ns`, at the physical address (paging is still off).
-            unsafe {
-                let low = core::ptr::read_volatile(base as *const u32);
-                let high = core::ptr::read_volatile((base + 4) as *const u32);
-                ((high as u64) << 32) | low as u64
+    /// Instantiates the DRBG from the virtio-rng device (48 bytes: 32 of entropy input and a
+    /// 16-byte nonce, SP 800-90A 8.6.7), or leaves it absent, with a warning, when the machine
+    /// has no such device or it fails. Runs with paging on: registers through the MMIO window.
+    fn seed_random(&mut self) {
+        let Some(window) = self.devices[Device::VirtioRng.number()] else {
+            klog!(
+                warn,
+                "no entropy source (the machine has no virtio-rng device): RandomBytes answers NotSupported"
+            );
+            return;
+        };
+        let deadline = csr::time().saturating_add(self.ns_to_ticks(BOOT_ENTROPY_TIMEOUT_NS));
+        let mut seed = [0u8; 48];
+        let result = entropy::VirtioRng::init(mem::MMIO_WINDOW + window.regs.base, deadline)
+            .and_then(|mut dev| dev.fill(&mut seed, deadline).map(|()| dev));
+        match result {
+            Ok(dev) => {
+                self.entropy = dev;
+                let personalization = self.personalization();
+                match HmacDrbg::instantiate(&seed[..32], &seed[32..], &personalization) {
+                    Ok(drbg) => {
+                        self.drbg = Some(drbg);
+                        klog!(
+                            info,
+                            "RandomBytes: HMAC_DRBG (SHA-256) seeded with {} bytes from virtio-rng",
+                            seed.len()
+                        );
+                    }
+                    Err(e) => klog!(warn, "RandomBytes: cannot instantiate: {}", e.name()),
+                }
             }
-        });
-        let mut seed = rtc.unwrap_or(0) ^ csr::time().rotate_left(32) ^ 0x5a5a_1234_9876_fedc;
-        for word in self.rng.iter_mut() {
-            // splitmix64
-            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            *word = z ^ (z >> 31);
+            Err(e) => klog!(
+                warn,
+                "no entropy source ({}): RandomBytes answers NotSupported",
+                e.name()
+            ),
         }
+        wipe(&mut seed);
     }
 
-    /// The next 64 random bits (xoshiro256**, reseeded with the timer on every call).
-    pub fn next_random(&mut self) -> u64 {
-        let s = &mut self.rng;
-        s[0] ^= csr::time();
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+    /// The personalization string: a label and the boot's clocks. Not secret; it only makes
+    /// this instantiation distinct (SP 800-90A 8.7.1), should the device ever repeat itself.
+    fn personalization(&self) -> [u8; 40] {
+        let mut p = [0u8; 40];
+        p[..24].copy_from_slice(b"zero-os qemu RandomBytes");
+        p[24..32].copy_from_slice(&csr::time().to_le_bytes());
+        p[32..].copy_from_slice(&self.wall_clock_ns().unwrap_or(0).to_le_bytes());
+        p
+    }
+
+    /// Fills `out` (at most a message payload) from the DRBG, reseeding it from the device
+    /// every [`RESEED_EVERY`] requests while the device works.
+    pub fn random_bytes(&mut self, out: &mut [u8]) -> Result<(), Errno> {
+        let reseed_due = self
+            .drbg
+            .as_ref()
+            .is_some_and(|d| d.reseed_counter() > RESEED_EVERY);
+        if reseed_due && self.entropy.is_ready() {
+            let deadline = csr::time().saturating_add(self.ns_to_ticks(RESEED_TIMEOUT_NS));
+            let mut fresh = [0u8; 32];
+            match self.entropy.fill(&mut fresh, deadline) {
+                Ok(()) => {
+                    if let Some(drbg) = self.drbg.as_mut() {
+                        // Reseed's only failure is short entropy, which a whole 32-byte fill
+                        // is not.
+                        let _ = drbg.reseed(&fresh, &csr::time().to_le_bytes());
+                        klog!(debug, "RandomBytes: reseeded from virtio-rng");
+                    }
+                }
+                // The DRBG stays seeded from boot (good for 2^48 requests); only the periodic
+                // refresh stops.
+                Err(e) => klog!(
+                    warn,
+                    "RandomBytes: reseeding failed ({}); continuing from the boot seed",
+                    e.name()
+                ),
+            }
+            wipe(&mut fresh);
+        }
+        let Some(drbg) = self.drbg.as_mut() else {
+            return Err(Errno::NotSupported);
+        };
+        // Requests are at most MAX_PAYLOAD bytes, far below the DRBG's limit; running into the
+        // standard's reseed interval (2^48 requests) without a device to reseed from would mean
+        // the generator may not be used any more.
+        drbg.generate(out, &[]).map_err(|_| Errno::NotSupported)
     }
 }

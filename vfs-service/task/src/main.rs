@@ -3,7 +3,8 @@
 //! (formatting a blank disk), then registers as "vfs" with init and serves the VFS protocol.
 //!
 //! A disk that does not open under the key (wrong key, tampered image) stops the machine with
-//! a clear console message and a failure status: the VFS never serves garbage.
+//! a clear console message and a failure status: the VFS never serves garbage. So does a kernel
+//! without an entropy source: the VFS never makes UUIDs or salts from predictable bytes.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -121,6 +122,21 @@ mod task {
     fn main(me: TaskId) -> ExitStatus {
         let k = Syscalls;
         klog!(&k, Info, "vfs {}.{} up", me.index, me.generation);
+
+        // Entropy: new images take their container UUIDs and every new file version its HKDF
+        // salt from the kernel's RandomBytes. Without an entropy source the kernel refuses
+        // (NotSupported) rather than hand out predictable bytes; check once, up front, so the
+        // machine stops with a clear message instead of failing writes later.
+        let mut probe = [0u8; 16];
+        if let Err(e) = k.random_bytes(&mut probe) {
+            klog!(&k, Error, "vfs: RandomBytes: {:?}", e);
+            return fail(
+                &k,
+                "vfs: the kernel has no entropy source (RandomBytes is not supported: the machine needs a virtio-rng device); not serving",
+                EXIT_SETUP,
+            );
+        }
+        probe.zeroize();
 
         // DMA arena for both devices.
         let (virt, phys) = match Syscalls::dma_alloc(ARENA_BYTES) {
