@@ -8,9 +8,11 @@
 //! ([`kernel_abi::EndpointId::INIT`]): `register`, `lookup` (which grants the endpoint to the
 //! caller), `set_restart_policy`, and the kernel's fault reports, on which it restarts tasks
 //! per their policy. It logs every start, restart, registration and refusal.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "host")), no_std)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "host")]
+pub mod host;
 pub mod registry;
 pub mod service;
 pub mod supervise;

@@ -230,17 +230,7 @@ fn a_service_restart_makes_handles_stale_and_cleans_tmp() {
 #[test]
 fn clients_find_the_vfs_through_init() {
     let kernel = HostKernel::new();
-    let init = kernel.spawn(
-        TaskSpec::new("init")
-            .serves(EndpointId::INIT)
-            .supervisor()
-            .start_now(false),
-        |h: TaskHandle| {
-            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
-            init.boot();
-            init.run();
-        },
-    );
+    let init = init::host::spawn_init(&kernel);
     let ep = kernel.endpoint("vfs", 16);
     kernel.spawn(
         TaskSpec::new("vfs").serves(ep).start_now(false),

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
-use kernel_abi::{EndpointId, ExitStatus, Kernel, LogLevel, ProcessClass};
+use kernel_abi::{ExitStatus, Kernel, LogLevel, ProcessClass};
 use uuid::Uuid;
 use vfs_service::client::Client;
 use vfs_service::host::{READY, spawn_vfs};
@@ -269,17 +269,7 @@ fn cat_streams_files_larger_than_a_message() {
 #[test]
 fn the_shell_task_on_the_host_console() {
     let kernel = HostKernel::new();
-    let init = kernel.spawn(
-        TaskSpec::new("init")
-            .serves(EndpointId::INIT)
-            .supervisor()
-            .start_now(false),
-        |h: TaskHandle| {
-            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
-            init.boot();
-            init.run();
-        },
-    );
+    let init = init::host::spawn_init(&kernel);
     let ep = kernel.endpoint("vfs", 16);
     spawn_vfs(&kernel, ep, 16, true);
     kernel.spawn(
@@ -368,17 +358,7 @@ fn kernel_console_line_discipline() {
 #[test]
 fn as_runs_a_command_under_an_identity_task() {
     let kernel = HostKernel::new();
-    let init = kernel.spawn(
-        TaskSpec::new("init")
-            .serves(EndpointId::INIT)
-            .supervisor()
-            .start_now(false),
-        |h: TaskHandle| {
-            let mut init = init::Init::new(&h, h.id().index, init::supervise::Config::default());
-            init.boot();
-            init.run();
-        },
-    );
+    let init = init::host::spawn_init(&kernel);
     let vfs = kernel.endpoint("vfs", 16);
     spawn_vfs(&kernel, vfs, 16, true);
     for (name, user) in [("alice", Some(ALICE)), ("guest", None)] {
