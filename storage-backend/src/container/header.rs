@@ -1,4 +1,9 @@
-//! The 128-byte region header and the 64-byte footer.
+//! The 128-byte ASU header and the store region's 64-byte footer.
+//!
+//! [`AsuHeader`] is the one definition of the header's byte layout, shared by the store's
+//! region framing (here) and zvfs's ASU backup files, which give `checksum_hash` different
+//! coverage: a store region hashes the header's own first 0x54 bytes ([`AsuHeader::decode`]),
+//! a backup file hashes its body (zvfs checks that itself after [`AsuHeader::parse`]).
 
 use sha2::{Digest, Sha256};
 
@@ -45,7 +50,8 @@ pub struct AsuHeader {
     pub signature_type: u32,
     /// 0x78: feature flags (encryption | index | streaming).
     pub feature_flags: u32,
-    /// 0x7C: region kind (0 = kernel, 1 = userspace).
+    /// 0x7C: reserved by the ASU format (0 in backup files); a store region records its kind
+    /// here (0 = kernel, 1 = userspace).
     pub region_kind: u32,
 }
 
@@ -114,8 +120,20 @@ impl AsuHeader {
         b
     }
 
-    /// Decodes and checks magic and checksum; `None` if either is wrong.
+    /// Decodes a store region's header and checks its magic and its self-checksum (SHA-256 of
+    /// bytes 0x00..0x54); `None` if the buffer is short or either check fails.
     pub fn decode(b: &[u8]) -> Option<Self> {
+        let h = Self::parse(b)?;
+        if h.magic != HEADER_MAGIC {
+            return None;
+        }
+        let expect: [u8; 32] = Sha256::digest(&b[..0x54]).into();
+        (expect == h.checksum_hash).then_some(h)
+    }
+
+    /// Reads the fields of the first [`Self::SIZE`] bytes, checking nothing; `None` if
+    /// shorter.
+    pub fn parse(b: &[u8]) -> Option<Self> {
         let b: &[u8; Self::SIZE] = b.get(..Self::SIZE)?.try_into().ok()?;
         let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
         let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
@@ -130,13 +148,6 @@ impl AsuHeader {
         salt.copy_from_slice(&b[64..80]);
         let mut sum = [0u8; 32];
         sum.copy_from_slice(&b[84..116]);
-        if magic != HEADER_MAGIC {
-            return None;
-        }
-        let expect: [u8; 32] = Sha256::digest(&b[..0x54]).into();
-        if expect != sum {
-            return None;
-        }
         Some(Self {
             magic,
             version_major: u16_at(8),

@@ -87,30 +87,9 @@ pub const fn align8(n: u64) -> u64 {
     (n + 7) & !7
 }
 
-/// The header (offset 0, 128 bytes).
-#[repr(C)]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Header {
-    pub magic: [u8; 8],
-    pub version_major: u16,
-    pub version_minor: u16,
-    pub format_revision: u32,
-    pub file_size: u64,
-    pub header_size: u64,
-    pub metadata_offset: u64,
-    pub payload_offset: u64,
-    pub compression_type: u32,
-    pub compression_level: u32,
-    pub encryption_type: u32,
-    pub encryption_mode: u32,
-    pub encryption_salt: [u8; 16],
-    pub checksum_type: u32,
-    pub checksum_hash: [u8; 32],
-    pub signature_type: u32,
-    pub feature_flags: u32,
-    pub reserved: u32,
-}
-const _: () = assert!(core::mem::size_of::<Header>() == HEADER_SIZE);
+/// The header (offset 0, 128 bytes): the store's definition of the layout, whose field at 0x7C
+/// (`region_kind`) is reserved (0) in a backup file and whose `checksum_hash` covers the body.
+pub use storage_backend::container::AsuHeader as Header;
 
 /// The footer (last 64 bytes).
 #[repr(C)]
@@ -160,9 +139,6 @@ impl Put<'_> {
         self.at += b.len();
         self
     }
-    fn u16(&mut self, v: u16) -> &mut Self {
-        self.bytes(&v.to_le_bytes())
-    }
     fn u32(&mut self, v: u32) -> &mut Self {
         self.bytes(&v.to_le_bytes())
     }
@@ -200,59 +176,6 @@ impl<'a> Get<'a> {
     }
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], AsuError> {
         self.take()
-    }
-}
-
-impl Header {
-    pub fn encode(&self) -> [u8; HEADER_SIZE] {
-        let mut buf = [0u8; HEADER_SIZE];
-        Put {
-            buf: &mut buf,
-            at: 0,
-        }
-        .bytes(&self.magic)
-        .u16(self.version_major)
-        .u16(self.version_minor)
-        .u32(self.format_revision)
-        .u64(self.file_size)
-        .u64(self.header_size)
-        .u64(self.metadata_offset)
-        .u64(self.payload_offset)
-        .u32(self.compression_type)
-        .u32(self.compression_level)
-        .u32(self.encryption_type)
-        .u32(self.encryption_mode)
-        .bytes(&self.encryption_salt)
-        .u32(self.checksum_type)
-        .bytes(&self.checksum_hash)
-        .u32(self.signature_type)
-        .u32(self.feature_flags)
-        .u32(self.reserved);
-        buf
-    }
-
-    pub fn decode(buf: &[u8]) -> Result<Self, AsuError> {
-        let mut g = Get::new(buf);
-        Ok(Self {
-            magic: g.array()?,
-            version_major: g.u16()?,
-            version_minor: g.u16()?,
-            format_revision: g.u32()?,
-            file_size: g.u64()?,
-            header_size: g.u64()?,
-            metadata_offset: g.u64()?,
-            payload_offset: g.u64()?,
-            compression_type: g.u32()?,
-            compression_level: g.u32()?,
-            encryption_type: g.u32()?,
-            encryption_mode: g.u32()?,
-            encryption_salt: g.array()?,
-            checksum_type: g.u32()?,
-            checksum_hash: g.array()?,
-            signature_type: g.u32()?,
-            feature_flags: g.u32()?,
-            reserved: g.u32()?,
-        })
     }
 }
 
@@ -419,7 +342,7 @@ mod tests {
             checksum_hash: [0xbb; 32],
             signature_type: 3,
             feature_flags: 0xf,
-            reserved: 0,
+            region_kind: 0,
         };
         let bytes = header.encode();
         assert_eq!(&bytes[0..8], b"ASUMAGIC");
@@ -433,7 +356,7 @@ mod tests {
         assert_eq!(&bytes[0x54..0x74], &[0xbb; 32]);
         assert_eq!(&bytes[0x74..0x78], &3u32.to_le_bytes());
         assert_eq!(&bytes[0x78..0x7c], &0xfu32.to_le_bytes());
-        assert_eq!(Header::decode(&bytes).ok(), Some(header));
+        assert_eq!(Header::parse(&bytes), Some(header));
     }
 
     #[test]
@@ -456,10 +379,7 @@ mod tests {
 
     #[test]
     fn short_buffers_are_truncation_errors() {
-        assert!(matches!(
-            Header::decode(&[0; 127]),
-            Err(AsuError::Truncated)
-        ));
+        assert_eq!(Header::parse(&[0; 127]), None);
         assert!(matches!(
             ChunkEntry::decode(&[0; 31]),
             Err(AsuError::Truncated)

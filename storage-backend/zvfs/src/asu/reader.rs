@@ -58,7 +58,8 @@ impl<F: Read + Seek> AsuReader<F> {
         if len < (HEADER_SIZE + SECTION_HEADER_SIZE * 2 + FOOTER_SIZE) as u64 {
             return Err(AsuError::Truncated);
         }
-        let header = Header::decode(&read_at(&mut file, 0, HEADER_SIZE as u64)?)?;
+        let header = Header::parse(&read_at(&mut file, 0, HEADER_SIZE as u64)?)
+            .ok_or(AsuError::Truncated)?;
         if header.magic != HEADER_MAGIC {
             return Err(AsuError::BadMagic("header magic"));
         }

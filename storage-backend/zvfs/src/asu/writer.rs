@@ -273,7 +273,7 @@ impl<F: Read + Write + Seek> AsuWriter<F> {
                 SIGNATURE_NONE
             },
             feature_flags: features,
-            reserved: 0,
+            region_kind: 0,
         };
         header.checksum_hash = hash_range(&mut self.file, HEADER_SIZE as u64, end)?;
         self.file.seek(SeekFrom::Start(0))?;
