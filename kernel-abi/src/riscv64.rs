@@ -89,6 +89,23 @@ impl Syscalls {
         decode_ret(r[0]).map(|bits| bits as u32)
     }
 
+    /// `WaitNotification`, blocking for at most `timeout_ns` nanoseconds (0: no limit): the
+    /// bits in `mask` that fired, 0 when the timeout passed first.
+    pub fn wait_notification_timeout(mask: u32, timeout_ns: u64) -> Result<u32, Errno> {
+        let r = plain(
+            Sysno::WaitNotification,
+            [
+                mask as usize,
+                RecvFlags::BLOCKING.0,
+                timeout_ns as usize,
+                0,
+                0,
+                0,
+            ],
+        );
+        decode_ret(r[0]).map(|bits| bits as u32)
+    }
+
     /// `IrqAck`: unmasks the interrupt of a granted device.
     pub fn irq_ack(device: Device) -> Result<(), Errno> {
         decode_ret(plain(Sysno::IrqAck, [device.number(), 0, 0, 0, 0, 0])[0]).map(|_| ())

@@ -137,14 +137,18 @@
 //!   addresses. The mapping is device memory (uncached, strongly ordered).
 //!
 //! ## `WaitNotification` (13)
-//! - **Arguments:** `a0` mask of notification bits, `a1` [`RecvFlags`].
-//! - **Returns:** `a0` the pending bits within the mask; they are cleared.
+//! - **Arguments:** `a0` mask of notification bits, `a1` [`RecvFlags`], `a2` timeout of a
+//!   blocking wait in nanoseconds (0: none).
+//! - **Returns:** `a0` the pending bits within the mask; they are cleared. 0 when the timeout
+//!   passed first.
 //! - **Errors:** [`Errno::WouldBlock`] (non-blocking and none pending).
 //! - **Faults:** unknown flag bits.
 //! - **Notes:** the interrupt of a granted device sets its
 //!   [`notification_bit`](crate::device::Device::notification_bit) and stays masked until
 //!   `IrqAck`. A kernel without interrupt forwarding never sets a bit; drivers then poll
-//!   (`Yield`/`Sleep` between looks at the device).
+//!   (`Yield`/`Sleep` between looks at the device). A driver that waits for a completion with
+//!   a timeout re-checks its device when the wait returns 0, so a lost interrupt costs a
+//!   timeout, not a hang.
 //!
 //! ## `IrqAck` (14)
 //! - **Arguments:** `a0` device number. **Returns:** `a0` = 0; the interrupt is unmasked.

@@ -253,7 +253,7 @@ impl Kernel {
                 t.is_alive()
                     && matches!(
                         t.block,
-                        task::Block::Notification(_) | task::Block::ConsoleRead { .. }
+                        task::Block::Notification { .. } | task::Block::ConsoleRead { .. }
                     )
             })
     }
@@ -363,7 +363,7 @@ impl Kernel {
                 continue;
             };
             t.notifications |= bit;
-            if let task::Block::Notification(mask) = t.block
+            if let task::Block::Notification { mask, .. } = t.block
                 && mask & t.notifications != 0
             {
                 let pending = mask & t.notifications;

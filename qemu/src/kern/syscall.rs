@@ -194,7 +194,12 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             } else if flags.is_nonblocking() {
                 ret(Err(Errno::WouldBlock))
             } else {
-                k.tasks[me].block = Block::Notification(mask);
+                // A timeout (a2, nanoseconds, 0 = none) makes the task a sleeper too: it wakes
+                // with no bits (a0 = 0) when the deadline passes first.
+                let until =
+                    (a[2] != 0).then(|| csr::time().saturating_add(k.ns_to_ticks(a[2] as u64)));
+                k.tasks[me].block = Block::Notification { mask, until };
+                k.timer_dirty |= until.is_some();
                 Outcome::Done
             }
         }

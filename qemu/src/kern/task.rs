@@ -63,8 +63,14 @@ pub enum Block {
         /// Reply buffer length.
         cap: usize,
     },
-    /// In a blocking `WaitNotification` for these notification bits.
-    Notification(u32),
+    /// In a blocking `WaitNotification` for these notification bits, until the deadline (in
+    /// `time` ticks) if there is one.
+    Notification {
+        /// The bits waited for.
+        mask: u32,
+        /// When the wait gives up (returning no bits).
+        until: Option<u64>,
+    },
     /// In a blocking `ConsoleRead`, with its buffer.
     ConsoleRead {
         /// Buffer address.
@@ -153,6 +159,12 @@ impl Task {
     pub fn wake_at(&self) -> Option<u64> {
         match (self.state, self.block) {
             (TaskState::Running, Block::Sleeping(at)) => Some(at),
+            (
+                TaskState::Running,
+                Block::Notification {
+                    until: Some(at), ..
+                },
+            ) => Some(at),
             _ => None,
         }
     }

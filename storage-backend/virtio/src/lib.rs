@@ -38,3 +38,4 @@ pub mod fake;
 pub mod gcm;
 pub mod hw_engine;
 pub mod kat;
+pub mod wait;

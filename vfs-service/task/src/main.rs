@@ -11,7 +11,11 @@
 mod fw_cfg;
 
 #[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
 mod task {
+    use alloc::boxed::Box;
     use core::ptr::NonNull;
 
     use kernel_abi::{
@@ -31,6 +35,7 @@ mod task {
     use zos_virtio::engine::VirtioCryptoEngine;
     use zos_virtio::hw_engine::HardwareEngine;
     use zos_virtio::kat;
+    use zos_virtio::wait::Waiter;
 
     use crate::fw_cfg::{self, FwCfg};
 
@@ -42,6 +47,11 @@ mod task {
     const KEY_FILE: &str = "opt/org.zeroos/master-key";
     /// Session slots of the crypto engine.
     const CRYPTO_SESSIONS: usize = 64;
+
+    /// How long a driver blocks for its device's interrupt before it looks at the used ring
+    /// again. Only a lost interrupt makes a wait last this long (a completion normally ends it
+    /// within microseconds), so it bounds the cost of one without polling in the normal case.
+    const IRQ_WAIT_TIMEOUT_NS: u64 = 50_000_000;
 
     /// Exit statuses, distinct so that logs and tests tell the failures apart.
     const EXIT_SETUP: ExitStatus = ExitStatus(2);
@@ -74,9 +84,70 @@ mod task {
         status
     }
 
-    /// A virtio-mmio transport on the granted window of `device`, `None` when the slot is
-    /// empty or not granted.
-    fn transport(k: &Syscalls, device: Device) -> Option<Transport> {
+    /// Waits for a virtio device's completions on its interrupt: blocks in `WaitNotification`
+    /// on the device's notification bit; after an interrupt, acknowledges it at the device
+    /// (`InterruptACK`, lowering the line) and then unmasks the line in the kernel (`IrqAck`).
+    /// The kernel masked the line when it claimed the interrupt and keeps the bit pending until
+    /// the wait takes it, so an interrupt that fires before the driver waits is not lost: the
+    /// next wait returns at once. The drivers check the used ring before every wait, so a stale
+    /// bit costs one extra look, and a timed-out wait (a lost interrupt) one look per timeout.
+    struct IrqWaiter {
+        device: Device,
+    }
+
+    impl IrqWaiter {
+        /// A waiter for `device`, whose driver has just reset it. Unmasks the line first: a
+        /// previous incarnation of this task may have stopped with it masked (the kernel clears
+        /// pending bits on restart, so nothing else would unmask it).
+        fn new(device: Device) -> Self {
+            let _ = Syscalls::irq_ack(device);
+            Self { device }
+        }
+    }
+
+    impl Waiter for IrqWaiter {
+        fn wait(&mut self, ack_device: &mut dyn FnMut()) {
+            let bit = self.device.notification_bit();
+            match Syscalls::wait_notification_timeout(bit, IRQ_WAIT_TIMEOUT_NS) {
+                Ok(bits) if bits & bit != 0 => {
+                    ack_device();
+                    // Should unmasking fail, later waits time out and the driver still sees
+                    // its completions, one timeout apart.
+                    let _ = Syscalls::irq_ack(self.device);
+                }
+                // Timed out: the driver looks at the used ring again.
+                Ok(_) => {}
+                // The kernel refused the wait (it does not for a granted device): let other
+                // tasks run before the driver looks again rather than spin.
+                Err(_) => Syscalls.yield_now(),
+            }
+        }
+    }
+
+    /// Makes `install` wait on `device`'s interrupt when the kernel forwards it (`irq` from
+    /// `MapMmio`, 0 when the device has none); otherwise the driver keeps spinning.
+    fn wait_on_interrupt(
+        k: &Syscalls,
+        device: Device,
+        irq: u32,
+        install: impl FnOnce(Box<dyn Waiter>),
+    ) {
+        if irq == 0 {
+            klog!(
+                k,
+                Warn,
+                "vfs: {} has no interrupt: polling it",
+                device.name()
+            );
+            return;
+        }
+        install(Box::new(IrqWaiter::new(device)));
+        klog!(k, Info, "vfs: {} completes on irq {}", device.name(), irq);
+    }
+
+    /// A virtio-mmio transport on the granted window of `device` and the device's interrupt
+    /// number (0: none), `None` when the slot is empty or not granted.
+    fn transport(k: &Syscalls, device: Device) -> Option<(Transport, u32)> {
         let w = match Syscalls::map_mmio(device) {
             Ok(w) => w,
             Err(e) => {
@@ -89,7 +160,7 @@ mod task {
         // SAFETY: the kernel mapped this device's virtio-mmio register window (w.size bytes) into
         // this task for it alone; nothing else in the task touches it.
         match unsafe { MmioTransport::new(header, w.size) } {
-            Ok(t) => Some(t),
+            Ok(t) => Some((t, w.irq)),
             Err(e) => {
                 klog!(k, Info, "vfs: {} absent: {:?}", device.name(), e);
                 None
@@ -153,23 +224,27 @@ mod task {
         }
 
         // The crypto engine: the device when present, else software.
-        let mut engine: Engine =
-            match transport(&k, Device::VirtioCrypto).map(VirtioCrypto::<Hal, Transport>::new) {
-                Some(Ok(dev)) => AnyEngine::hardware(HardwareEngine::new(VirtioCryptoEngine::new(
+        let crypto = transport(&k, Device::VirtioCrypto)
+            .map(|(t, irq)| VirtioCrypto::<Hal, Transport>::new(t).map(|d| (d, irq)));
+        let mut engine: Engine = match crypto {
+            Some(Ok((mut dev, irq))) => {
+                wait_on_interrupt(&k, Device::VirtioCrypto, irq, |w| dev.set_waiter(w));
+                AnyEngine::hardware(HardwareEngine::new(VirtioCryptoEngine::new(
                     dev,
                     CRYPTO_SESSIONS,
-                ))),
-                Some(Err(e)) => {
-                    klog!(
-                        &k,
-                        Warn,
-                        "vfs: virtio-crypto failed ({:?}): software engine",
-                        e
-                    );
-                    AnyEngine::Software(storage_backend::SoftwareEngine::new())
-                }
-                None => AnyEngine::Software(storage_backend::SoftwareEngine::new()),
-            };
+                )))
+            }
+            Some(Err(e)) => {
+                klog!(
+                    &k,
+                    Warn,
+                    "vfs: virtio-crypto failed ({:?}): software engine",
+                    e
+                );
+                AnyEngine::Software(storage_backend::SoftwareEngine::new())
+            }
+            None => AnyEngine::Software(storage_backend::SoftwareEngine::new()),
+        };
         let kind = if engine.is_hardware() {
             "hardware (virtio-crypto)"
         } else {
@@ -221,7 +296,7 @@ mod task {
         };
 
         // The disk.
-        let Some(blk) = transport(&k, Device::VirtioBlock) else {
+        let Some((blk, blk_irq)) = transport(&k, Device::VirtioBlock) else {
             return fail(&k, "vfs: no virtio-blk disk", EXIT_SETUP);
         };
         let mut disk = match VirtioBlockDevice::<Hal, Transport>::new(
@@ -236,6 +311,7 @@ mod task {
                 return fail(&k, "vfs: the disk did not open", EXIT_SETUP);
             }
         };
+        wait_on_interrupt(&k, Device::VirtioBlock, blk_irq, |w| disk.set_waiter(w));
         let blank = match is_blank(&mut disk) {
             Ok(b) => b,
             Err(e) => {

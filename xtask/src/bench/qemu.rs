@@ -303,41 +303,39 @@ const NOTES: &str = "
   modelled.
 - The VFS's caches are warm (unmeasured calls first); the disk is freshly formatted.
 
-## Device waiting is counted, and is the noise
+## Device waiting
 
-The VFS drives both devices through `virtio-drivers`' blocking call
-(`VirtQueue::add_notify_wait_pop`): it notifies the device, then spins on the used ring
-(6 instructions per iteration: `pause`, three loads, a fence, a branch) until QEMU has
-completed the request. QEMU completes virtio-blk requests on its I/O threads and virtio-crypto
-requests in a bottom half of its main loop, outside the vCPU, so the guest keeps retiring
-spin-loop instructions for as long as the host takes: that part of a figure is host latency
-expressed in guest instructions. It changes from run to run and with the host's load, and it
-is what separates the mean from the median and the minimum, and the maxima from both.
-Interrupt-driven completion (the VFS waiting in `WaitNotification`, the kernel idling in
-`wfi`, which retires nothing) would remove it; the drivers do not do that yet.
+The VFS's drivers wait for each virtio request on the device's interrupt: they notify the
+device, block in `WaitNotification` (the kernel idles in `wfi`, which retires nothing, while
+QEMU completes the request on the host) and, once notified, acknowledge the interrupt at the
+device and in the kernel (`IrqAck`). Host latency therefore no longer turns into guest
+instructions; what each request costs instead is a fixed path: two syscalls, the external
+interrupt's trap, claim and task switch, and re-arming the timer for the wait's 50 ms timeout
+(`storage-backend/virtio/DESIGN.md`).
 
-How large it is, measured while the suite was written (hw engine; QEMU 10.0.2 on a two-core
-host shared with two compiler jobs, load average 2-3):
+Until the change the drivers spun on the used ring (`virtio-drivers`'
+`VirtQueue::add_notify_wait_pop`, 6 instructions per iteration) for as long as the host took,
+and that spinning was the noise of the figures: four runs of the suite gave hw `stat` means of
+132,330-164,147, `read4k` 1,286,960-1,354,920 and `write4k` 2,839,023-3,640,491, and the largest
+`stat` sample was 598,449 against a median of 131,487. The run that introduced interrupt
+waiting (QEMU 10.0.2, same two-core host, one run) compares with the last spinning one
+(medians, hw / sw):
 
-- **Run to run.** Four runs of the suite (the last one wrote the table above) gave `stat`
-  means of 132,330-164,147 instructions (minima 115,088-124,347), `read4k`
-  1,286,960-1,354,920 (minima 1,219,476-1,256,839) and `write4k` 2,839,023-3,640,491 (minima
-  2,497,616-2,631,044). The software engine's `stat` and `read4k` (no crypto device to wait
-  for) moved by under 4 %. Differences between the engines are well above this noise; a few
-  percent between two runs are not.
-- **Counting the spin loop directly.** One hw run with QEMU logging every execution of the two
-  spin loops (`-d exec,nochain -dfilter` on their addresses in the VFS binary), which slows the
-  vCPU and so undercounts: per operation, virtio-blk / virtio-crypto iterations were `read4k`
-  390 / 82, `write4k` 5,033 / 599, `read_msg` 319 / 128, `write_msg` 1,631 / 291, `mkdir`
-  1,010 / 182, i.e. 0.2-1.4 % of each figure. That run's `write4k` median was 2,520,361
-  against 2,719,274-2,807,686 in the normal runs: without the logging's slow-down, about
-  7-10 % of the `write4k` median (and more of its mean) was waiting. Reads and `stat` wait
-  least; writes wait most (more requests, including flushes).
-- Neither `cache=unsafe` on the disk nor `virtio-mmio.ioeventfd=off` narrowed the spread in a
-  trial run, so the suite keeps the product's machine.
+- **Reads are deterministic now.** `read4k` hw 1,275,450-1,276,585 over all 200 samples
+  (before: 1,256,839-1,515,672), `read_msg` hw 967,435-968,497 (971,498-1,149,237), `stat` hw
+  largest 132,559 (598,449). The sw engine's reads spread as little.
+- **Medians fell where waiting was long**: `stat` hw 131,487 → 121,759, `write4k` 2,719,274 →
+  2,580,420, `write_msg` 2,043,461 → 1,920,053, `mkdir` 583,510 → 526,614, streamed write
+  353.9 → 311.3 per byte (sw 508.4 → 450.9).
+- **Streamed reads cost more**: 282.2 → 301.3 per byte (sw 480.7 → 525.0). Their disk reads
+  complete quickly, so the spin they replaced was shorter than the fixed interrupt path (trap,
+  two syscalls, timer re-arm through the SBI) that now runs for each request.
+- **Writes still spread** (`write4k` hw 2,188,214-4,828,200, sw alike): that is the store's
+  work, which differs between samples (commits that rewrite more metadata, reclaiming erase
+  units), not waiting.
 
-Read the **median** as the typical cost and the **minimum** as the closest to the cost without
-waiting (it still includes some); the mean is what a client saw on this host at that moment.
+Read the **median** as the typical cost and the **minimum** as the cost of the cheapest path
+through the store; the mean is what a client saw.
 
 ## Reproduce
 

@@ -2,7 +2,9 @@
 //!
 //! Queues: data queue 0 carries cipher requests; the control queue (index `max_dataqueues`,
 //! §5.9.2) creates and destroys sessions. Every request waits for its completion before the
-//! next one is posted, so one descriptor chain is in flight per queue.
+//! next one is posted, so one descriptor chain is in flight per queue. How it waits is the
+//! driver's [`Waiter`] ([`Spin`] unless [`VirtioCrypto::set_waiter`] installs another, e.g. one
+//! that blocks on the device's interrupt).
 //!
 //! DMA: keys and payloads go through driver-owned buffers allocated with [`Hal::dma_alloc`]
 //! (a key page, a source and a destination bounce), request headers, IVs and status bytes are
@@ -20,6 +22,8 @@ pub use regs::{CipherAlgo, CipherOp, CryptoStatus, DeviceConfig, Services};
 pub use session::{CipherSession, SessionCtr};
 
 use crate::ctr::BLOCK_LEN;
+use crate::wait::{self, Spin, Waiter};
+use alloc::boxed::Box;
 use dma::DmaBuf;
 use regs::{CryptoFeatures, STATUS_HW_READY, SUPPORTED_FEATURES, offsets};
 use request::UNWRITTEN_STATUS;
@@ -98,6 +102,9 @@ pub struct VirtioCrypto<H: Hal, T: Transport> {
     dst: DmaBuf<H>,
     /// Device-readable page holding a key during a create-session request only.
     key: DmaBuf<H>,
+    /// How to wait for a posted request (a trait object: one call per wait, next to a device
+    /// round trip, and the driver's type stays the same whichever waiter the task uses).
+    waiter: Box<dyn Waiter>,
 }
 
 impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
@@ -126,6 +133,7 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
                     src: p.src,
                     dst: p.dst,
                     key: p.key,
+                    waiter: Box::new(Spin),
                 })
             }
             Err(e) => {
@@ -142,6 +150,11 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
                 Err(e)
             }
         }
+    }
+
+    /// Waits for completions with `waiter` from now on (the default is [`Spin`]).
+    pub fn set_waiter(&mut self, waiter: Box<dyn Waiter>) {
+        self.waiter = waiter;
     }
 
     /// The configuration read at initialisation.
@@ -182,10 +195,13 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         let req = CreateCipherSession::new(algo, op, key.len() as u32);
         let mut input = SessionInput::unwritten();
         self.key.as_mut_slice()[..key.len()].copy_from_slice(key);
-        let used = self.ctrl.add_notify_wait_pop(
+        let used = wait::add_notify_wait_pop(
+            &mut self.ctrl,
+            self.ctrl_index,
+            &mut self.transport,
+            self.waiter.as_mut(),
             &[req.as_bytes(), &self.key.as_slice()[..key.len()]],
             &mut [input.as_mut_bytes()],
-            &mut self.transport,
         );
         // The device has read the key (or failed): wipe the only copy the driver made.
         self.key.as_mut_slice()[..key.len()].zeroize();
@@ -203,10 +219,13 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
     pub fn destroy_session(&mut self, session: CipherSession) -> Result<(), CryptoError> {
         let req = DestroySession::new(session.id);
         let mut status = [UNWRITTEN_STATUS];
-        let used = self.ctrl.add_notify_wait_pop(
+        let used = wait::add_notify_wait_pop(
+            &mut self.ctrl,
+            self.ctrl_index,
+            &mut self.transport,
+            self.waiter.as_mut(),
             &[req.as_bytes()],
             &mut [&mut status],
-            &mut self.transport,
         )?;
         check_status(u32::from(status[0]))?;
         check_used(used, 1)
@@ -230,7 +249,15 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         if total > self.config.max_size || src.len() > u32::MAX as usize - 1 {
             return Err(CryptoError::TooLarge);
         }
-        submit_data(&mut self.data, &mut self.transport, session, iv, src, dst)
+        submit_data(
+            &mut self.data,
+            &mut self.transport,
+            self.waiter.as_mut(),
+            session,
+            iv,
+            src,
+            dst,
+        )
     }
 
     /// Runs `prefix ‖ data` (zero-padded to whole blocks) through the session with `iv`, via
@@ -258,6 +285,7 @@ impl<H: Hal, T: Transport> VirtioCrypto<H, T> {
         let result = submit_data(
             &mut self.data,
             &mut self.transport,
+            self.waiter.as_mut(),
             session,
             iv,
             &self.src.as_slice()[..padded],
@@ -334,6 +362,7 @@ impl<H: Hal> Parts<H> {
 fn submit_data<H: Hal, T: Transport>(
     queue: &mut VirtQueue<H, QUEUE_SIZE>,
     transport: &mut T,
+    waiter: &mut dyn Waiter,
     session: &CipherSession,
     iv: &[u8],
     src: &[u8],
@@ -352,7 +381,14 @@ fn submit_data<H: Hal, T: Transport>(
     let without_iv: [&[u8]; 2] = [req.as_bytes(), src];
     // Empty buffers cannot be posted: an ECB request has no IV.
     let inputs: &[&[u8]] = if iv.is_empty() { &without_iv } else { &with_iv };
-    let used = queue.add_notify_wait_pop(inputs, &mut [dst, &mut status], transport)?;
+    let used = wait::add_notify_wait_pop(
+        queue,
+        DATA_QUEUE,
+        transport,
+        waiter,
+        inputs,
+        &mut [dst, &mut status],
+    )?;
     check_status(u32::from(status[0]))?;
     check_used(used, len + 1)
 }

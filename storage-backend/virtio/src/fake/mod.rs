@@ -94,7 +94,8 @@ struct QueueState {
 }
 
 /// A transport for host tests in front of a [`FakeDevice`]; requests are served during
-/// `notify`, so a driver's wait loop finds them complete.
+/// `notify`, so a driver's wait loop finds them complete, unless [`FakeTransport::set_deferred`]
+/// holds them back until the driver acknowledges an interrupt (see there).
 pub struct FakeTransport<D: FakeDevice> {
     /// The device (tests inspect and reconfigure it between requests).
     pub device: D,
@@ -103,6 +104,14 @@ pub struct FakeTransport<D: FakeDevice> {
     queues: Vec<Option<QueueState>>,
     /// Requests served so far, per queue.
     pub served: Vec<u64>,
+    /// Serve on interrupt acknowledgement instead of on notification.
+    deferred: bool,
+    /// Queues notified and not yet served (bit n = queue n), in deferred mode.
+    pending: u64,
+    /// The used-buffer bit of the interrupt status (§4.2.2.1), set when a request is served.
+    interrupt: bool,
+    /// Interrupt acknowledgements that found the status set.
+    pub interrupts_acked: u64,
 }
 
 impl<D: FakeDevice> FakeTransport<D> {
@@ -115,7 +124,25 @@ impl<D: FakeDevice> FakeTransport<D> {
             driver_features: 0,
             queues: vec![None; n],
             served: vec![0; n],
+            deferred: false,
+            pending: 0,
+            interrupt: false,
+            interrupts_acked: 0,
         }
+    }
+
+    /// In deferred mode a notification only marks the queue pending, so the driver finds the
+    /// used ring empty and has to wait; the device serves pending queues when the driver
+    /// acknowledges the interrupt (`ack_interrupt`), i.e. the completion and its interrupt
+    /// arrive while the driver waits. A waiter that never acknowledges never sees a completion,
+    /// like a device whose interrupt is lost.
+    pub fn set_deferred(&mut self, deferred: bool) {
+        self.deferred = deferred;
+    }
+
+    /// Whether notified requests are waiting to be served (deferred mode).
+    pub fn has_pending(&self) -> bool {
+        self.pending != 0
     }
 
     /// The features the driver accepted.
@@ -187,6 +214,7 @@ impl<D: FakeDevice> FakeTransport<D> {
             if let Some(n) = self.served.get_mut(usize::from(queue)) {
                 *n += 1;
             }
+            self.interrupt = true;
         }
         self.queues[usize::from(queue)] = Some(q);
     }
@@ -282,7 +310,11 @@ impl<D: FakeDevice> Transport for FakeTransport<D> {
         }
     }
     fn notify(&mut self, queue: u16) {
-        self.process(queue);
+        if self.deferred && queue < 64 {
+            self.pending |= 1 << queue;
+        } else {
+            self.process(queue);
+        }
     }
     fn get_status(&self) -> DeviceStatus {
         self.status
@@ -322,7 +354,19 @@ impl<D: FakeDevice> Transport for FakeTransport<D> {
         matches!(self.queues.get(usize::from(queue)), Some(Some(_)))
     }
     fn ack_interrupt(&mut self) -> InterruptStatus {
-        InterruptStatus::empty()
+        // Deferred mode: the device finished the pending requests before the driver read the
+        // interrupt status.
+        while self.pending != 0 {
+            let queue = self.pending.trailing_zeros() as u16;
+            self.pending &= !(1 << queue);
+            self.process(queue);
+        }
+        if core::mem::take(&mut self.interrupt) {
+            self.interrupts_acked += 1;
+            InterruptStatus::QUEUE_INTERRUPT
+        } else {
+            InterruptStatus::empty()
+        }
     }
     fn read_config_generation(&self) -> u32 {
         0

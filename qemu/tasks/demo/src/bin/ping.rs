@@ -229,6 +229,14 @@ mod task {
         if Syscalls::wait_notification(bit, false) != Err(Errno::WouldBlock) {
             return Err("a notification before the alarm");
         }
+        // A timed wait with nothing to deliver returns no bits once the timeout passed.
+        let before = k.monotonic_ns();
+        if Syscalls::wait_notification_timeout(bit, 2_000_000) != Ok(0) {
+            return Err("a timed wait before the alarm did not time out");
+        }
+        if k.monotonic_ns() - before < 2_000_000 {
+            return Err("a timed wait returned before its timeout");
+        }
         // SAFETY: the kernel mapped the RTC's registers for this task; reading the time
         // latches the high half, writing the alarm (high half first) arms it, and enabling
         // the interrupt only makes the RTC raise its line.
