@@ -667,8 +667,9 @@ fn acknowledged_writes_survive_random_kills_and_in_flight_ones_are_all_or_nothin
         let delay_share = workload.rng.unit();
         // A third of the cuts keep every write (QEMU died, the host did not), a third lose a
         // random part of what was written since the last flush, a third fall at a random
-        // earlier moment of the run.
-        let (mode, roll) = (workload.rng.below(3), workload.rng.next());
+        // earlier moment of the run. The kind goes by round, not by chance, so that every run
+        // has its share of each (the checks below count on it); the moment is random.
+        let (mode, roll) = (round % 3, workload.rng.next());
         let moment = match mode {
             0 => power_cut::Moment::Kill,
             1 => power_cut::Moment::KillLosingUnflushed(roll),
