@@ -12,7 +12,7 @@ use crate::block::BlockDevice;
 use crate::crypto::{CryptoEngine, KeyHandle};
 use crate::store::error::{Db, Result, StoreError};
 use crate::store::region::mount::RegionParams;
-use crate::store::region::{CheckReport, Io, Limits, Region, Usage};
+use crate::store::region::{CacheStats, CheckReport, Io, Limits, Region, Usage};
 
 /// The caller's key for each database (imported into the engine). The store derives its data
 /// keys from them with HKDF-SHA256 (salt = container UUID).
@@ -173,6 +173,22 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
     pub fn get(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (r, mut io) = self.parts(db)?;
         r.get(&mut io, key)
+    }
+
+    /// Sets the capacity of `db`'s cache of authenticated values, in bytes; 0 disables it and
+    /// frees its RAM. Defaults: [`crate::DEFAULT_KERNEL_CACHE_BYTES`] (64 KiB) and
+    /// [`crate::DEFAULT_USERSPACE_CACHE_BYTES`] (192 KiB); it is not persisted, so set it after
+    /// every format or mount. A hit returns exactly what a read of the medium would (see
+    /// `store/region/cache.rs`).
+    pub fn set_cache_bytes(&mut self, db: Db, bytes: usize) -> Result<()> {
+        let (r, _) = self.parts(db)?;
+        r.set_cache_bytes(bytes);
+        Ok(())
+    }
+
+    /// Counters of `db`'s value cache.
+    pub fn cache_stats(&self, db: Db) -> Result<CacheStats> {
+        Ok(self.region(db)?.cache_stats())
     }
 
     /// Copies the committed value of `key` into `buf`; returns its length, or

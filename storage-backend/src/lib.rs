@@ -49,4 +49,7 @@ pub use crypto::{CryptoEngine, CryptoError, KeyHandle, Sha256Hasher, SoftwareEng
 pub use db::{DbKeys, FormatOptions, Store, Txn};
 pub use store::error::{Db, IntegrityError, IntegrityKind, LimitKind, Result, StoreError};
 pub use store::region::txn::{MAX_KEY, MAX_VALUE};
-pub use store::region::{CheckReport, Limits, Usage};
+pub use store::region::{
+    CacheStats, CheckReport, DEFAULT_KERNEL_CACHE_BYTES, DEFAULT_USERSPACE_CACHE_BYTES, Limits,
+    Usage,
+};

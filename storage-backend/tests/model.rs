@@ -18,11 +18,25 @@ impl Rng {
     }
 }
 
-fn remount(s: Store<RamDevice, SoftwareEngine>) -> Store<RamDevice, SoftwareEngine> {
-    common::remount_ram(s)
+/// Remounts and gives both databases a value cache of `cache` bytes (`None`: the default).
+fn remount(
+    s: Store<RamDevice, SoftwareEngine>,
+    cache: Option<usize>,
+) -> Store<RamDevice, SoftwareEngine> {
+    let mut s = common::remount_ram(s);
+    set_cache(&mut s, cache);
+    s
 }
 
-fn run(seed: u64, steps: u32) {
+fn set_cache(s: &mut Store<RamDevice, SoftwareEngine>, cache: Option<usize>) {
+    if let Some(bytes) = cache {
+        for db in Db::ALL {
+            s.set_cache_bytes(db, bytes).unwrap();
+        }
+    }
+}
+
+fn run(seed: u64, steps: u32, cache: Option<usize>) {
     let (e, k) = common::engine();
     let opts = FormatOptions {
         kernel_units: Some(64),
@@ -30,6 +44,7 @@ fn run(seed: u64, steps: u32) {
         ..FormatOptions::default()
     };
     let mut s = Store::format(RamDevice::new(512, 8, 160), e, k, &opts).unwrap();
+    set_cache(&mut s, cache);
     let mut model: [BTreeMap<Vec<u8>, Vec<u8>>; 2] = [BTreeMap::new(), BTreeMap::new()];
     let mut rng = Rng(seed);
     for step in 0..steps {
@@ -40,9 +55,20 @@ fn run(seed: u64, steps: u32) {
         };
         match rng.below(20) {
             0 => {
-                s = remount(s);
+                s = remount(s, cache);
             }
             1 => s.sync().unwrap(),
+            3 | 4 => {
+                // Point reads (served by the value cache when it holds the key).
+                for _ in 0..4 {
+                    let key = format!("d{}/k{}", rng.below(4), rng.below(40)).into_bytes();
+                    assert_eq!(
+                        s.get(db, &key).unwrap().as_ref(),
+                        model[db.index()].get(&key),
+                        "seed {seed} step {step}: get {key:?}"
+                    );
+                }
+            }
             2 => {
                 let prefix = format!("d{}/", rng.below(4)).into_bytes();
                 let after = if rng.below(2) == 0 {
@@ -94,7 +120,16 @@ fn run(seed: u64, steps: u32) {
             }
         }
     }
-    s = remount(s);
+    for db in Db::ALL {
+        for (k, v) in &model[db.index()] {
+            assert_eq!(
+                s.get(db, k).unwrap().as_ref(),
+                Some(v),
+                "seed {seed}: {k:?}"
+            );
+        }
+    }
+    s = remount(s, cache);
     for db in Db::ALL {
         let keys = s.scan_keys(db, b"", None, usize::MAX).unwrap();
         assert_eq!(
@@ -123,6 +158,14 @@ fn run(seed: u64, steps: u32) {
 #[test]
 fn model_random_transactions_across_remounts() {
     for seed in 1..=6u64 {
-        run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 600);
+        run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 600, None);
+    }
+}
+
+#[test]
+fn model_with_a_tiny_value_cache_and_without_one() {
+    // 3 KiB: constant eviction; 0: the cache disabled.
+    for (seed, cache) in [(7u64, 3 * 1024), (8, 3 * 1024), (9, 0)] {
+        run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 600, Some(cache));
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! The region keeps in RAM: the index (key → [`Loc`]), a small table per segment, the state of
 //! the segment being written (at most one partial block), and the open transaction's pending
-//! keys. It never holds whole values except the one being read or written.
+//! keys. Whole values are held only while one is read or written, and in the bounded cache of
+//! authenticated values (`cache`, at most its capacity in bytes; 0 disables it).
 //!
 //! Split by job: `layout` (addresses), `segment` (segment headers, append, roll), `mount`
 //! (checkpoint + log-tail replay), `txn` (transactions and commit), `clean` (segment cleaning,
-//! wear spreading, checkpoints), `read` (lookups, scans, integrity check).
+//! wear spreading, checkpoints), `read` (lookups, scans, integrity check), `cache` (values of
+//! recent reads).
 
+mod cache;
 mod clean;
 pub mod index;
 pub mod mount;
@@ -26,7 +29,13 @@ use crate::crypto::{CryptoEngine, KeyHandle};
 use super::error::{Db, Result, StoreError};
 use super::record::Loc;
 
+pub use cache::{CacheStats, ENTRY_OVERHEAD};
 pub use read::CheckReport;
+
+/// Default capacity of the value cache of the kernel database, in bytes.
+pub const DEFAULT_KERNEL_CACHE_BYTES: usize = 64 * 1024;
+/// Default capacity of the value cache of the userspace database (the VFS's), in bytes.
+pub const DEFAULT_USERSPACE_CACHE_BYTES: usize = 192 * 1024;
 
 /// The device and the crypto engine, borrowed together for one operation.
 pub struct Io<'a, D, E> {
@@ -201,6 +210,8 @@ pub struct Region {
     shrinking: bool,
     /// A device error hit a write; no more writes until remount.
     halted: bool,
+    /// Authenticated values of recent reads (see `cache.rs` for why a hit is always current).
+    cache: cache::ValueCache,
 }
 
 impl core::fmt::Debug for Region {
@@ -247,6 +258,10 @@ impl Region {
             synced: true,
             shrinking: false,
             halted: false,
+            cache: cache::ValueCache::new(match db {
+                Db::Kernel => DEFAULT_KERNEL_CACHE_BYTES,
+                Db::Userspace => DEFAULT_USERSPACE_CACHE_BYTES,
+            }),
         }
     }
 
@@ -388,6 +403,16 @@ impl Region {
     /// Whether a transaction is open.
     pub fn in_txn(&self) -> bool {
         self.txn.is_some()
+    }
+
+    /// Sets the capacity of the value cache in bytes (0 disables it and frees its RAM).
+    pub fn set_cache_bytes(&mut self, bytes: usize) {
+        self.cache.set_capacity(bytes);
+    }
+
+    /// Counters of the value cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// Number of erases of each segment (for wear tests and benchmarks).

@@ -200,6 +200,8 @@ impl Region {
         &mut self,
         io: &mut Io<'_, D, E>,
     ) -> Result<()> {
+        // Everything in RAM is rebuilt from the medium; cached values go with it.
+        self.cache.clear();
         let n = self.layout.seg_count;
         let mut max_seq = 0u64;
         let mut by_seq: BTreeMap<u64, u32> = BTreeMap::new();

@@ -67,16 +67,30 @@ impl Region {
         Ok(value.to_vec())
     }
 
-    /// The committed value of `key`.
+    /// The committed value of `key`, from the value cache when it holds the record the index
+    /// points at now (same location, same incarnation of the segment), else from the medium.
     pub fn get<D: BlockDevice, E: CryptoEngine>(
-        &self,
+        &mut self,
         io: &mut Io<'_, D, E>,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        match self.index.get(key) {
-            Some(loc) => self.read_value(io, key, loc).map(Some),
-            None => Ok(None),
+        let Some(loc) = self.index.get(key) else {
+            return Ok(None);
+        };
+        // No sequence number: the index points at a segment without a valid header, which
+        // `read_value` reports; nothing is cached for it.
+        let seq = self.segs.get(loc.seg as usize).and_then(|s| s.seq);
+        if let Some(seq) = seq
+            && let Some(v) = self.cache.get(key, loc, seq)
+        {
+            return Ok(Some(v));
         }
+        let v = self.read_value(io, key, loc)?;
+        // `read_value` returned it, so CRC, tag, position, key and length were all verified.
+        if let Some(seq) = seq {
+            self.cache.insert(key, loc, seq, &v);
+        }
+        Ok(Some(v))
     }
 
     /// Whether `key` exists, and its value length (no device access).

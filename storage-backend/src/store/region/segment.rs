@@ -123,6 +123,8 @@ impl Region {
         self.next_seq += 1;
         let erase_count = self.segs[seg as usize].erase_count.saturating_add(1);
         // Forget the old contents before erasing: a crash mid-erase leaves garbage, not data.
+        // Cached values read from the old incarnation stop matching here: the value cache checks
+        // the segment's sequence number, which changes now.
         self.segs[seg as usize] = SegState {
             erase_count,
             ..SegState::default()

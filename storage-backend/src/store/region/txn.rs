@@ -43,7 +43,9 @@ impl Region {
         });
     }
 
-    /// Abandons the open transaction: its records stay in the log as garbage.
+    /// Abandons the open transaction: its records stay in the log as garbage. The value cache
+    /// needs nothing: it only ever holds committed values read through the index, which an
+    /// abort does not change.
     pub fn abort(&mut self) {
         self.txn = None;
     }
@@ -221,6 +223,9 @@ impl Region {
 
     /// Index update for a committed put.
     pub(super) fn apply_put(&mut self, k: &[u8], loc: Loc) {
+        // The key moves (overwrite, or cleaning's copy): its cached value no longer matches the
+        // index and would never hit again; free it now.
+        self.cache.remove(k);
         if let Some(seg) = self.segs.get_mut(loc.seg as usize) {
             seg.live += u64::from(loc.disk_len);
         }
@@ -241,6 +246,7 @@ impl Region {
 
     /// Index update for a committed delete.
     pub(super) fn apply_delete(&mut self, k: &[u8]) {
+        self.cache.remove(k);
         if let Some(old) = self.index.remove(k) {
             if let Some(seg) = self.segs.get_mut(old.seg as usize) {
                 seg.live = seg.live.saturating_sub(u64::from(old.disk_len));
