@@ -301,7 +301,9 @@ const NOTES: &str = "
   it is host time, not guest instructions. Under `-icount`, instructions are the only clock:
   these are not cycles, and a real core's caches and pipeline, or a real disk's latency, are not
   modelled.
-- The VFS's caches are warm (unmeasured calls first); the disk is freshly formatted.
+- The VFS's caches are warm (unmeasured calls first), the store's cache of authenticated
+  values included: a repeated stat or read of the same file is served without a device read or
+  decryption, which is why hw and sw agree on them. The disk is freshly formatted.
 
 ## Device waiting
 
