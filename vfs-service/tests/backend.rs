@@ -1,5 +1,7 @@
 //! The VFS over `storage-backend` on a RAM block device: boot, reboot (remount), persistence.
 
+mod common;
+
 use std::cell::Cell;
 
 use kernel_abi::{Credentials, ProcessClass, TaskId};
@@ -96,27 +98,7 @@ fn survives_a_remount_and_counts_boots() {
     assert_eq!(second.boot_count, 2);
     assert_eq!(second.machine_id, first.machine_id);
     assert!(!vfs.exists(&sys, "/tmp/scratch").unwrap());
-    let h = vfs
-        .open(
-            &user,
-            &f,
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .unwrap()
-        .handle;
-    let mut back = Vec::new();
-    loop {
-        let p = vfs.handle_read(&user, h, 3968).unwrap();
-        if p.is_empty() {
-            break;
-        }
-        back.extend(p);
-    }
+    let (back, _) = common::open_and_read_all(&mut vfs, &user, &f, None);
     assert_eq!(back, data);
     // New ids after the remount do not collide with old ones.
     vfs.write_file(&user, &format!("/home/{USER}/g"), b"g", None, None)
@@ -206,27 +188,7 @@ fn encrypted_files_through_the_engine() {
         vfs.write_file(&sys, "/tmp/small", b"s", Some(key), None)
             .unwrap();
     }
-    let r = vfs
-        .open(
-            &sys,
-            "/tmp/enc",
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            Some(key),
-            None,
-        )
-        .unwrap()
-        .handle;
-    let mut back = Vec::new();
-    loop {
-        let p = vfs.handle_read(&sys, r, 3968).unwrap();
-        if p.is_empty() {
-            break;
-        }
-        back.extend(p);
-    }
+    let (back, _) = common::open_and_read_all(&mut vfs, &sys, "/tmp/enc", Some(key));
     assert_eq!(back, data);
     assert_eq!(
         vfs.read_file(&sys, "/tmp/small", 0, None, Some([0x34; 32]))

@@ -1,5 +1,7 @@
 //! The filesystem core driven directly (no IPC) over the in-memory store.
 
+mod common;
+
 use std::cell::Cell;
 
 use kernel_abi::{Credentials, ProcessClass, TaskId};
@@ -275,27 +277,7 @@ fn streaming_large_files_and_rewrites() {
         VfsError::StaleHandle
     );
     // Read back through a handle.
-    let r = vfs
-        .open(
-            &a,
-            &f,
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .unwrap()
-        .handle;
-    let mut back = Vec::new();
-    loop {
-        let p = vfs.handle_read(&a, r, 3968).unwrap();
-        if p.is_empty() {
-            break;
-        }
-        back.extend_from_slice(&p);
-    }
+    let (back, r) = common::open_and_read_all(&mut vfs, &a, &f, None);
     assert_eq!(back, data);
     // A foreign task cannot use the handle.
     let b = Ctx {
@@ -322,27 +304,7 @@ fn streaming_large_files_and_rewrites() {
     let mut want = data[..10_000].to_vec();
     want[5000..5005].copy_from_slice(b"HELLO");
     want.resize(12_000, 0);
-    let r = vfs
-        .open(
-            &a,
-            &f,
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .unwrap()
-        .handle;
-    let mut back = Vec::new();
-    loop {
-        let p = vfs.handle_read(&a, r, 3968).unwrap();
-        if p.is_empty() {
-            break;
-        }
-        back.extend_from_slice(&p);
-    }
+    let (back, r) = common::open_and_read_all(&mut vfs, &a, &f, None);
     assert_eq!(back.len(), want.len());
     assert_eq!(back, want);
     vfs.handle_close(&a, r).unwrap();
