@@ -133,6 +133,25 @@ fn store_images_are_interchangeable_between_engines() {
 /// virtio-crypto engine, remounted from the same disk.
 #[test]
 fn store_on_virtio_blk_with_the_hardware_engine() {
+    let mut s = store_on_fake_blk();
+    // Four transactions of ten puts (many small ones: see the next test).
+    for batch in 0..4u32 {
+        let mut t = s.begin(Db::Userspace).unwrap();
+        for i in batch * 10..batch * 10 + 10 {
+            t.put(format!("k{i}").as_bytes(), &vec![i as u8; 700])
+                .unwrap();
+        }
+        t.commit().unwrap();
+    }
+    let mut s = remount_and_check_40_keys(s);
+    assert_eq!(fake(s.engine_mut().device_mut().device_mut()).violations, 0);
+}
+
+type FakeBlk = VirtioBlockDevice<FakeHal, FakeTransport<FakeBlkDevice>>;
+
+/// A store formatted on a fake virtio-blk disk (erased), sealed by the hardware engine whose
+/// master copies are already wiped, as in the VFS task.
+fn store_on_fake_blk() -> Store<FakeBlk, Hw> {
     let blk = VirtioBlockDevice::<FakeHal, _>::new(
         FakeTransport::new(disk_of(0xff)),
         512,
@@ -143,29 +162,22 @@ fn store_on_virtio_blk_with_the_hardware_engine() {
     let (hw, hk) = hw_engine();
     let mut s = Store::format(blk, hw, hk, &FormatOptions::default()).unwrap();
     forget_masters(s.engine_mut(), hk);
-    // Four transactions of ten puts (many small ones: see the next test).
-    for batch in 0..4u32 {
-        let mut t = s.begin(Db::Userspace).unwrap();
-        for i in batch * 10..batch * 10 + 10 {
-            t.put(format!("k{i}").as_bytes(), &vec![i as u8; 700])
-                .unwrap();
-        }
-        t.commit().unwrap();
-    }
+    s
+}
+
+/// Syncs, remounts from the same disk with a fresh engine and checks keys `k0`..`k39` (700
+/// bytes of their number each) and the userspace database's integrity.
+fn remount_and_check_40_keys(mut s: Store<FakeBlk, Hw>) -> Store<FakeBlk, Hw> {
     s.sync().unwrap();
     let (blk, _) = s.into_parts();
     let (hw, hk) = hw_engine();
     let mut s = Store::mount(blk, hw, hk).unwrap();
     for i in 0..40u32 {
-        assert_eq!(
-            s.get(Db::Userspace, format!("k{i}").as_bytes())
-                .unwrap()
-                .unwrap(),
-            vec![i as u8; 700]
-        );
+        let v = s.get(Db::Userspace, format!("k{i}").as_bytes()).unwrap();
+        assert_eq!(v, Some(vec![i as u8; 700]), "key {i}");
     }
     s.check(Db::Userspace).unwrap();
-    assert_eq!(fake(s.engine_mut().device_mut().device_mut()).violations, 0);
+    s
 }
 
 fn disk_of(fill: u8) -> FakeBlkDevice {
@@ -179,31 +191,14 @@ fn disk_of(fill: u8) -> FakeBlkDevice {
 /// upstream in 91a1bdc.
 #[test]
 fn many_small_transactions_on_virtio_blk_with_the_hardware_engine() {
-    let blk = VirtioBlockDevice::<FakeHal, _>::new(
-        FakeTransport::new(disk_of(0xff)),
-        512,
-        8,
-        EraseMode::Fill,
-    )
-    .unwrap();
-    let (hw, hk) = hw_engine();
-    let mut s = Store::format(blk, hw, hk, &FormatOptions::default()).unwrap();
-    forget_masters(s.engine_mut(), hk);
+    let mut s = store_on_fake_blk();
     for i in 0..40u32 {
         let mut t = s.begin(Db::Userspace).unwrap();
         t.put(format!("k{i}").as_bytes(), &vec![i as u8; 700])
             .unwrap();
         t.commit().unwrap();
     }
-    s.sync().unwrap();
-    let (blk, _) = s.into_parts();
-    let (hw, hk) = hw_engine();
-    let mut s = Store::mount(blk, hw, hk).unwrap();
-    for i in 0..40u32 {
-        let v = s.get(Db::Userspace, format!("k{i}").as_bytes()).unwrap();
-        assert_eq!(v, Some(vec![i as u8; 700]), "key {i}");
-    }
-    s.check(Db::Userspace).unwrap();
+    remount_and_check_40_keys(s);
 }
 
 /// Booting with the wrong master key is a clear error, not garbage.
