@@ -165,6 +165,27 @@ pub trait Supervisor: Kernel {
     fn endpoint_info(&self, endpoint: EndpointId, name: &mut [u8]) -> Result<EndpointInfo, Errno>;
 }
 
+/// The first endpoint task `me` serves whose system-file name is `name` (any name with `None`),
+/// found by walking the kernel's endpoint table (numbered densely from 0), so that a service
+/// binary needs no configuration of its own to find its endpoint in any system file.
+pub fn served_endpoint<K: Supervisor + ?Sized>(
+    kernel: &K,
+    me: TaskId,
+    name: Option<&str>,
+) -> Option<EndpointId> {
+    for n in 0..=u16::MAX {
+        // System-file names are at most 32 bytes; a longer one matches no `name`.
+        let mut buf = [0u8; 32];
+        // Past the last endpoint the kernel answers InvalidArgument.
+        let info = kernel.endpoint_info(EndpointId(n), &mut buf).ok()?;
+        let named = |want: &str| buf.get(..info.name_len) == Some(want.as_bytes());
+        if info.server.index == me.index && name.is_none_or(named) {
+            return Some(EndpointId(n));
+        }
+    }
+    None
+}
+
 /// A fixed buffer that formats one log line without allocating; text past its end is dropped.
 pub struct LineBuf {
     buf: [u8; LineBuf::CAPACITY],

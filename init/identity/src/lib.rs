@@ -19,28 +19,9 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
-use kernel_abi::{
-    EndpointId, Errno, Kernel, MAX_PAYLOAD, ProcessClass, Received, Supervisor, TaskId, klog,
-};
+use kernel_abi::{EndpointId, Errno, Kernel, MAX_PAYLOAD, ProcessClass, Received, klog};
 use vfs_service::error::VfsError;
 use vfs_service::protocol::codec::encode_reply;
-
-/// The most endpoints a system has (xtask's system-file limit).
-const MAX_ENDPOINTS: u16 = 64;
-
-/// The endpoint task `me` serves (the first one the system file gives it), found through the
-/// kernel's endpoint table so that the identity binary needs no configuration of its own.
-pub fn served_endpoint<K: Supervisor + ?Sized>(k: &K, me: TaskId) -> Option<EndpointId> {
-    for n in 0..MAX_ENDPOINTS {
-        let mut name = [0u8; 16];
-        match k.endpoint_info(EndpointId(n), &mut name) {
-            Ok(info) if info.server.index == me.index => return Some(EndpointId(n)),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-    None
-}
 
 /// What happened to one relayed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

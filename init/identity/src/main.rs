@@ -4,8 +4,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
+    use kernel_abi::kernel::served_endpoint;
     use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, init_proto, klog};
-    use zos_identity::{Relay, Relayed, served_endpoint};
+    use zos_identity::{Relay, Relayed};
 
     /// How often to ask init for the VFS before giving up (init seeds the registry from the
     /// system file before it starts this task, so the first try normally succeeds).
@@ -13,7 +14,8 @@ mod task {
 
     fn main(me: TaskId) -> ExitStatus {
         let k = Syscalls;
-        let Some(own) = served_endpoint(&k, me) else {
+        // The first endpoint the system file gives this task, whatever its name.
+        let Some(own) = served_endpoint(&k, me, None) else {
             klog!(
                 &k,
                 Error,

@@ -18,9 +18,8 @@ mod task {
     use alloc::boxed::Box;
     use core::ptr::NonNull;
 
-    use kernel_abi::{
-        EndpointId, ExitStatus, Kernel, Supervisor, Syscalls, TaskId, device::Device, klog,
-    };
+    use kernel_abi::kernel::served_endpoint;
+    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, device::Device, klog};
     use storage_backend::{BlockDevice, CryptoEngine, StoreError};
     use vfs_service::backend::BackendStore;
     use vfs_service::image::{self, ImageIdentity, MASTER_KEY_LEN};
@@ -39,8 +38,6 @@ mod task {
 
     use crate::fw_cfg::{self, FwCfg};
 
-    /// The most endpoints a system has (xtask's system-file limit).
-    const MAX_ENDPOINTS: u16 = 64;
     /// The DMA arena: virtqueues, request headers and bounce buffers of both devices.
     const ARENA_BYTES: usize = 256 * 1024;
     /// The fw_cfg file that carries the device master key.
@@ -166,20 +163,6 @@ mod task {
                 None
             }
         }
-    }
-
-    /// The endpoint this task serves under the service name (the system file's
-    /// `[[endpoint]] name = "vfs"`), found by name so that any system file works.
-    fn own_endpoint(k: &Syscalls, me: TaskId) -> Option<EndpointId> {
-        let want = server::SERVICE_NAME.as_bytes();
-        for n in 0..MAX_ENDPOINTS {
-            let mut name = [0u8; 16];
-            let info = k.endpoint_info(EndpointId(n), &mut name).ok()?;
-            if info.server.index == me.index && name.get(..info.name_len) == Some(want) {
-                return Some(EndpointId(n));
-            }
-        }
-        None
     }
 
     /// Whether the first erase unit reads as never written (all zeros: a new sparse disk
@@ -370,7 +353,8 @@ mod task {
                 return fail(&k, "vfs: the file system did not boot", EXIT_SETUP);
             }
         }
-        let Some(endpoint) = own_endpoint(&k, me) else {
+        // The endpoint the system file names after the service (`[[endpoint]] name = "vfs"`).
+        let Some(endpoint) = served_endpoint(&k, me, Some(server::SERVICE_NAME)) else {
             return fail(
                 &k,
                 "vfs: no endpoint named \"vfs\" served by this task",
