@@ -241,8 +241,12 @@ impl<D: BlockDevice, E: CryptoEngine> Store<D, E> {
 
     /// Starts a transaction on `db`. Dropping it without `commit` abandons it.
     pub fn begin(&mut self, db: Db) -> Result<Txn<'_, D, E>> {
-        let (r, _) = self.parts(db)?;
+        let (r, mut io) = self.parts(db)?;
         r.writable()?;
+        // Space is reclaimed between transactions: a transaction that failed for want of room
+        // left garbage that only a checkpoint frees, and none can be written once it is open.
+        let res = r.between_transactions(&mut io);
+        r.guard(res)?;
         r.begin();
         Ok(Txn {
             store: self,

@@ -15,6 +15,7 @@ use crate::crypto::CryptoEngine;
 
 use super::super::error::{Result, StoreError};
 use super::super::record::{Loc, Writer, kind, stream};
+use super::txn::commit_len;
 use super::{Io, Region};
 
 /// Spread of erase counts beyond which cold segments are moved (static wear leveling).
@@ -108,7 +109,9 @@ impl Region {
             let value = self.read_value(io, &k, loc)?;
             let plain = super::super::record::put(id, &k, &value);
             let (seg, off, len) =
-                self.append(io, stream::TXN, &plain, true, &mut |t| tags.update(t))?;
+                self.append(io, stream::TXN, &plain, true, commit_len(), &mut |t| {
+                    tags.update(t)
+                })?;
             moved.push((
                 k,
                 Loc {
@@ -147,7 +150,7 @@ impl Region {
             .u64(self.next_txn)
             .u64(self.index.len() as u64)
             .u32(self.layout.seg_count);
-        self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+        self.append(io, stream::CKPT, &w.0, true, 0, &mut |_| {})?;
         let mut hash = Sha256::new();
         // Erase counts, then index entries, in batches of one chunk each.
         let counts: Vec<u32> = self.segs.iter().map(|s| s.erase_count).collect();
@@ -160,7 +163,7 @@ impl Region {
                 w.u32(*c);
             }
             hash.update(&w.0);
-            self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+            self.append(io, stream::CKPT, &w.0, true, 0, &mut |_| {})?;
         }
         // One batch (one chunk) at a time: the index does not change while a checkpoint is
         // written (internal appends never clean), so entries are taken by position.
@@ -182,18 +185,27 @@ impl Region {
                 next += 1;
             }
             hash.update(&batch.0);
-            self.append(io, stream::CKPT, &batch.0, true, &mut |_| {})?;
+            self.append(io, stream::CKPT, &batch.0, true, 0, &mut |_| {})?;
             if next >= self.index.len() {
                 break;
             }
         }
         let mut w = Writer::new(kind::CKPT_END);
         w.u64(self.index.len() as u64).bytes(&hash.finalize());
-        self.append(io, stream::CKPT, &w.0, true, &mut |_| {})?;
+        self.append(io, stream::CKPT, &w.0, true, 0, &mut |_| {})?;
         self.sync_head(io)?;
         self.ckpt_seq = ckpt_seq;
         self.segs_since_ckpt = 0;
         Ok(())
+    }
+
+    /// Called before a transaction begins: the same upkeep as after a commit, so that space left
+    /// by a failed or abandoned transaction is reclaimed before the next one needs it.
+    pub fn between_transactions<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+    ) -> Result<()> {
+        self.maybe_checkpoint(io)
     }
 
     /// Between transactions: writes a checkpoint when the log since the last one has grown long

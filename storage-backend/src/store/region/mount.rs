@@ -20,7 +20,7 @@ use super::super::record::{self, Loc, Reader, kind, stream};
 use super::super::seal::{
     Next, SegView, authentic_after, open_chunk, read_record, seal_record, sealed_len,
 };
-use super::txn::{MAX_KEY, MAX_VALUE, chain_next};
+use super::txn::{MAX_KEY, MAX_VALUE, chain_next, commit_len};
 use super::{Io, Layout, Region, dev, region_key};
 
 /// What a caller chooses when formatting a region.
@@ -77,7 +77,8 @@ impl Region {
             seg_units: p.seg_units,
             seg_count: u32::try_from(seg_count).map_err(|_| StoreError::BadGeometry)?,
         };
-        let largest = sealed_len(record::KEYED_HEADER + MAX_KEY + MAX_VALUE);
+        // The largest record, with the room it keeps for its transaction's commit record.
+        let largest = sealed_len(record::KEYED_HEADER + MAX_KEY + MAX_VALUE) + commit_len();
         if seg_count < 6
             || layout.seg_bytes() < layout.log_start() + layout.link_reserve() + largest
             || p.base_unit + layout.units() > g.erase_units()

@@ -283,21 +283,23 @@ impl Region {
         dev(io.dev.flush())
     }
 
-    /// Appends a record, moving to a new segment first if it does not fit. `internal` appends
-    /// (cleaning, checkpoints) may use the reserved segments.
+    /// Appends a record, moving to a new segment first if it does not fit together with
+    /// `then` more bytes (the room a transaction's record keeps for its commit record).
+    /// `internal` appends (cleaning, checkpoints) may use the reserved segments.
     pub(super) fn append<D: BlockDevice, E: CryptoEngine>(
         &mut self,
         io: &mut Io<'_, D, E>,
         stream_id: u32,
         plain: &[u8],
         internal: bool,
+        then: usize,
         tags: &mut dyn FnMut(&[u8; 16]),
     ) -> Result<(u32, usize, usize)> {
         let need = sealed_len(plain.len());
-        if need > self.seg_capacity() {
+        if need + then > self.seg_capacity() {
             return Err(StoreError::InvalidArgument);
         }
-        self.ensure_room(io, need, internal)?;
+        self.ensure_room(io, need + then, internal)?;
         let Some(mut h) = self.head.take() else {
             return Err(StoreError::NoSpace);
         };

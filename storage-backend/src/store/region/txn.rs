@@ -15,6 +15,13 @@ pub const MAX_KEY: usize = 255;
 /// Longest value.
 pub const MAX_VALUE: usize = 8 * 1024;
 
+/// Bytes of a sealed commit record (kind, id, count, chain hash). Every record of a transaction
+/// is appended only where this much room remains after it, so the commit record always fits in
+/// the segment of the transaction's last record.
+pub(super) fn commit_len() -> usize {
+    super::super::seal::sealed_len(1 + 8 + 4 + 32)
+}
+
 /// The next link of the transaction hash chain.
 pub(super) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -105,7 +112,9 @@ impl Region {
             .as_ref()
             .map(|t| t.tags.clone())
             .unwrap_or_default();
-        match self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag)) {
+        match self.append(io, stream::TXN, &plain, false, commit_len(), &mut |tag| {
+            tags.update(tag)
+        }) {
             Ok((seg, off, len)) => {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
@@ -154,7 +163,9 @@ impl Region {
             .map(|t| t.tags.clone())
             .unwrap_or_default();
         self.shrinking = true;
-        let r = self.append(io, stream::TXN, &plain, false, &mut |tag| tags.update(tag));
+        let r = self.append(io, stream::TXN, &plain, false, commit_len(), &mut |tag| {
+            tags.update(tag)
+        });
         self.shrinking = false;
         match r {
             Ok(_) => {
@@ -175,20 +186,32 @@ impl Region {
         }
     }
 
-    /// Writes the commit record and makes the transaction visible. Durable on return.
+    /// Writes the commit record and makes the transaction visible. Durable on return. On an
+    /// error the transaction is abandoned: its records stay in the log as garbage.
     pub fn commit<D: BlockDevice, E: CryptoEngine>(&mut self, io: &mut Io<'_, D, E>) -> Result<()> {
         self.txn_ok()?;
-        let Some(t) = self.txn.take() else {
+        let Some(t) = self.txn.as_ref() else {
             return Err(StoreError::TxnPoisoned);
         };
         if t.n == 0 {
+            self.txn = None;
             return Ok(());
         }
+        let (id, n, has_puts) = (t.id, t.n, t.has_puts);
         let tags: [u8; 32] = t.tags.clone().finalize().into();
-        self.shrinking = !t.has_puts;
-        let r = self.write_commit(io, t.id, t.n, tags, false);
+        // The transaction stays open until its commit record is durable: while it is open no
+        // checkpoint can be written, and a checkpoint between a transaction's records and its
+        // commit record would leave replay a commit without records, and would let the segments
+        // holding those records count as free. (Each record of the transaction already reserved
+        // room for the commit record, so making room is not needed here anyway.)
+        self.shrinking = !has_puts;
+        let r = self.write_commit(io, id, n, tags, false);
         self.shrinking = false;
+        let t = self.txn.take();
         r?;
+        let Some(t) = t else {
+            return Err(StoreError::TxnPoisoned);
+        };
         for (k, loc) in t.pending.iter() {
             if loc == TOMBSTONE {
                 self.apply_delete(k);
@@ -209,12 +232,11 @@ impl Region {
         internal: bool,
     ) -> Result<()> {
         // Room first: cleaning may commit (and advance the chain) while making room.
-        let len = super::super::seal::sealed_len(1 + 8 + 4 + 32);
-        self.ensure_room(io, len, internal)?;
+        self.ensure_room(io, commit_len(), internal)?;
         let next = chain_next(&self.chain, id, n, &tags);
         let mut w = Writer::new(kind::COMMIT);
         w.u64(id).u32(n).bytes(&next);
-        self.append(io, stream::TXN, &w.0, internal, &mut |_| {})?;
+        self.append(io, stream::TXN, &w.0, internal, 0, &mut |_| {})?;
         self.sync_head(io)?;
         self.chain = next;
         self.synced = false;
@@ -272,7 +294,7 @@ impl Region {
         };
         let mut w = Writer::new(kind::FOOTER);
         w.bytes(&f.encode());
-        self.append(io, stream::FOOTER, &w.0, true, &mut |_| {})?;
+        self.append(io, stream::FOOTER, &w.0, true, 0, &mut |_| {})?;
         self.sync_head(io)?;
         self.synced = true;
         Ok(())
