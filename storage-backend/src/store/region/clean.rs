@@ -20,6 +20,8 @@ use super::{Io, Region};
 
 /// Spread of erase counts beyond which cold segments are moved (static wear leveling).
 const WEAR_SPREAD: u32 = 8;
+/// Segments cleaned ahead at most between two transactions.
+const UPKEEP_CLEANS: u32 = 2;
 /// Bytes of index entries per checkpoint record (one chunk).
 const CKPT_BATCH: usize = 3900;
 
@@ -232,7 +234,10 @@ impl Region {
                 Err(e) => return Err(e),
             }
         }
-        let mut rounds = self.segs.len();
+        // Bounded work per transaction: near full, cleaning frees only the garbage share of each
+        // victim, so "clean until not low" would copy most of the region on every call.
+        // Writes that need room clean on demand (`make_free`).
+        let mut rounds = UPKEEP_CLEANS;
         while low(self) && rounds > 0 {
             rounds -= 1;
             let Some(v) = self.pick_victim() else { break };
