@@ -63,8 +63,11 @@ const SPEC_VECTORS: [[&str; 6]; 4] = [
     ],
 ];
 
+/// The NIST CAVP `gcmEncryptExtIV256` vectors with 96-bit IVs: one per line, six hex fields
+/// (key, nonce, plaintext, aad, ciphertext, tag; `-` = empty), `#` lines are comments. Public so
+/// that the bare-metal check of the device (`tasks/qemu-kat`) runs the same file.
 #[cfg(feature = "nist-kat")]
-const NIST_VECTORS: &str = include_str!("../tests/data/gcm_encrypt_ext_iv256.txt");
+pub const NIST_VECTORS: &str = include_str!("../tests/data/gcm_encrypt_ext_iv256.txt");
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if s == "-" {

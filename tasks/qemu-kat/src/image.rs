@@ -242,7 +242,7 @@ fn crypto_checks(transport: MmioTransport<'static>) -> Option<Engine> {
     // NIST CAVP AES-256-GCM vectors through the device engine.
     let mut engine = VirtioCryptoEngine::new(dev, 8);
     let (mut n, mut good) = (0, 0);
-    for line in include_str!("../../tests/data/gcm_encrypt_ext_iv256.txt").lines() {
+    for line in zos_virtio::kat::NIST_VECTORS.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
