@@ -7,6 +7,7 @@
 //! Bob, each with a home), a system task and an application without a user.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

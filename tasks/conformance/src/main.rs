@@ -9,6 +9,7 @@
 //! Prints one line per case and `N passed, N failed` on the console, then powers the machine
 //! off with status 0 when every case passed and 1 otherwise.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod task {

@@ -18,6 +18,7 @@
 //!   instead of hanging.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use kernel_abi::{EndpointId, Errno, Kernel, MAX_PAYLOAD, ProcessClass, Received, klog};
 use vfs_service::error::VfsError;

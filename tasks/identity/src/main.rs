@@ -1,6 +1,7 @@
 //! The identity task: serves the endpoint its system-file entry names, finds the VFS through
 //! init, and relays VFS requests from System tasks under its own identity (see the library).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod task {

@@ -2,6 +2,7 @@
 //! console (`ConsoleRead` / `ConsoleWrite`). `shutdown` powers the machine off with status 0
 //! (`Shutdown`); the end of console input ends the task with status 0.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod task {

@@ -2,6 +2,7 @@
 //! specification. The library holds the format code so tests drive it directly; `main.rs` is
 //! the command-line front end.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod asu;
 pub mod fsck;

@@ -6,6 +6,7 @@
 //! read or written); 4 the named item does not exist, or exists already; 5 the filesystem
 //! refused the operation (not empty, not a directory, no space, an entry the target format
 //! cannot hold).
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::BufReader;
