@@ -10,6 +10,7 @@
 //! per their policy. It logs every start, restart, registration and refusal.
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "host")]
 pub mod host;

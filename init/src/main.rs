@@ -2,6 +2,7 @@
 //! and restarts faulted services. The logic lives in the library (`init::Init`); this binary
 //! runs it over the raw syscalls with the shared task runtime (`kernel_abi::task_rt`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod task {

@@ -1,5 +1,5 @@
 //! The NIST AES-256-GCM known-answer vectors through QEMU's real virtio-crypto device (issue 6,
-//! item 1): the bare-metal image of `storage-backend/virtio/qemu-kat`, booted on the machine of
+//! item 1): the bare-metal image of `tasks/qemu-kat`, booted on the machine of
 //! `cargo xtask run`, composes GCM from the device's AES-CTR sessions and software GHASH, runs
 //! the 375 NIST vectors (and the spec's) through it, cross-checks the software CTR, and formats
 //! and mounts a store on the real virtio-blk disk with the device engine. `cargo xtask test`
@@ -17,7 +17,7 @@ fn nist_vectors_pass_through_the_qemu_virtio_crypto_device() {
         .map(PathBuf::from)
         .expect("ZOS_KAT_IMAGE is not set: QEMU tests run through `cargo xtask test`");
     let mut machine = fresh_machine_with(image, "kat");
-    // Guest instruction counts, as in the figures of storage-backend/virtio/DESIGN.md.
+    // Guest instruction counts, as in the figures of drivers/virtio/DESIGN.md.
     machine.icount = true;
     let run = boot(&machine, b"", Duration::from_secs(240));
     println!("{}", run.console);

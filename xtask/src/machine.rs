@@ -1,5 +1,5 @@
 //! The QEMU machine of Zero OS: `virt` with OpenSBI, the kernel, and the virtio devices named in
-//! ARCHITECTURE.md (a virtio-blk disk, a virtio-crypto engine on the builtin backend, a
+//! docs/ARCHITECTURE.md (a virtio-blk disk, a virtio-crypto engine on the builtin backend, a
 //! virtio-rng entropy source) plus the second CFI flash bank.
 
 use std::fs::{self, OpenOptions};

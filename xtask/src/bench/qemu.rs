@@ -2,7 +2,7 @@
 //! IPC path (client task → kernel → VFS task → store → virtio-blk / virtio-crypto and back).
 //!
 //! Boots the system of `qemu/bench-vfs.toml` (init, the product's VFS task, and the
-//! `vfs-bench` client of `qemu/tasks/vfs-bench`) twice under `-icount shift=0`, each time on a
+//! `vfs-bench` client of `tasks/vfs-bench`) twice under `-icount shift=0`, each time on a
 //! fresh disk with a fresh master key: with the virtio-crypto device (the VFS's hardware
 //! engine) and without it (its software fallback). Checks from the VFS's boot log which engine
 //! served each run, prints `qemu.<figure>.<hw|sw>: <value> <unit>` lines and writes the figures
@@ -207,7 +207,7 @@ fn write_report(runs: &[Run]) -> Result<(), String> {
          Written by `cargo xtask bench qemu`. {qemu}, riscv64 `virt`, one hart, \
          `-icount shift=0`. The system is `qemu/bench-vfs.toml`: init, the product's VFS task \
          (same settings as `qemu/system.toml`) and the `vfs-bench` client task \
-         (`qemu/tasks/vfs-bench`). Each engine boots on a fresh {disk} MiB disk with a new \
+         (`tasks/vfs-bench`). Each engine boots on a fresh {disk} MiB disk with a new \
          master key, which the VFS formats; **hw** runs with the virtio-crypto device \
          (`cryptodev-backend-builtin`: AES-CTR on the device, GHASH and SHA-256 in the task), \
          **sw** without it (the VFS's software fallback, `aes-gcm`); xtask checks the VFS's boot \
@@ -313,7 +313,7 @@ QEMU completes the request on the host) and, once notified, acknowledge the inte
 device and in the kernel (`IrqAck`). Host latency therefore no longer turns into guest
 instructions; what each request costs instead is a fixed path: two syscalls, the external
 interrupt's trap, claim and task switch, and re-arming the timer for the wait's 50 ms timeout
-(`storage-backend/virtio/DESIGN.md`).
+(`drivers/virtio/DESIGN.md`).
 
 Until the change the drivers spun on the used ring (`virtio-drivers`'
 `VirtQueue::add_notify_wait_pop`, 6 instructions per iteration) for as long as the host took,

@@ -1,6 +1,6 @@
 //! `cargo xtask bench storage`: the storage core (encryption on and off) against the `littlefs2`
 //! crate on the same RAM geometry, in the same run. The comparison program lives in
-//! `storage-backend/bench` outside the workspace, so littlefs2 (C code through bindgen, which
+//! `tools/storage-bench` outside the workspace, so littlefs2 (C code through bindgen, which
 //! needs libclang) never enters a normal build; this installs Debian's `libclang-dev` when it is
 //! missing, as `cargo xtask run` provisions QEMU. Results go to `docs/benchmarks/storage.md`.
 
@@ -13,8 +13,8 @@ use xtask::paths::{target_dir, workspace_root};
 pub fn run(_args: &[String]) -> Result<ExitCode, String> {
     ensure_libclang()?;
     let manifest = workspace_root()
-        .join("storage-backend")
-        .join("bench")
+        .join("tools")
+        .join("storage-bench")
         .join("Cargo.toml");
     let manifest = manifest.to_string_lossy().into_owned();
     eprintln!("xtask: building and running the storage benchmark (release)");
@@ -117,7 +117,7 @@ fn write_report(figures: &[(String, String)]) -> Result<(), String> {
             .and_then(|n| n.parse::<f64>().ok())
     };
     let mut md = String::from(
-        "# Storage benchmark\n\nProduced by `cargo xtask bench storage` (`storage-backend/bench`): \
+        "# Storage benchmark\n\nProduced by `cargo xtask bench storage` (`tools/storage-bench`): \
          the Zero OS store with AES-256-GCM (encrypted) and with a null engine (plain), and the \
          `littlefs2` crate, each on a 64 MiB RAM device with 512-byte program and 4 KiB erase \
          units, in the same run. Each 4 KiB file is created, written and synced (ours: one \

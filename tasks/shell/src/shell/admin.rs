@@ -1,0 +1,167 @@
+//! Commands for operators: ownership and permissions (`chmod`, `chown`), space (`df`,
+//! `usage`, `quota`), homes (`mkhome`) and `sync`.
+
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use kernel_abi::Kernel;
+use uuid::Uuid;
+
+use super::{CmdError, Out, Shell, describe};
+use crate::format::{human_size, parse_permissions};
+
+impl<K: Kernel> Shell<'_, K> {
+    pub(super) fn chmod(&mut self, args: &[&str]) -> Result<(), CmdError> {
+        let [perms, paths @ ..] = args else {
+            return Err(CmdError::Usage("chmod PERMS PATH..."));
+        };
+        if paths.is_empty() {
+            return Err(CmdError::Usage("chmod PERMS PATH..."));
+        }
+        let p = parse_permissions(perms).map_err(|_| {
+            CmdError::BadArgument(format!(
+                "{perms}: not a permission set (rwxrwrw form, 0x.. bits or a preset; see help)"
+            ))
+        })?;
+        for a in paths {
+            let path = self.abs(a);
+            self.client
+                .chmod(&path, p)
+                .map_err(|e| CmdError::fs(&path, e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn chown(&mut self, args: &[&str]) -> Result<(), CmdError> {
+        let [owner, paths @ ..] = args else {
+            return Err(CmdError::Usage("chown OWNER PATH..."));
+        };
+        if paths.is_empty() {
+            return Err(CmdError::Usage("chown OWNER PATH..."));
+        }
+        let owner = parse_owner(owner)?;
+        for a in paths {
+            let path = self.abs(a);
+            self.client
+                .chown(&path, owner)
+                .map_err(|e| CmdError::fs(&path, e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn df(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
+        if !args.is_empty() {
+            return Err(CmdError::Usage("df"));
+        }
+        let u = self.client.usage("/").map_err(|e| CmdError::fs("/", e))?;
+        let _ = writeln!(out, "{:<12} {:>12} {:>10}", "filesystem", "used", "entries");
+        let _ = writeln!(
+            out,
+            "{:<12} {:>12} {:>10}",
+            "/",
+            human_size(u.bytes),
+            u.entries
+        );
+        Ok(())
+    }
+
+    pub(super) fn usage(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
+        let path = match args {
+            [] => self.cwd.clone(),
+            [p] => self.abs(p),
+            _ => return Err(CmdError::Usage("usage [PATH]")),
+        };
+        let u = self
+            .client
+            .usage(&path)
+            .map_err(|e| CmdError::fs(&path, e))?;
+        let _ = writeln!(
+            out,
+            "{path}: {} ({} bytes) in {} entr{}",
+            human_size(u.bytes),
+            u.bytes,
+            u.entries,
+            if u.entries == 1 { "y" } else { "ies" }
+        );
+        Ok(())
+    }
+
+    pub(super) fn quota(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
+        let users: Vec<Uuid> = match args {
+            [] => {
+                let homes = self
+                    .client
+                    .readdir("/home")
+                    .map_err(|e| CmdError::fs("/home", e))?;
+                homes
+                    .iter()
+                    .filter(|e| e.is_directory)
+                    .filter_map(|e| Uuid::try_parse(&e.name).ok())
+                    .collect()
+            }
+            [user] => alloc::vec![parse_user(user)?],
+            _ => return Err(CmdError::Usage("quota [USER]")),
+        };
+        if users.is_empty() {
+            out.push_str("no user homes\n");
+            return Ok(());
+        }
+        let _ = writeln!(
+            out,
+            "{:<36} {:>11} {:>11} {:>11}",
+            "user", "used", "soft", "limit"
+        );
+        for user in users {
+            let q = self.client.quota(user).map_err(|e| {
+                CmdError::BadArgument(format!("{}: {}", user.hyphenated(), describe(&e)))
+            })?;
+            let _ = writeln!(
+                out,
+                "{:<36} {:>11} {:>11} {:>11}{}",
+                format!("{}", q.user.hyphenated()),
+                human_size(q.used),
+                human_size(q.soft_limit),
+                human_size(q.limit),
+                if q.over_soft_limit {
+                    "  over the soft limit"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn mkhome(&mut self, args: &[&str]) -> Result<(), CmdError> {
+        let [user] = args else {
+            return Err(CmdError::Usage("mkhome USER"));
+        };
+        let user = parse_user(user)?;
+        let home = format!("/home/{}", user.hyphenated());
+        self.client
+            .create_home(user)
+            .map_err(|e| CmdError::fs(&home, e))
+    }
+
+    /// The VFS commits every request before it replies, so all acknowledged changes are
+    /// already durable; `sync` checks that the VFS answers (a round trip behind every earlier
+    /// request).
+    pub(super) fn sync(&mut self) -> Result<(), CmdError> {
+        self.client
+            .hello()
+            .map(|_| ())
+            .map_err(|e| CmdError::fs("/", e))
+    }
+}
+
+fn parse_user(arg: &str) -> Result<Uuid, CmdError> {
+    Uuid::try_parse(arg).map_err(|_| CmdError::BadArgument(format!("{arg}: not a user UUID")))
+}
+
+fn parse_owner(arg: &str) -> Result<Option<Uuid>, CmdError> {
+    if arg == "system" {
+        Ok(None)
+    } else {
+        parse_user(arg).map(Some)
+    }
+}
