@@ -10,10 +10,10 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use kernel_abi::Kernel;
 use uuid::Uuid;
-use vfs_service::VfsError;
-use vfs_service::client::{Client, ClientError};
-use vfs_service::protocol::limits::MAX_IO;
-use vfs_service::protocol::messages::{DirEntry, FileKind, OpenFlags};
+use vfs_api::VfsError;
+use vfs_api::client::{Client, ClientError};
+use vfs_api::protocol::limits::MAX_IO;
+use vfs_api::protocol::messages::{DirEntry, FileKind, OpenFlags};
 
 use crate::console::Console;
 use crate::format::{
