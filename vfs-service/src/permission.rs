@@ -3,10 +3,15 @@
 //! A System or Runtime caller is judged by the `system_*` bits and may always traverse
 //! directories; the owner (the caller's kernel-stamped user equals the entry's owner) by the
 //! `owner_*` bits; everyone else by the `world_*` bits, where world-read on a directory implies
-//! traverse. The caller's class and user come from the kernel, never from a message.
+//! traverse. On top of the bits, [`guard`] keeps `/system/**` and `/users/registry.json`
+//! read-only to everyone but System and Runtime callers. The caller's class and user come from
+//! the kernel, never from a message.
 
 use kernel_abi::{Credentials, ProcessClass};
 use uuid::Uuid;
+
+use crate::error::VfsError;
+use crate::path::CanonPath;
 
 pub use vfs_api::FilePermissions;
 
@@ -75,6 +80,23 @@ pub fn default_for(caller: &Credentials, is_dir: bool) -> FilePermissions {
 /// Whether `caller` may change the permissions of an entry owned by `owner`.
 pub fn may_chmod(caller: &Credentials, owner: Option<Uuid>) -> bool {
     is_system(caller) || (caller.user.is_some() && caller.user == owner)
+}
+
+/// The path rule, above the bits: `/system/**` and `/users/registry.json` are read-only to
+/// every caller that is not System or Runtime, whatever their permission bits. Checked before
+/// any change at `path`.
+pub fn guard(caller: &Credentials, path: &CanonPath) -> Result<(), VfsError> {
+    if is_system(caller) {
+        return Ok(());
+    }
+    let parts = path.parts();
+    let protected = parts.first().is_some_and(|p| p == "system")
+        || (parts.len() == 2 && parts[0] == "users" && parts[1] == "registry.json");
+    if protected {
+        Err(VfsError::PermissionDenied)
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether `caller` may change owners.
