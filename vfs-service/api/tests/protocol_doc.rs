@@ -76,8 +76,7 @@ fn every_example_decodes_and_re_encodes_byte_for_byte() {
     for ex in &examples {
         let at = ex.line;
         if ex.name == "PROTOCOL_ERROR" {
-            let e = decode_protocol_error(&ex.bytes)
-                .unwrap_or_else(|e| panic!("line {at}: {e:?}"));
+            let e = decode_protocol_error(&ex.bytes).unwrap_or_else(|e| panic!("line {at}: {e:?}"));
             assert_eq!(encode_protocol_error(e), ex.bytes, "line {at}");
             protocol_errors += 1;
         } else if let Some(name) = ex.name.strip_suffix(" request") {
@@ -112,13 +111,19 @@ fn every_example_decodes_and_re_encodes_byte_for_byte() {
         }
     }
     for (name, _) in REQUESTS {
-        assert!(requests.contains(*name), "PROTOCOL.md has no {name} request example");
+        assert!(
+            requests.contains(*name),
+            "PROTOCOL.md has no {name} request example"
+        );
         assert!(
             responses.contains(*name),
             "PROTOCOL.md has no successful {name} response example"
         );
     }
-    assert!(protocol_errors > 0, "PROTOCOL.md has no PROTOCOL_ERROR example");
+    assert!(
+        protocol_errors > 0,
+        "PROTOCOL.md has no PROTOCOL_ERROR example"
+    );
 }
 
 #[test]
