@@ -3,6 +3,10 @@
 //!
 //! A handle's generation holds the boot count in its high 16 bits and the slot's use counter in
 //! its low 16 bits, so a handle kept across a service restart or a close is recognisably stale.
+//!
+//! A leaf of the filesystem's modules: it holds the open files ([`OpenFile`]) and knows nothing
+//! of [`crate::vfs`] or [`crate::ops`]. The [`crate::vfs::Vfs`] owns the table; the streaming
+//! operations (`ops::stream`) use both.
 
 use alloc::boxed::Box;
 use alloc::string::String;

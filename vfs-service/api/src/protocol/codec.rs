@@ -164,7 +164,7 @@ mod tests {
             }
             let tag = tags::ALL_REQUESTS[(next() % tags::ALL_REQUESTS.len() as u64) as usize];
             let _ = decode_request(tag, &buf[..len]);
-            let _ = decode_response::<Stat>(tags::STAT, tags::STAT + 1, &buf[..len]);
+            let _ = decode_response::<Stat>(tags::STAT, tags::response(tags::STAT), &buf[..len]);
         }
     }
 }
