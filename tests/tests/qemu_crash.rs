@@ -66,8 +66,8 @@ use std::time::{Duration, Instant};
 use system_tests::power_cut;
 use system_tests::qemu::{Live, fresh_system_machine};
 use system_tests::transcript::{self, Step};
-use vfs_service::protocol::limits::MAX_IO;
-use vfs_service::protocol::messages::FileKind;
+use vfs_api::protocol::limits::MAX_IO;
+use vfs_api::protocol::messages::FileKind;
 use xtask::machine::Machine;
 use zvfs::image::Image;
 

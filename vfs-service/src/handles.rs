@@ -3,15 +3,83 @@
 //!
 //! A handle's generation holds the boot count in its high 16 bits and the slot's use counter in
 //! its low 16 bits, so a handle kept across a service restart or a close is recognisably stale.
+//!
+//! A leaf of the filesystem's modules: it holds the open files ([`OpenFile`]) and knows nothing
+//! of [`crate::vfs`] or [`crate::ops`]. The [`crate::vfs::Vfs`] owns the table; the streaming
+//! operations (`ops::stream`) use both.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use kernel_abi::TaskId;
 
+use crate::crypto::{FileCipher, Hasher};
 use crate::error::VfsError;
-use crate::ops::stream::OpenFile;
+use crate::inode::EncInfo;
 use crate::protocol::limits::{MAX_HANDLES, MAX_HANDLES_PER_TASK};
-use crate::protocol::messages::Handle;
+use crate::protocol::messages::{FileKey, Handle};
+
+/// The staging area of a handle with uncommitted writes.
+pub(crate) struct Stage {
+    pub content: u64,
+    pub enc: Option<(FileCipher, EncInfo)>,
+    pub counter: u64,
+    /// Every piece so far was written in order from an empty file.
+    pub sequential: bool,
+    pub hasher: Hasher,
+    pub hashed: u64,
+    /// Highest piece index + 1 ever written to the stage.
+    pub extent: u64,
+}
+
+/// An open file: what a handle stands for. The streaming operations
+/// ([`crate::ops::stream`]) act on it.
+pub(crate) struct OpenFile {
+    pub task: TaskId,
+    pub inode: u64,
+    pub read: bool,
+    pub write: bool,
+    pub append: bool,
+    pub pos: u64,
+    pub size: u64,
+    pub key: Option<FileKey>,
+    pub bound_path: String,
+    pub base: u64,
+    pub base_size: u64,
+    pub base_valid: u64,
+    pub base_hash: [u8; 32],
+    pub base_cipher: Option<FileCipher>,
+    pub stage: Option<Stage>,
+    /// Verification of a sequential read of the base: hasher and next piece.
+    pub verify: Option<(Hasher, u64)>,
+    /// Largest size known to fit the quota and limits, and the commit generation it holds at.
+    pub allowance: Option<(u64, u64)>,
+}
+
+impl OpenFile {
+    /// An empty open file of `task`, held in a slot while its file is worked on.
+    pub fn placeholder(task: TaskId) -> Self {
+        Self {
+            task,
+            inode: 0,
+            read: false,
+            write: false,
+            append: false,
+            pos: 0,
+            size: 0,
+            key: None,
+            bound_path: String::new(),
+            base: 0,
+            base_size: 0,
+            base_valid: 0,
+            base_hash: [0; 32],
+            base_cipher: None,
+            stage: None,
+            verify: None,
+            allowance: None,
+        }
+    }
+}
 
 /// An insertion that failed: the error and the file handed back.
 pub(crate) type Rejected = Box<(VfsError, OpenFile)>;

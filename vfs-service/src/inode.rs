@@ -121,14 +121,28 @@ impl Inode {
     }
 }
 
-/// Key builders.
+/// The on-store key schema, in one place: every key prefix of the userspace database, the
+/// builders of its keys, and the fixed keys and prefixes of the kernel database.
 pub mod keys {
     use super::*;
+
+    /// Userspace database: prefix of inode records (`I` ‖ inode id).
+    pub const INODE: u8 = b'I';
+    /// Userspace database: prefix of directory entries (`D` ‖ parent id ‖ name).
+    pub const DIRENT: u8 = b'D';
+    /// Userspace database: prefix of content pieces (`C` ‖ content id ‖ piece index).
+    pub const CONTENT: u8 = b'C';
+    /// Userspace database: prefix of garbage records (`G` ‖ content id → first piece to drop).
+    pub const GARBAGE: u8 = b'G';
+    /// Userspace database: prefix of staging records of open handles (`S` ‖ content id).
+    pub const STAGING: u8 = b'S';
+    /// Userspace database: prefix of quota limits (`Q` ‖ user uuid).
+    pub const QUOTA: u8 = b'Q';
 
     /// Key of an inode.
     pub fn inode(id: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(9);
-        k.push(b'I');
+        k.push(INODE);
         k.extend_from_slice(&id.to_be_bytes());
         k
     }
@@ -136,7 +150,7 @@ pub mod keys {
     /// Prefix of a directory's entries.
     pub fn dir_prefix(parent: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(9);
-        k.push(b'D');
+        k.push(DIRENT);
         k.extend_from_slice(&parent.to_be_bytes());
         k
     }
@@ -151,7 +165,7 @@ pub mod keys {
     /// Prefix of a content object's pieces.
     pub fn content_prefix(content: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(13);
-        k.push(b'C');
+        k.push(CONTENT);
         k.extend_from_slice(&content.to_be_bytes());
         k
     }
@@ -166,7 +180,7 @@ pub mod keys {
     /// Key of a garbage record.
     pub fn garbage(content: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(9);
-        k.push(b'G');
+        k.push(GARBAGE);
         k.extend_from_slice(&content.to_be_bytes());
         k
     }
@@ -174,7 +188,7 @@ pub mod keys {
     /// Key of a staging record.
     pub fn staging(content: u64) -> Vec<u8> {
         let mut k = Vec::with_capacity(9);
-        k.push(b'S');
+        k.push(STAGING);
         k.extend_from_slice(&content.to_be_bytes());
         k
     }
@@ -182,7 +196,7 @@ pub mod keys {
     /// Key of a user's quota limit.
     pub fn quota(user: &Uuid) -> Vec<u8> {
         let mut k = Vec::with_capacity(17);
-        k.push(b'Q');
+        k.push(QUOTA);
         k.extend_from_slice(user.as_bytes());
         k
     }

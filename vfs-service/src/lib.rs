@@ -1,20 +1,22 @@
-//! The Zero OS VFS service: the 0x80xx protocol, path resolution, permissions, quotas, the server
-//! loop over the kernel-abi IPC, and a typed client for other services.
+//! The Zero OS VFS service, server side: path resolution, permissions, quotas, the operations,
+//! and the server loop over the kernel-abi IPC. The protocol (request table, messages, codec,
+//! limits, errors) and the client live in the `vfs-api` crate; [`protocol`] and [`error`] are
+//! its modules, re-exported.
 //!
 //! Layers, bottom up: [`store`] (the narrow storage contract, with an in-memory store and the
-//! adapter to `storage-backend`), [`inode`] (records and key layout), [`path`] and
-//! [`permission`] (pure checks), [`vfs`] and [`ops`] (the filesystem), [`handles`] (the
-//! streaming API's handle table), [`protocol`] (wire types and codec), [`server`] (receive →
-//! decode → check → act → reply) and [`client`].
+//! adapter to `storage-backend`), [`inode`] (records and the on-store key schema), [`path`] and
+//! [`permission`] (pure checks), [`handles`] (the streaming API's handle table, a leaf),
+//! [`vfs`] (the state, transactions, resolution, accounting) and [`ops`] (the operations),
+//! [`server`] (receive → decode → check → act → reply, through the table's
+//! [`protocol::Handler`]).
 #![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 extern crate alloc;
 
 pub mod backend;
-pub mod client;
 pub mod crypto;
-pub mod error;
 pub mod handles;
 #[cfg(feature = "host")]
 pub mod host;
@@ -23,10 +25,10 @@ pub mod inode;
 pub mod ops;
 pub mod path;
 pub mod permission;
-pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod vfs;
 
-pub use error::{ProtocolError, VfsError};
 pub use vfs::{Ctx, Env, Limits, Vfs};
+pub use vfs_api::{ProtocolError, VfsError};
+pub use vfs_api::{error, protocol};

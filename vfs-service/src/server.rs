@@ -9,21 +9,22 @@ use alloc::vec;
 use alloc::vec::Vec;
 use kernel_abi::{Credentials, EndpointId, Errno, Kernel, LogLevel, Tag};
 
+use alloc::string::String;
+
 use crate::error::VfsError;
-use crate::protocol::codec::{Request, decode_request, encode_protocol_error, encode_reply};
+use crate::protocol::codec::{decode_request, encode_protocol_error};
 use crate::protocol::limits::{
     MAX_HANDLES_PER_TASK, MAX_IO, MAX_NAME, MAX_PATH, MAX_PAYLOAD, PROTOCOL_VERSION, SYMLINK_DEPTH,
 };
-use crate::protocol::messages::HelloResponse;
-use crate::protocol::tags;
+use crate::protocol::messages::*;
+use crate::protocol::{Handler, handle, tags};
 use crate::store::Storage;
 use crate::vfs::{Ctx, Env, Vfs};
 
-/// The name the VFS registers under in init's service registry.
-pub const SERVICE_NAME: &str = "vfs";
+pub use vfs_api::SERVICE_NAME;
 
 /// Registers `endpoint` (which the calling task serves) as [`SERVICE_NAME`] with init, so that
-/// clients find it with `lookup_service("vfs")` ([`crate::client::Client::connect`]).
+/// clients find it with `lookup_service("vfs")` (`vfs_api::client::Client::connect`).
 pub fn register<K: Kernel>(
     kernel: &K,
     endpoint: EndpointId,
@@ -75,43 +76,112 @@ pub fn dispatch<S: Storage>(
         Err(e) => return (tags::PROTOCOL_ERROR, encode_protocol_error(e)),
     };
     let ctx = Ctx { caller, env };
-    let ctx = &ctx;
     vfs.reap_task(caller.task);
-    let reply = match request {
-        Request::Hello(_) => encode_reply(&Ok::<_, VfsError>(hello())),
-        Request::Mkdir(r) => encode_reply(&vfs.mkdir(ctx, &r.path, r.recursive, r.permissions)),
-        Request::Rmdir(r) => encode_reply(&vfs.rmdir(ctx, &r.path, r.recursive)),
-        Request::Readdir(r) => encode_reply(&vfs.readdir(ctx, &r.path, r.cursor.as_deref())),
-        Request::Write(r) => {
-            encode_reply(&vfs.write_file(ctx, &r.path, &r.data, r.key, r.permissions))
-        }
-        Request::Read(r) => encode_reply(&vfs.read_file(ctx, &r.path, r.offset, r.length, r.key)),
-        Request::Unlink(r) => encode_reply(&vfs.unlink(ctx, &r.path)),
-        Request::Rename(r) => encode_reply(&vfs.rename(ctx, &r.from, &r.to)),
-        Request::Copy(r) => encode_reply(&vfs.copy(ctx, &r.from, &r.to)),
-        Request::Symlink(r) => encode_reply(&vfs.symlink(ctx, &r.target, &r.link)),
-        Request::Readlink(r) => encode_reply(&vfs.readlink(ctx, &r.path)),
-        Request::ResolvePath(r) => encode_reply(&vfs.resolve_path(ctx, &r.path)),
-        Request::Stat(r) => encode_reply(&vfs.stat(ctx, &r.path, r.follow_symlinks)),
-        Request::Exists(r) => encode_reply(&vfs.exists(ctx, &r.path)),
-        Request::Chmod(r) => encode_reply(&vfs.chmod(ctx, &r.path, r.permissions)),
-        Request::Chown(r) => encode_reply(&vfs.chown(ctx, &r.path, r.owner)),
-        Request::GetUsage(r) => encode_reply(&vfs.usage(ctx, &r.path)),
-        Request::GetQuota(r) => encode_reply(&vfs.quota(ctx, r.user)),
-        Request::SetQuota(r) => encode_reply(&vfs.set_quota(ctx, r.user, r.limit)),
-        Request::CreateHome(r) => encode_reply(&vfs.create_home(ctx, r.user)),
-        Request::AuditLog(r) => encode_reply(&vfs.audit_log(ctx, r.after)),
-        Request::Open(r) => encode_reply(&vfs.open(ctx, &r.path, r.flags, r.key, r.permissions)),
-        Request::HandleRead(r) => encode_reply(&vfs.handle_read(ctx, r.handle, r.length)),
-        Request::HandleWrite(r) => encode_reply(&vfs.handle_write(ctx, r.handle, &r.data)),
-        Request::Seek(r) => encode_reply(&vfs.handle_seek(ctx, r.handle, r.from)),
-        Request::Truncate(r) => encode_reply(&vfs.handle_truncate(ctx, r.handle, r.size)),
-        Request::Flush(r) => encode_reply(&vfs.handle_flush(ctx, r.handle)),
-        Request::Close(r) => encode_reply(&vfs.handle_close(ctx, r.handle)),
-        Request::HandleStat(r) => encode_reply(&vfs.handle_stat(ctx, r.handle)),
-        Request::Discard(r) => encode_reply(&vfs.handle_discard(ctx, r.handle)),
-    };
-    (tags::response(tag), reply)
+    handle(&mut Session { vfs, ctx: &ctx }, request)
+}
+
+/// One request's view of the service: the VFS and the caller. Implements the request table's
+/// [`Handler`], one method per request.
+struct Session<'v, 'c, S> {
+    vfs: &'v mut Vfs<S>,
+    ctx: &'c Ctx<'c>,
+}
+
+impl<S: Storage> Handler for Session<'_, '_, S> {
+    fn mkdir(&mut self, r: MkdirRequest) -> Result<(), VfsError> {
+        self.vfs
+            .mkdir(self.ctx, &r.path, r.recursive, r.permissions)
+    }
+    fn rmdir(&mut self, r: RmdirRequest) -> Result<(), VfsError> {
+        self.vfs.rmdir(self.ctx, &r.path, r.recursive)
+    }
+    fn readdir(&mut self, r: ReaddirRequest) -> Result<ReaddirResponse, VfsError> {
+        self.vfs.readdir(self.ctx, &r.path, r.cursor.as_deref())
+    }
+    fn hello(&mut self, _: HelloRequest) -> Result<HelloResponse, VfsError> {
+        Ok(hello())
+    }
+    fn write(&mut self, r: WriteRequest) -> Result<(), VfsError> {
+        self.vfs
+            .write_file(self.ctx, &r.path, &r.data, r.key, r.permissions)
+    }
+    fn read(&mut self, r: ReadRequest) -> Result<ReadResponse, VfsError> {
+        self.vfs
+            .read_file(self.ctx, &r.path, r.offset, r.length, r.key)
+    }
+    fn unlink(&mut self, r: PathRequest) -> Result<(), VfsError> {
+        self.vfs.unlink(self.ctx, &r.path)
+    }
+    fn rename(&mut self, r: FromToRequest) -> Result<(), VfsError> {
+        self.vfs.rename(self.ctx, &r.from, &r.to)
+    }
+    fn copy(&mut self, r: FromToRequest) -> Result<(), VfsError> {
+        self.vfs.copy(self.ctx, &r.from, &r.to)
+    }
+    fn symlink(&mut self, r: SymlinkRequest) -> Result<(), VfsError> {
+        self.vfs.symlink(self.ctx, &r.target, &r.link)
+    }
+    fn readlink(&mut self, r: PathRequest) -> Result<String, VfsError> {
+        self.vfs.readlink(self.ctx, &r.path)
+    }
+    fn resolve_path(&mut self, r: PathRequest) -> Result<String, VfsError> {
+        self.vfs.resolve_path(self.ctx, &r.path)
+    }
+    fn stat(&mut self, r: StatRequest) -> Result<Stat, VfsError> {
+        self.vfs.stat(self.ctx, &r.path, r.follow_symlinks)
+    }
+    fn exists(&mut self, r: PathRequest) -> Result<bool, VfsError> {
+        self.vfs.exists(self.ctx, &r.path)
+    }
+    fn chmod(&mut self, r: ChmodRequest) -> Result<(), VfsError> {
+        self.vfs.chmod(self.ctx, &r.path, r.permissions)
+    }
+    fn chown(&mut self, r: ChownRequest) -> Result<(), VfsError> {
+        self.vfs.chown(self.ctx, &r.path, r.owner)
+    }
+    fn get_usage(&mut self, r: PathRequest) -> Result<Usage, VfsError> {
+        self.vfs.usage(self.ctx, &r.path)
+    }
+    fn get_quota(&mut self, r: UserRequest) -> Result<Quota, VfsError> {
+        self.vfs.quota(self.ctx, r.user)
+    }
+    fn set_quota(&mut self, r: SetQuotaRequest) -> Result<(), VfsError> {
+        self.vfs.set_quota(self.ctx, r.user, r.limit)
+    }
+    fn create_home(&mut self, r: UserRequest) -> Result<(), VfsError> {
+        self.vfs.create_home(self.ctx, r.user)
+    }
+    fn audit_log(&mut self, r: AuditRequest) -> Result<AuditPage, VfsError> {
+        self.vfs.audit_log(self.ctx, r.after)
+    }
+    fn open(&mut self, r: OpenRequest) -> Result<OpenResponse, VfsError> {
+        self.vfs
+            .open(self.ctx, &r.path, r.flags, r.key, r.permissions)
+    }
+    fn handle_read(&mut self, r: HandleReadRequest) -> Result<Vec<u8>, VfsError> {
+        self.vfs.handle_read(self.ctx, r.handle, r.length)
+    }
+    fn handle_write(&mut self, r: HandleWriteRequest) -> Result<u32, VfsError> {
+        self.vfs.handle_write(self.ctx, r.handle, &r.data)
+    }
+    fn seek(&mut self, r: SeekRequest) -> Result<u64, VfsError> {
+        self.vfs.handle_seek(self.ctx, r.handle, r.from)
+    }
+    fn truncate(&mut self, r: TruncateRequest) -> Result<(), VfsError> {
+        self.vfs.handle_truncate(self.ctx, r.handle, r.size)
+    }
+    fn flush(&mut self, r: HandleRequest) -> Result<(), VfsError> {
+        self.vfs.handle_flush(self.ctx, r.handle)
+    }
+    fn close(&mut self, r: HandleRequest) -> Result<(), VfsError> {
+        self.vfs.handle_close(self.ctx, r.handle)
+    }
+    fn handle_stat(&mut self, r: HandleRequest) -> Result<Stat, VfsError> {
+        self.vfs.handle_stat(self.ctx, r.handle)
+    }
+    fn discard(&mut self, r: HandleRequest) -> Result<(), VfsError> {
+        self.vfs.handle_discard(self.ctx, r.handle)
+    }
 }
 
 /// Serves `endpoint` forever (returns only if receiving fails for good).

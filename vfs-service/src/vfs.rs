@@ -11,7 +11,7 @@ use crate::error::VfsError;
 use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
 use crate::path::CanonPath;
-use crate::permission::{Access, allowed, is_system};
+use crate::permission::{Access, allowed};
 use crate::protocol::limits::{DEFAULT_QUOTA, SYMLINK_DEPTH};
 use crate::store::{Batch, Db, Storage, StoreError};
 
@@ -89,6 +89,16 @@ pub(crate) struct Tx {
 impl Tx {
     pub fn put_inode(&mut self, inode: Inode) {
         self.inodes.insert(inode.id, inode);
+    }
+
+    /// Marks pieces `from..` of `content` for collection ([`crate::ops::gc`] deletes them
+    /// between requests).
+    pub fn discard(&mut self, content: u64, from: u32) {
+        self.batch.put(
+            Db::Userspace,
+            keys::garbage(content),
+            from.to_be_bytes().to_vec(),
+        );
     }
 }
 
@@ -312,21 +322,6 @@ impl<S: Storage> Vfs<S> {
         }
     }
 
-    /// `/system/**` and `/users/registry.json` are read-only to everyone but system callers.
-    pub(crate) fn guard(ctx: &Ctx<'_>, path: &CanonPath) -> Result<(), VfsError> {
-        if is_system(&ctx.caller) {
-            return Ok(());
-        }
-        let parts = path.parts();
-        let protected = parts.first().is_some_and(|p| p == "system")
-            || (parts.len() == 2 && parts[0] == "users" && parts[1] == "registry.json");
-        if protected {
-            Err(VfsError::PermissionDenied)
-        } else {
-            Ok(())
-        }
-    }
-
     // ---- accounting ---------------------------------------------------------------------
 
     /// The directory `dir` and its ancestors up to the root, as `tx` would leave them.
@@ -524,7 +519,7 @@ impl<S: Storage> Vfs<S> {
         if let Kind::File { content } = inode.kind
             && content != 0
         {
-            crate::ops::gc::discard(tx, content, 0);
+            tx.discard(content, 0);
         }
         Ok(())
     }

@@ -4,9 +4,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
-use vfs_service::error::VfsError;
-use vfs_service::permission::FilePermissions;
-use vfs_service::protocol::messages::FileKind;
+use vfs_api::FilePermissions;
+use vfs_api::error::VfsError;
+use vfs_api::protocol::messages::FileKind;
 
 use super::{Case, Outcome, World, ensure, expect_err, step};
 

@@ -4,8 +4,8 @@
 use alloc::format;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
-use vfs_service::client::ClientError;
-use vfs_service::error::VfsError;
+use vfs_api::client::ClientError;
+use vfs_api::error::VfsError;
 
 use super::{Case, Outcome, World, ensure, expect_err, pattern, step};
 
@@ -277,10 +277,7 @@ fn symlinks<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     )?;
     let l = step("lstat", w.alice.lstat(&format!("{h}/rel")))?;
     ensure(
-        matches!(
-            l.kind,
-            vfs_service::protocol::messages::FileKind::Symlink(_)
-        ),
+        matches!(l.kind, vfs_api::protocol::messages::FileKind::Symlink(_)),
         "lstat sees the link",
     )?;
     let s = step("stat", w.alice.stat(&format!("{h}/rel")))?;

@@ -4,8 +4,8 @@
 use alloc::format;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
-use vfs_service::error::VfsError;
-use vfs_service::protocol::messages::{Handle, OpenFlags, SeekFrom};
+use vfs_api::error::VfsError;
+use vfs_api::protocol::messages::{Handle, OpenFlags, SeekFrom};
 
 use super::{Case, Outcome, World, ensure, expect_err, pattern, step};
 

@@ -16,8 +16,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
 use uuid::Uuid;
-use vfs_service::client::{Client, ClientError};
-use vfs_service::error::VfsError;
+use vfs_api::client::{Client, ClientError};
+use vfs_api::error::VfsError;
 
 mod basics;
 mod files;

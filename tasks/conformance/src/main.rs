@@ -15,8 +15,8 @@
 mod task {
     use kernel_abi::init_proto::{self, RestartPolicy};
     use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
+    use vfs_api::client::Client;
     use vfs_conformance::{ALICE, BOB, World, run};
-    use vfs_service::client::Client;
 
     /// The identity tasks' endpoint names in the system file.
     const IDENTITIES: [&str; 3] = ["alice", "bob", "guest"];

@@ -4,11 +4,11 @@
 use alloc::format;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
-use vfs_service::client::ClientError;
-use vfs_service::error::ProtocolError;
-use vfs_service::protocol::codec::{Request, encode_request};
-use vfs_service::protocol::messages::{PathRequest, StatRequest};
-use vfs_service::protocol::tags;
+use vfs_api::client::ClientError;
+use vfs_api::error::ProtocolError;
+use vfs_api::protocol::codec::{Request, encode_request};
+use vfs_api::protocol::messages::{PathRequest, StatRequest};
+use vfs_api::protocol::tags;
 
 use super::{Case, Outcome, World, ensure, step};
 
@@ -126,7 +126,7 @@ fn plus_one<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     .map_err(|e| format!("{e:?}"))?;
     let (t, body) = step("raw exists", w.anon.raw_call(tag, &payload))?;
     ensure(t == 0x8023, format!("exists answered {t:#x}"))?;
-    let r: Result<bool, vfs_service::error::VfsError> =
+    let r: Result<bool, vfs_api::error::VfsError> =
         postcard::from_bytes(&body).map_err(|_| "undecodable reply")?;
     ensure(r == Ok(true), "exists /tmp")
 }

@@ -4,8 +4,8 @@
 use alloc::format;
 use alloc::vec::Vec;
 use kernel_abi::Kernel;
-use vfs_service::error::VfsError;
-use vfs_service::permission::FilePermissions;
+use vfs_api::FilePermissions;
+use vfs_api::error::VfsError;
 
 use super::{Case, Outcome, World, ensure, expect_err, step};
 
@@ -65,7 +65,7 @@ fn cross_user<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
         "bob opens",
         w.bob.open(
             &f,
-            vfs_service::protocol::messages::OpenFlags {
+            vfs_api::protocol::messages::OpenFlags {
                 read: true,
                 ..Default::default()
             },

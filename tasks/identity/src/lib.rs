@@ -21,8 +21,8 @@
 #![forbid(unsafe_code)]
 
 use kernel_abi::{EndpointId, Errno, Kernel, MAX_PAYLOAD, ProcessClass, Received, klog};
-use vfs_service::error::VfsError;
-use vfs_service::protocol::codec::encode_reply;
+use vfs_api::error::VfsError;
+use vfs_api::protocol::codec::encode_reply;
 
 /// What happened to one relayed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

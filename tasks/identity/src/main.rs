@@ -26,7 +26,7 @@ mod task {
         };
         let mut tries = 0;
         let vfs = loop {
-            match init_proto::lookup(&k, vfs_service::server::SERVICE_NAME) {
+            match init_proto::lookup(&k, vfs_api::SERVICE_NAME) {
                 Ok(ep) => break ep,
                 Err(e) if tries >= LOOKUP_TRIES => {
                     klog!(&k, Error, "identity: no VFS: {:?}", e);

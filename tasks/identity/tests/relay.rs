@@ -7,10 +7,10 @@ use std::time::Duration;
 use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, ProcessClass, TaskState};
 use uuid::Uuid;
-use vfs_service::client::{Client, ClientError};
-use vfs_service::error::{ProtocolError, VfsError};
+use vfs_api::client::{Client, ClientError};
+use vfs_api::error::{ProtocolError, VfsError};
+use vfs_api::protocol::tags;
 use vfs_service::host::{READY, spawn_vfs};
-use vfs_service::protocol::tags;
 use zos_identity::{Relay, Relayed};
 
 const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);

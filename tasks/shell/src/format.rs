@@ -4,7 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::string::ToString;
 use uuid::Uuid;
-use vfs_service::protocol::messages::{FileKind, FilePermissions};
+use vfs_api::protocol::messages::{FileKind, FilePermissions};
 
 /// The kind letter of `ls -l`: `d` directory, `l` symlink, `-` file.
 pub fn kind_char(kind: &FileKind) -> char {

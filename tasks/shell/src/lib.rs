@@ -1,6 +1,6 @@
 //! The Zero OS shell: a `zos>` prompt on the console for developers and operators.
 //!
-//! It speaks to the VFS only through [`vfs_service::client`], as any service would, so what it
+//! It speaks to the VFS only through [`vfs_api::client`], as any service would, so what it
 //! may do is exactly what the kernel-stamped credentials of its task allow.
 //!
 //! Layers: [`parse`] (one command line → words and an optional `>`/`>>` redirection, with

@@ -7,7 +7,7 @@
 #[cfg(target_os = "none")]
 mod task {
     use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
-    use vfs_service::client::Client;
+    use vfs_api::client::Client;
     use zos_shell::{KernelConsole, Outcome, Shell};
 
     /// How long to wait for the VFS to register with init (it mounts and checks the disk

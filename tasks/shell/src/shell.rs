@@ -18,9 +18,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 use kernel_abi::Kernel;
-use vfs_service::client::{Client, ClientError};
-use vfs_service::protocol::limits::MAX_IO;
-use vfs_service::protocol::messages::OpenFlags;
+use vfs_api::client::{Client, ClientError};
+use vfs_api::protocol::limits::MAX_IO;
+use vfs_api::protocol::messages::OpenFlags;
 
 use crate::console::Console;
 use crate::parse::{Redirect, parse_line};

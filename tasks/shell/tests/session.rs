@@ -8,7 +8,7 @@ use std::time::Duration;
 use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{ExitStatus, Kernel, LogLevel, ProcessClass};
 use uuid::Uuid;
-use vfs_service::client::Client;
+use vfs_api::client::Client;
 use vfs_service::host::{READY, spawn_vfs};
 use zos_shell::console::ConsoleError;
 use zos_shell::{Console, KernelConsole, Outcome, Shell};

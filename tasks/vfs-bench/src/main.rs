@@ -22,9 +22,9 @@ mod task {
 
     use kernel_abi::init_proto::InitCallError;
     use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
-    use vfs_service::client::{Client, ClientError};
-    use vfs_service::protocol::limits::MAX_IO;
-    use vfs_service::protocol::messages::OpenFlags;
+    use vfs_api::client::{Client, ClientError};
+    use vfs_api::protocol::limits::MAX_IO;
+    use vfs_api::protocol::messages::OpenFlags;
 
     /// How long to wait for the VFS to register with init (it formats the new disk first,
     /// which takes long under `-icount`).

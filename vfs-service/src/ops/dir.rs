@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, be_u64, keys};
 use crate::path::CanonPath;
-use crate::permission::{Access, FilePermissions, default_for};
+use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
 use crate::protocol::messages::{DirEntry, ReaddirResponse};
 use crate::store::{Db, Storage};
@@ -55,7 +55,7 @@ impl<S: Storage> Vfs<S> {
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        Self::guard(ctx, &dir.path.child(&name))?;
+        guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         let mut tx = Tx::default();
         let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, true));
@@ -80,7 +80,7 @@ impl<S: Storage> Vfs<S> {
         if !target.is_dir() {
             return Err(VfsError::NotADirectory);
         }
-        Self::guard(ctx, &dir.path.child(&name))?;
+        guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         if recursive {
             self.empty_dir(ctx, &target, true)?;

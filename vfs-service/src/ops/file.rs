@@ -6,7 +6,7 @@ use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
 use crate::path::CanonPath;
-use crate::permission::{Access, FilePermissions, default_for};
+use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::{FileKey, ReadResponse};
 use crate::store::{Batch, Db, Storage};
@@ -39,7 +39,7 @@ impl<S: Storage> Vfs<S> {
                 let Kind::File { content: old } = inode.kind else {
                     return Err(VfsError::NotAFile);
                 };
-                Self::guard(ctx, &found.path)?;
+                guard(&ctx.caller, &found.path)?;
                 Self::check(ctx, &inode, Access::Write)?;
                 let bound = found.path.to_path_string();
                 let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
@@ -52,13 +52,13 @@ impl<S: Storage> Vfs<S> {
                 inode.modified_ns = ctx.env.now_ns();
                 tx.put_inode(inode);
                 if old != 0 {
-                    crate::ops::gc::discard(&mut tx, old, 0);
+                    tx.discard(old, 0);
                 }
             }
             None => {
                 let (dir, name) = self.resolve_parent(ctx, &path)?;
                 let full = dir.path.child(&name);
-                Self::guard(ctx, &full)?;
+                guard(&ctx.caller, &full)?;
                 Self::check(ctx, &dir.inode, Access::Write)?;
                 if self.child(dir.inode.id, &name)?.is_some() {
                     // A dangling symlink: never replaced by a file.
@@ -186,7 +186,7 @@ impl<S: Storage> Vfs<S> {
         if inode.is_dir() {
             return Err(VfsError::NotAFile);
         }
-        Self::guard(ctx, &dir.path.child(&name))?;
+        guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         let mut tx = Tx::default();
         self.unlink_entry(ctx, &mut tx, &inode)?;
@@ -204,8 +204,8 @@ impl<S: Storage> Vfs<S> {
             .ok_or(VfsError::NotFound)?;
         let mut inode = self.inode(id)?;
         let (dst_dir, dst_name) = self.resolve_parent(ctx, &to)?;
-        Self::guard(ctx, &src_dir.path.child(&src_name))?;
-        Self::guard(ctx, &dst_dir.path.child(&dst_name))?;
+        guard(&ctx.caller, &src_dir.path.child(&src_name))?;
+        guard(&ctx.caller, &dst_dir.path.child(&dst_name))?;
         Self::check(ctx, &src_dir.inode, Access::Write)?;
         Self::check(ctx, &dst_dir.inode, Access::Write)?;
         if dst_dir.inode.id == src_dir.inode.id && dst_name == src_name {
@@ -258,7 +258,7 @@ impl<S: Storage> Vfs<S> {
         Self::check(ctx, &src.inode, Access::Read)?;
         let (dir, name) = self.resolve_parent(ctx, &to)?;
         let full = dir.path.child(&name);
-        Self::guard(ctx, &full)?;
+        guard(&ctx.caller, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
@@ -282,7 +282,7 @@ impl<S: Storage> Vfs<S> {
             self.unpin(src_content);
             if let Err(e) = copied {
                 let mut tx = Tx::default();
-                crate::ops::gc::discard(&mut tx, content, 0);
+                tx.discard(content, 0);
                 tx.batch.delete(Db::Userspace, keys::staging(content));
                 let _ = self.commit(tx);
                 return Err(e);
@@ -310,7 +310,7 @@ impl<S: Storage> Vfs<S> {
         {
             if content != 0 {
                 let mut tx = Tx::default();
-                crate::ops::gc::discard(&mut tx, content, 0);
+                tx.discard(content, 0);
                 tx.batch.delete(Db::Userspace, keys::staging(content));
                 let _ = self.commit(tx);
             }

@@ -10,16 +10,7 @@ use alloc::vec::Vec;
 use crate::error::VfsError;
 use crate::inode::{be_u32, be_u64, keys};
 use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Tx, Vfs, store_err};
-
-/// Marks pieces `from..` of `content` for collection.
-pub(crate) fn discard(tx: &mut Tx, content: u64, from: u32) {
-    tx.batch.put(
-        Db::Userspace,
-        keys::garbage(content),
-        from.to_be_bytes().to_vec(),
-    );
-}
+use crate::vfs::{Vfs, store_err};
 
 impl<S: Storage> Vfs<S> {
     /// Deletes up to `budget` garbage pieces; returns whether garbage remains.
@@ -29,7 +20,7 @@ impl<S: Storage> Vfs<S> {
         loop {
             let recs = self
                 .store
-                .scan(Db::Userspace, b"G", after.as_deref(), 16)
+                .scan(Db::Userspace, &[keys::GARBAGE], after.as_deref(), 16)
                 .map_err(store_err)?;
             if recs.is_empty() {
                 return Ok(false);
@@ -75,7 +66,7 @@ impl<S: Storage> Vfs<S> {
         loop {
             let recs = self
                 .store
-                .scan(Db::Userspace, b"S", None, 64)
+                .scan(Db::Userspace, &[keys::STAGING], None, 64)
                 .map_err(store_err)?;
             if recs.is_empty() {
                 return Ok(());

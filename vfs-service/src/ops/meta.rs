@@ -7,7 +7,9 @@ use uuid::Uuid;
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, keys};
 use crate::path::{CanonPath, check_name};
-use crate::permission::{Access, FilePermissions, default_for, is_system, may_chmod, may_chown};
+use crate::permission::{
+    Access, FilePermissions, default_for, guard, is_system, may_chmod, may_chown,
+};
 use crate::protocol::limits::{MAX_PATH, SOFT_LIMIT_PERCENT};
 use crate::protocol::messages::{FileKind, Quota, Stat, Usage};
 use crate::store::{Db, Storage};
@@ -62,7 +64,7 @@ impl<S: Storage> Vfs<S> {
     ) -> Result<(), VfsError> {
         let path = CanonPath::parse(path)?;
         let found = self.resolve(ctx, &path, true)?;
-        Self::guard(ctx, &found.path)?;
+        guard(&ctx.caller, &found.path)?;
         if !may_chmod(&ctx.caller, found.inode.owner) {
             return Err(VfsError::PermissionDenied);
         }
@@ -135,7 +137,7 @@ impl<S: Storage> Vfs<S> {
         let (dir, name) = self.resolve_parent(ctx, &link)?;
         check_name(&name)?;
         let full = dir.path.child(&name);
-        Self::guard(ctx, &full)?;
+        guard(&ctx.caller, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);

@@ -6,10 +6,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use kernel_abi::Kernel;
-use vfs_service::VfsError;
-use vfs_service::client::ClientError;
-use vfs_service::protocol::limits::MAX_IO;
-use vfs_service::protocol::messages::{DirEntry, FileKind, OpenFlags};
+use vfs_api::VfsError;
+use vfs_api::client::ClientError;
+use vfs_api::protocol::limits::MAX_IO;
+use vfs_api::protocol::messages::{DirEntry, FileKind, OpenFlags};
 
 use super::{CmdError, Out, Shell, split_flag};
 use crate::format::{

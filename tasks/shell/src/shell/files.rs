@@ -2,9 +2,9 @@
 
 use alloc::format;
 use kernel_abi::Kernel;
-use vfs_service::VfsError;
-use vfs_service::client::ClientError;
-use vfs_service::protocol::messages::FileKind;
+use vfs_api::VfsError;
+use vfs_api::client::ClientError;
+use vfs_api::protocol::messages::FileKind;
 
 use super::{CmdError, Shell, describe, split_flag};
 use crate::path::{file_name, join};

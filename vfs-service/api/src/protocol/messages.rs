@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::permission::FilePermissions;
+pub use crate::permissions::FilePermissions;
 
 /// A caller-supplied 256-bit file key.
 pub type FileKey = [u8; 32];

@@ -2,8 +2,8 @@
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
-/// Largest payload of any message, either direction.
-pub const MAX_PAYLOAD: usize = 4096;
+/// Largest payload of any message, either direction: the kernel's limit.
+pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).
 pub const MAX_IO: usize = 3968;
 /// Longest path in bytes.

@@ -1,18 +1,20 @@
-//! The typed client other services use to talk to the VFS: one method per message, errors as
-//! [`ClientError`], and transparent streaming through handles for files larger than one
-//! message. `no_std` + `alloc`, generic over [`Kernel`].
+//! The typed client other services use to talk to the VFS: [`Client::call`] sends any request
+//! of the table and returns its response type (`client.call::<req::Stat>(&request)` is a
+//! [`Stat`], checked by the compiler), the convenience methods are thin wrappers over it, errors
+//! are [`ClientError`], and files larger than one message stream through handles
+//! transparently. `no_std` + `alloc`, generic over [`Kernel`].
 
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use kernel_abi::{EndpointId, Errno, Kernel, Tag};
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::{ProtocolError, VfsError};
-use crate::protocol::codec::{ReplyError, Request, decode_response, encode_request};
+use crate::protocol::codec::{ReplyError, decode_response, encode_message};
 use crate::protocol::limits::{MAX_IO, MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::protocol::messages::*;
+use crate::protocol::table::{Message, req};
 
 /// Files up to this many read messages are read with ranged reads instead of a handle.
 const SMALL_READ_MESSAGES: usize = 4;
@@ -76,7 +78,7 @@ impl<'k, K: Kernel> Client<'k, K> {
     pub fn connect(
         kernel: &'k K,
     ) -> core::result::Result<Self, kernel_abi::init_proto::InitCallError> {
-        let endpoint = kernel_abi::init_proto::lookup(kernel, crate::server::SERVICE_NAME)?;
+        let endpoint = kernel_abi::init_proto::lookup(kernel, crate::SERVICE_NAME)?;
         Ok(Self::new(kernel, endpoint))
     }
 
@@ -90,21 +92,28 @@ impl<'k, K: Kernel> Client<'k, K> {
         Ok((t.0, self.reply.get(..n).unwrap_or(&[]).to_vec()))
     }
 
-    fn call<T: DeserializeOwned>(&mut self, request: &Request) -> Result<T> {
-        let (tag, payload) = encode_request(request)?;
+    /// Sends request `R` and returns its response, of the type the request table gives `R`.
+    /// A request too large for one message fails with `Vfs(InvalidArgument)` before anything is
+    /// sent.
+    pub fn call<R: Message>(&mut self, request: &R::Request) -> Result<R::Response> {
+        let payload = encode_message::<R>(request)?;
+        self.call_encoded::<R>(&payload)
+    }
+
+    fn call_encoded<R: Message>(&mut self, payload: &[u8]) -> Result<R::Response> {
         let (t, n) = self
             .kernel
-            .call(self.endpoint, Tag(tag), &payload, &mut self.reply)
+            .call(self.endpoint, Tag(R::TAG), payload, &mut self.reply)
             .map_err(ClientError::Ipc)?;
         let bytes = self.reply.get(..n).ok_or(ClientError::BadReply)?;
-        Ok(decode_response(tag, t.0, bytes)?)
+        Ok(decode_response(R::TAG, t.0, bytes)?)
     }
 
     /// Protocol version and limits.
     pub fn hello(&mut self) -> Result<HelloResponse> {
-        self.call(&Request::Hello(HelloRequest {
+        self.call::<req::Hello>(&HelloRequest {
             version: PROTOCOL_VERSION,
-        }))
+        })
     }
 
     /// Creates a directory.
@@ -124,35 +133,35 @@ impl<'k, K: Kernel> Client<'k, K> {
         recursive: bool,
         permissions: Option<FilePermissions>,
     ) -> Result<()> {
-        self.call(&Request::Mkdir(MkdirRequest {
+        self.call::<req::Mkdir>(&MkdirRequest {
             path: path.into(),
             recursive,
             permissions,
-        }))
+        })
     }
 
     /// Removes an empty directory.
     pub fn rmdir(&mut self, path: &str) -> Result<()> {
-        self.call(&Request::Rmdir(RmdirRequest {
+        self.call::<req::Rmdir>(&RmdirRequest {
             path: path.into(),
             recursive: false,
-        }))
+        })
     }
 
     /// Removes a directory and everything below it.
     pub fn rmdir_all(&mut self, path: &str) -> Result<()> {
-        self.call(&Request::Rmdir(RmdirRequest {
+        self.call::<req::Rmdir>(&RmdirRequest {
             path: path.into(),
             recursive: true,
-        }))
+        })
     }
 
     /// One page of a listing.
     pub fn readdir_page(&mut self, path: &str, cursor: Option<String>) -> Result<ReaddirResponse> {
-        self.call(&Request::Readdir(ReaddirRequest {
+        self.call::<req::Readdir>(&ReaddirRequest {
             path: path.into(),
             cursor,
-        }))
+        })
     }
 
     /// The whole listing, page by page.
@@ -189,14 +198,14 @@ impl<'k, K: Kernel> Client<'k, K> {
         permissions: Option<FilePermissions>,
     ) -> Result<()> {
         if data.len() <= MAX_IO {
-            let request = Request::Write(WriteRequest {
+            let request = WriteRequest {
                 path: path.into(),
                 data: data.to_vec(),
                 key,
                 permissions,
-            });
-            if encode_request(&request).is_ok() {
-                return self.call(&request);
+            };
+            if let Ok(payload) = encode_message::<req::Write>(&request) {
+                return self.call_encoded::<req::Write>(&payload);
             }
         }
         let flags = OpenFlags {
@@ -245,9 +254,7 @@ impl<'k, K: Kernel> Client<'k, K> {
             }
             if data.len() as u64 == first.size {
                 let stat = self.stat(path)?;
-                let mut h = crate::crypto::Hasher::new();
-                h.update(&data);
-                if stat.sha256 == Some(h.finish()) {
+                if stat.sha256 == Some(crate::sha256::digest(&data)) {
                     return Ok(data);
                 }
             }
@@ -281,113 +288,113 @@ impl<'k, K: Kernel> Client<'k, K> {
         length: Option<u32>,
         key: Option<FileKey>,
     ) -> Result<ReadResponse> {
-        self.call(&Request::Read(ReadRequest {
+        self.call::<req::Read>(&ReadRequest {
             path: path.into(),
             offset,
             length,
             key,
-        }))
+        })
     }
 
     /// Removes a file or symlink.
     pub fn unlink(&mut self, path: &str) -> Result<()> {
-        self.call(&Request::Unlink(PathRequest { path: path.into() }))
+        self.call::<req::Unlink>(&PathRequest { path: path.into() })
     }
 
     /// Renames an entry.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        self.call(&Request::Rename(FromToRequest {
+        self.call::<req::Rename>(&FromToRequest {
             from: from.into(),
             to: to.into(),
-        }))
+        })
     }
 
     /// Copies a file.
     pub fn copy(&mut self, from: &str, to: &str) -> Result<()> {
-        self.call(&Request::Copy(FromToRequest {
+        self.call::<req::Copy>(&FromToRequest {
             from: from.into(),
             to: to.into(),
-        }))
+        })
     }
 
     /// Creates a symlink at `link` to `target`.
     pub fn symlink(&mut self, target: &str, link: &str) -> Result<()> {
-        self.call(&Request::Symlink(SymlinkRequest {
+        self.call::<req::Symlink>(&SymlinkRequest {
             target: target.into(),
             link: link.into(),
-        }))
+        })
     }
 
     /// A symlink's target.
     pub fn readlink(&mut self, path: &str) -> Result<String> {
-        self.call(&Request::Readlink(PathRequest { path: path.into() }))
+        self.call::<req::Readlink>(&PathRequest { path: path.into() })
     }
 
     /// The canonical path, symlinks followed.
     pub fn resolve_path(&mut self, path: &str) -> Result<String> {
-        self.call(&Request::ResolvePath(PathRequest { path: path.into() }))
+        self.call::<req::ResolvePath>(&PathRequest { path: path.into() })
     }
 
     /// Metadata, following symlinks.
     pub fn stat(&mut self, path: &str) -> Result<Stat> {
-        self.call(&Request::Stat(StatRequest {
+        self.call::<req::Stat>(&StatRequest {
             path: path.into(),
             follow_symlinks: true,
-        }))
+        })
     }
 
     /// Metadata of a symlink itself.
     pub fn lstat(&mut self, path: &str) -> Result<Stat> {
-        self.call(&Request::Stat(StatRequest {
+        self.call::<req::Stat>(&StatRequest {
             path: path.into(),
             follow_symlinks: false,
-        }))
+        })
     }
 
     /// Whether an entry exists.
     pub fn exists(&mut self, path: &str) -> Result<bool> {
-        self.call(&Request::Exists(PathRequest { path: path.into() }))
+        self.call::<req::Exists>(&PathRequest { path: path.into() })
     }
 
     /// Changes permissions.
     pub fn chmod(&mut self, path: &str, permissions: FilePermissions) -> Result<()> {
-        self.call(&Request::Chmod(ChmodRequest {
+        self.call::<req::Chmod>(&ChmodRequest {
             path: path.into(),
             permissions,
-        }))
+        })
     }
 
     /// Changes the owner.
     pub fn chown(&mut self, path: &str, owner: Option<Uuid>) -> Result<()> {
-        self.call(&Request::Chown(ChownRequest {
+        self.call::<req::Chown>(&ChownRequest {
             path: path.into(),
             owner,
-        }))
+        })
     }
 
     /// Usage of a subtree.
     pub fn usage(&mut self, path: &str) -> Result<Usage> {
-        self.call(&Request::GetUsage(PathRequest { path: path.into() }))
+        self.call::<req::GetUsage>(&PathRequest { path: path.into() })
     }
 
     /// A user's quota.
     pub fn quota(&mut self, user: Uuid) -> Result<Quota> {
-        self.call(&Request::GetQuota(UserRequest { user }))
+        self.call::<req::GetQuota>(&UserRequest { user })
     }
 
     /// Sets a user's quota limit (system only).
     pub fn set_quota(&mut self, user: Uuid, limit: u64) -> Result<()> {
-        self.call(&Request::SetQuota(SetQuotaRequest { user, limit }))
+        self.call::<req::SetQuota>(&SetQuotaRequest { user, limit })
     }
 
     /// Creates a user's home (system only).
     pub fn create_home(&mut self, user: Uuid) -> Result<()> {
-        self.call(&Request::CreateHome(UserRequest { user }))
+        self.call::<req::CreateHome>(&UserRequest { user })
     }
 
     /// A page of the audit log (System class only).
     pub fn audit_log(&mut self, after: u64) -> Result<AuditPage> {
-        self.call(&Request::AuditLog(AuditRequest { after }))
+        self.call::<req::AuditLog>(&AuditRequest { after })
     }
 
     /// Opens a handle.
@@ -403,54 +410,54 @@ impl<'k, K: Kernel> Client<'k, K> {
         key: Option<FileKey>,
         permissions: Option<FilePermissions>,
     ) -> Result<OpenResponse> {
-        self.call(&Request::Open(OpenRequest {
+        self.call::<req::Open>(&OpenRequest {
             path: path.into(),
             flags,
             key,
             permissions,
-        }))
+        })
     }
 
     /// Reads at the handle's position (empty at the end).
     pub fn read(&mut self, handle: Handle, length: u32) -> Result<Vec<u8>> {
-        self.call(&Request::HandleRead(HandleReadRequest { handle, length }))
+        self.call::<req::HandleRead>(&HandleReadRequest { handle, length })
     }
 
     /// Writes at the handle's position.
     pub fn write(&mut self, handle: Handle, data: &[u8]) -> Result<u32> {
-        self.call(&Request::HandleWrite(HandleWriteRequest {
+        self.call::<req::HandleWrite>(&HandleWriteRequest {
             handle,
             data: data.to_vec(),
-        }))
+        })
     }
 
     /// Moves the handle's position.
     pub fn seek(&mut self, handle: Handle, from: SeekFrom) -> Result<u64> {
-        self.call(&Request::Seek(SeekRequest { handle, from }))
+        self.call::<req::Seek>(&SeekRequest { handle, from })
     }
 
     /// Sets the file's size.
     pub fn truncate(&mut self, handle: Handle, size: u64) -> Result<()> {
-        self.call(&Request::Truncate(TruncateRequest { handle, size }))
+        self.call::<req::Truncate>(&TruncateRequest { handle, size })
     }
 
     /// Commits the handle's writes.
     pub fn flush(&mut self, handle: Handle) -> Result<()> {
-        self.call(&Request::Flush(HandleRequest { handle }))
+        self.call::<req::Flush>(&HandleRequest { handle })
     }
 
     /// Commits and closes.
     pub fn close(&mut self, handle: Handle) -> Result<()> {
-        self.call(&Request::Close(HandleRequest { handle }))
+        self.call::<req::Close>(&HandleRequest { handle })
     }
 
     /// Closes without committing: uncommitted writes are dropped.
     pub fn discard(&mut self, handle: Handle) -> Result<()> {
-        self.call(&Request::Discard(HandleRequest { handle }))
+        self.call::<req::Discard>(&HandleRequest { handle })
     }
 
     /// Metadata through a handle.
     pub fn handle_stat(&mut self, handle: Handle) -> Result<Stat> {
-        self.call(&Request::HandleStat(HandleRequest { handle }))
+        self.call::<req::HandleStat>(&HandleRequest { handle })
     }
 }

@@ -1,0 +1,128 @@
+//! Committing a handle's staged writes: the inode switches to the staged content atomically.
+
+use crate::crypto::Hasher;
+use crate::error::VfsError;
+use crate::inode::{Kind, keys};
+use crate::store::{Batch, Db, Storage};
+use crate::vfs::{Ctx, Tx, Vfs, store_err};
+
+use super::{PIECE, pieces};
+use crate::handles::{OpenFile, Stage};
+
+impl<S: Storage> Vfs<S> {
+    /// Commits a handle's staged writes: the inode switches to the staged content atomically.
+    pub(crate) fn commit_file(&mut self, ctx: &Ctx<'_>, of: &mut OpenFile) -> Result<(), VfsError> {
+        let Some(mut stage) = of.stage.take() else {
+            return Ok(());
+        };
+        match self.finish_stage(ctx, of, &mut stage) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                of.stage = Some(stage);
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) fn finish_stage(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &mut OpenFile,
+        stage: &mut Stage,
+    ) -> Result<(), VfsError> {
+        let n = pieces(of.size);
+        // Hash (and, after random access, materialise) every piece of the new version.
+        if stage.sequential {
+            if stage.hashed < n {
+                let i = n - 1;
+                let stored = self
+                    .stored_piece(stage.content, i)?
+                    .ok_or(VfsError::IntegrityError)?;
+                stage.hasher.update(&stored);
+                stage.hashed = n;
+            }
+        } else {
+            stage.hasher = Hasher::new();
+            let mut batch = Batch::new();
+            let view_stage = core::mem::replace(
+                stage,
+                Stage {
+                    content: stage.content,
+                    enc: stage.enc.clone(),
+                    counter: stage.counter,
+                    sequential: false,
+                    hasher: Hasher::new(),
+                    hashed: 0,
+                    extent: stage.extent,
+                },
+            );
+            of.stage = Some(view_stage);
+            for i in 0..n {
+                let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
+                let staged = self.stored_piece(stage.content, i)?;
+                let stored = match staged {
+                    Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
+                    _ => {
+                        let plain = self.logical_piece(of, i)?;
+                        let stored = match &stage.enc {
+                            None => plain,
+                            Some((c, _)) => {
+                                stage.counter += 1;
+                                c.seal(&mut self.cx(), i as u32, stage.counter, &plain)?
+                            }
+                        };
+                        batch.put(
+                            Db::Userspace,
+                            keys::piece(stage.content, i as u32),
+                            stored.clone(),
+                        );
+                        stored
+                    }
+                };
+                stage.hasher.update(&stored);
+                if batch.changes.len() >= 16 {
+                    self.store
+                        .commit(core::mem::take(&mut batch))
+                        .map_err(store_err)?;
+                }
+            }
+            self.store.commit(batch).map_err(store_err)?;
+            if let Some(v) = of.stage.take() {
+                stage.counter = stage.counter.max(v.counter);
+            }
+            stage.hashed = n;
+        }
+        let digest = core::mem::take(&mut stage.hasher).finish();
+        let mut tx = Tx::default();
+        let mut inode = self.inode(of.inode)?;
+        let old = match inode.kind {
+            Kind::File { content } => content,
+            _ => return Err(VfsError::NotAFile),
+        };
+        let delta = of.size as i128 - inode.size as i128;
+        self.grow(&mut tx, inode.parent, delta, 0)?;
+        inode.kind = Kind::File {
+            content: stage.content,
+        };
+        inode.size = of.size;
+        inode.sha256 = digest;
+        inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
+        inode.modified_ns = ctx.env.now_ns();
+        tx.put_inode(inode);
+        if old != 0 {
+            tx.discard(old, 0);
+        }
+        tx.batch.delete(Db::Userspace, keys::staging(stage.content));
+        self.commit(tx)?;
+        // The handle now reads the version it committed.
+        self.unpin(of.base);
+        of.base = stage.content;
+        self.pin(of.base);
+        of.base_size = of.size;
+        of.base_valid = of.size;
+        of.base_hash = digest;
+        of.base_cipher = stage.enc.as_ref().map(|e| e.0.clone());
+        of.verify = None;
+        Ok(())
+    }
+}

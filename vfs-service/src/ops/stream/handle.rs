@@ -1,0 +1,116 @@
+//! The handle requests: look the handle up in the table, act on its open file, put it back.
+
+use alloc::vec::Vec;
+use kernel_abi::TaskId;
+
+use crate::error::VfsError;
+use crate::protocol::limits::MAX_IO;
+use crate::protocol::messages::{Handle, SeekFrom, Stat};
+use crate::store::Storage;
+use crate::vfs::{Ctx, Vfs};
+
+use crate::handles::OpenFile;
+
+impl<S: Storage> Vfs<S> {
+    pub(super) fn with_handle<T>(
+        &mut self,
+        ctx: &Ctx<'_>,
+        handle: Handle,
+        f: impl FnOnce(&mut Self, &mut OpenFile) -> Result<T, VfsError>,
+    ) -> Result<T, VfsError> {
+        // Take the file out of the table while working on it, then put it back.
+        let task = ctx.caller.task;
+        let mut of = {
+            let slot = self.handles.get_mut(task, handle)?;
+            core::mem::replace(slot, OpenFile::placeholder(task))
+        };
+        let result = f(self, &mut of);
+        if let Ok(slot) = self.handles.get_mut(task, handle) {
+            *slot = of;
+        }
+        result
+    }
+
+    /// Reads through a handle.
+    pub fn handle_read(
+        &mut self,
+        ctx: &Ctx<'_>,
+        handle: Handle,
+        len: u32,
+    ) -> Result<Vec<u8>, VfsError> {
+        if len as usize > MAX_IO {
+            return Err(VfsError::InvalidArgument);
+        }
+        self.with_handle(ctx, handle, |vfs, of| vfs.file_read(of, len))
+    }
+
+    /// Writes through a handle.
+    pub fn handle_write(
+        &mut self,
+        ctx: &Ctx<'_>,
+        handle: Handle,
+        data: &[u8],
+    ) -> Result<u32, VfsError> {
+        if data.len() > MAX_IO {
+            return Err(VfsError::InvalidArgument);
+        }
+        self.with_handle(ctx, handle, |vfs, of| vfs.file_write(ctx, of, data))
+    }
+
+    /// Seeks a handle.
+    pub fn handle_seek(
+        &mut self,
+        ctx: &Ctx<'_>,
+        handle: Handle,
+        from: SeekFrom,
+    ) -> Result<u64, VfsError> {
+        self.with_handle(ctx, handle, |_, of| Self::file_seek(of, from))
+    }
+
+    /// Truncates through a handle.
+    pub fn handle_truncate(
+        &mut self,
+        ctx: &Ctx<'_>,
+        handle: Handle,
+        size: u64,
+    ) -> Result<(), VfsError> {
+        self.with_handle(ctx, handle, |vfs, of| vfs.file_truncate(ctx, of, size))
+    }
+
+    /// Commits a handle's writes.
+    pub fn handle_flush(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
+        self.with_handle(ctx, handle, |vfs, of| vfs.commit_file(ctx, of))
+    }
+
+    /// Commits and releases a handle. The handle is released even if the commit fails.
+    pub fn handle_close(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
+        let mut of = self.handles.remove(ctx.caller.task, handle)?;
+        let result = self.commit_file(ctx, &mut of);
+        self.drop_file(of);
+        result
+    }
+
+    /// Releases a handle and drops its uncommitted writes.
+    pub fn handle_discard(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
+        let of = self.handles.remove(ctx.caller.task, handle)?;
+        self.drop_file(of);
+        Ok(())
+    }
+
+    /// Metadata of the file behind a handle; size and position as the handle sees them.
+    pub fn handle_stat(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<Stat, VfsError> {
+        let (id, size) = self.with_handle(ctx, handle, |_, of| Ok((of.inode, of.size)))?;
+        let inode = self.inode(id)?;
+        let path = self.path_of(id)?;
+        let mut stat = Self::stat_of(&path, &inode);
+        stat.size = size;
+        Ok(stat)
+    }
+
+    /// Releases the handles of earlier incarnations of `task`.
+    pub fn reap_task(&mut self, task: TaskId) {
+        for of in self.handles.reap_older(task) {
+            self.drop_file(of);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Reads, writes, seeks and truncation at a handle's position, within quota and limits.
+
+use alloc::vec::Vec;
+
+use crate::error::VfsError;
+use crate::inode::keys;
+use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
+use crate::protocol::messages::SeekFrom;
+use crate::store::{Batch, Db, Storage};
+use crate::vfs::{Ctx, Tx, Vfs, store_err};
+
+use super::{PIECE, pieces};
+use crate::handles::OpenFile;
+
+impl<S: Storage> Vfs<S> {
+    /// Reads up to `len` bytes at the position.
+    pub(crate) fn file_read(&mut self, of: &mut OpenFile, len: u32) -> Result<Vec<u8>, VfsError> {
+        if !of.read {
+            return Err(VfsError::BadHandleMode);
+        }
+        let len = (len as usize).min(MAX_IO) as u64;
+        if of.pos >= of.size {
+            return Ok(Vec::new());
+        }
+        let end = of.size.min(of.pos.saturating_add(len));
+        let mut out = Vec::with_capacity(end.saturating_sub(of.pos) as usize);
+        let mut pos = of.pos;
+        while pos < end {
+            let i = pos / PIECE;
+            let piece = self.logical_piece(of, i)?;
+            let from = (pos - i * PIECE) as usize;
+            let to = ((end - i * PIECE) as usize).min(piece.len());
+            out.extend_from_slice(piece.get(from..to).ok_or(VfsError::IntegrityError)?);
+            pos = i * PIECE + to as u64;
+        }
+        if end == of.size
+            && of.stage.is_none()
+            && of.base_valid == of.base_size
+            && of.size == of.base_size
+            && let Some((h, next)) = &of.verify
+            && *next == pieces(of.base_size)
+        {
+            let digest = h.clone().finish();
+            of.verify = None;
+            if digest != of.base_hash {
+                return Err(VfsError::IntegrityError);
+            }
+        }
+        of.pos = end;
+        Ok(out)
+    }
+
+    /// Checks that growing the file to `new_size` fits the quota and limits.
+    ///
+    /// The bound found is remembered with the commit generation it was read at: while nothing
+    /// else commits, a stream of writes is checked against it without reading the accounting
+    /// again. (The commit checks once more in any case.)
+    pub(super) fn check_size(&mut self, of: &mut OpenFile, new_size: u64) -> Result<(), VfsError> {
+        if new_size > self.limits.max_file_size {
+            return Err(VfsError::ResourceLimitExceeded);
+        }
+        if let Some((generation, max)) = of.allowance
+            && generation == self.generation
+            && new_size <= max
+        {
+            return Ok(());
+        }
+        let inode = self.inode(of.inode)?;
+        let delta = new_size as i128 - inode.size as i128;
+        let tx = Tx::default();
+        let chain = self.chain(&tx, inode.parent)?;
+        if delta > 0 {
+            self.check_growth(&chain, delta, 0)?;
+        }
+        of.allowance = Some((self.generation, self.size_allowance(&chain, inode.size)?));
+        Ok(())
+    }
+
+    /// Writes `data` at the position (at the end with append).
+    pub(crate) fn file_write(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &mut OpenFile,
+        data: &[u8],
+    ) -> Result<u32, VfsError> {
+        if !of.write {
+            return Err(VfsError::BadHandleMode);
+        }
+        if of.append {
+            of.pos = of.size;
+        }
+        let end = of
+            .pos
+            .checked_add(data.len() as u64)
+            .ok_or(VfsError::InvalidArgument)?;
+        let new_size = of.size.max(end);
+        self.check_size(of, new_size)?;
+        self.ensure_stage(ctx, of, false)?;
+        if let Some(stage) = &mut of.stage
+            && of.pos != of.size
+        {
+            stage.sequential = false;
+        }
+        let old_size = of.size;
+        let mut batch = Batch::new();
+        let mut pos = of.pos;
+        let mut src = data;
+        while !src.is_empty() {
+            let i = pos / PIECE;
+            of.size = old_size; // logical view before this write, for the read-modify-write
+            let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
+                Vec::new()
+            } else {
+                self.logical_piece(of, i)?
+            };
+            let from = (pos - i * PIECE) as usize;
+            let n = (PIECE_SIZE - from).min(src.len());
+            if piece.len() < from + n {
+                piece.resize(from + n, 0);
+            }
+            piece[from..from + n].copy_from_slice(&src[..n]);
+            self.put_piece(of, i, &piece, &mut batch)?;
+            pos += n as u64;
+            src = &src[n..];
+            if batch.changes.len() >= 16 {
+                self.store
+                    .commit(core::mem::take(&mut batch))
+                    .map_err(store_err)?;
+            }
+        }
+        self.store.commit(batch).map_err(store_err)?;
+        of.size = new_size;
+        of.pos = end;
+        Ok(data.len() as u32)
+    }
+
+    /// Moves the position.
+    pub(crate) fn file_seek(of: &mut OpenFile, from: SeekFrom) -> Result<u64, VfsError> {
+        let target = match from {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => of.pos.checked_add_signed(d),
+            SeekFrom::End(d) => of.size.checked_add_signed(d),
+        };
+        of.pos = target.ok_or(VfsError::InvalidArgument)?;
+        Ok(of.pos)
+    }
+
+    /// Sets the size (shrinking, or extending with zeros).
+    pub(crate) fn file_truncate(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &mut OpenFile,
+        size: u64,
+    ) -> Result<(), VfsError> {
+        if !of.write {
+            return Err(VfsError::BadHandleMode);
+        }
+        if size == of.size {
+            return Ok(());
+        }
+        self.check_size(of, size)?;
+        if size == 0 && of.stage.is_none() {
+            self.ensure_stage(ctx, of, true)?;
+            return Ok(());
+        }
+        self.ensure_stage(ctx, of, false)?;
+        if size < of.size {
+            let mut batch = Batch::new();
+            let keep = pieces(size);
+            if !size.is_multiple_of(PIECE) {
+                let i = size / PIECE;
+                let mut piece = self.logical_piece(of, i)?;
+                piece.truncate((size - i * PIECE) as usize);
+                self.put_piece(of, i, &piece, &mut batch)?;
+            }
+            if let Some(stage) = &mut of.stage {
+                for i in keep..stage.extent {
+                    batch.delete(Db::Userspace, keys::piece(stage.content, i as u32));
+                    if batch.changes.len() >= 64 {
+                        self.store
+                            .commit(core::mem::take(&mut batch))
+                            .map_err(store_err)?;
+                    }
+                }
+                stage.extent = stage.extent.min(keep);
+                stage.sequential = false;
+            }
+            self.store.commit(batch).map_err(store_err)?;
+            of.base_valid = of.base_valid.min(size);
+        } else if let Some(stage) = &mut of.stage {
+            stage.sequential = false;
+        }
+        of.size = size;
+        Ok(())
+    }
+}

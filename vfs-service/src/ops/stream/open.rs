@@ -1,0 +1,166 @@
+//! Opening a file on a handle, and releasing one without committing.
+
+use crate::crypto::Hasher;
+use crate::error::VfsError;
+use crate::inode::{Kind, keys};
+use crate::path::CanonPath;
+use crate::permission::{Access, FilePermissions, default_for, guard};
+use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
+use crate::store::{Db, Storage};
+use crate::vfs::{Ctx, Found, Tx, Vfs};
+
+use crate::handles::OpenFile;
+
+impl<S: Storage> Vfs<S> {
+    /// Opens a file for `task`.
+    pub fn open(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        flags: OpenFlags,
+        key: Option<FileKey>,
+        perms: Option<FilePermissions>,
+    ) -> Result<OpenResponse, VfsError> {
+        let of = self.open_file(ctx, path, flags, key, perms)?;
+        let size = of.size;
+        match self.handles.insert(of) {
+            Ok(handle) => Ok(OpenResponse { handle, size }),
+            Err(rejected) => {
+                let (e, of) = *rejected;
+                self.drop_file(of);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn open_file(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        flags: OpenFlags,
+        key: Option<FileKey>,
+        perms: Option<FilePermissions>,
+    ) -> Result<OpenFile, VfsError> {
+        if !flags.read && !flags.write {
+            return Err(VfsError::InvalidArgument);
+        }
+        if (flags.truncate || flags.append || flags.create) && !flags.write {
+            return Err(VfsError::InvalidArgument);
+        }
+        let path = CanonPath::parse(path)?;
+        let (found, created) = match self.resolve(ctx, &path, true) {
+            Ok(found) => {
+                if flags.create && flags.exclusive {
+                    return Err(VfsError::AlreadyExists);
+                }
+                (found, false)
+            }
+            Err(VfsError::NotFound) if flags.create => {
+                (self.create_empty(ctx, &path, key.is_some(), perms)?, true)
+            }
+            Err(e) => return Err(e),
+        };
+        let inode = found.inode;
+        if !matches!(inode.kind, Kind::File { .. }) {
+            return Err(VfsError::NotAFile);
+        }
+        if flags.write {
+            guard(&ctx.caller, &found.path)?;
+        }
+        if !created {
+            if flags.read {
+                Self::check(ctx, &inode, Access::Read)?;
+            }
+            if flags.write {
+                Self::check(ctx, &inode, Access::Write)?;
+            }
+        }
+        let base_cipher = if flags.truncate || created {
+            None
+        } else {
+            self.cipher_for(&inode, key.as_ref())?
+        };
+        let content = match inode.kind {
+            Kind::File { content } => content,
+            _ => 0,
+        };
+        let bound_path = match &inode.enc {
+            Some(info) if !flags.truncate => info.bound_path.clone(),
+            _ => found.path.to_path_string(),
+        };
+        let mut of = OpenFile {
+            task: ctx.caller.task,
+            inode: inode.id,
+            read: flags.read,
+            write: flags.write,
+            append: flags.append,
+            pos: 0,
+            size: inode.size,
+            key,
+            bound_path,
+            base: 0,
+            base_size: inode.size,
+            base_valid: inode.size,
+            base_hash: inode.sha256,
+            base_cipher,
+            stage: None,
+            verify: Some((Hasher::new(), 0)),
+            allowance: None,
+        };
+        if !flags.truncate && content != 0 {
+            of.base = content;
+            self.pin(content);
+        }
+        if flags.truncate && inode.size > 0 {
+            self.ensure_stage(ctx, &mut of, true)?;
+        }
+        if created && of.key.is_some() {
+            // Give the new file its key binding at once, so a reopen needs the key.
+            self.ensure_stage(ctx, &mut of, true)?;
+            self.commit_file(ctx, &mut of)?;
+        }
+        Ok(of)
+    }
+
+    /// Creates an empty file (committed at once, as `open` with `create` promises).
+    pub(super) fn create_empty(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        _encrypted: bool,
+        perms: Option<FilePermissions>,
+    ) -> Result<Found, VfsError> {
+        let (dir, name) = self.resolve_parent(ctx, path)?;
+        let full = dir.path.child(&name);
+        guard(&ctx.caller, &full)?;
+        Self::check(ctx, &dir.inode, Access::Write)?;
+        if self.child(dir.inode.id, &name)?.is_some() {
+            return Err(VfsError::AlreadyExists);
+        }
+        let mut tx = Tx::default();
+        let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+        let inode = self.new_inode(
+            ctx,
+            &mut tx,
+            dir.inode.id,
+            &name,
+            Kind::File { content: 0 },
+            perms,
+        );
+        self.link_new(ctx, &mut tx, inode.clone())?;
+        self.commit(tx)?;
+        Ok(Found { path: full, inode })
+    }
+
+    /// Releases an open file without committing (staging goes to the collector).
+    pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
+        self.unpin(of.base);
+        if let Some(stage) = of.stage.take() {
+            let mut tx = Tx::default();
+            tx.discard(stage.content, 0);
+            tx.batch.delete(Db::Userspace, keys::staging(stage.content));
+            // Best effort: if this fails the staging record makes the next boot collect it.
+            let _ = self.commit(tx);
+        }
+    }
+}

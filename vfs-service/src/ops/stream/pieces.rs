@@ -1,0 +1,175 @@
+//! Pieces of a handle's file: ciphers, reading a stored piece, the logical piece a handle
+//! sees (stage over base, verified as it goes), writing into the stage.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::crypto::{FileCipher, Hasher};
+use crate::error::VfsError;
+use crate::inode::{EncInfo, Inode, keys};
+use crate::protocol::limits::PIECE_SIZE;
+use crate::protocol::messages::FileKey;
+use crate::store::{Batch, Db, Storage};
+use crate::vfs::{Ctx, Tx, Vfs};
+
+use super::PIECE;
+use crate::handles::{OpenFile, Stage};
+
+impl<S: Storage> Vfs<S> {
+    /// The cipher of an encrypted inode under `key`; `None` for a plain one.
+    pub(crate) fn cipher_for(
+        &mut self,
+        inode: &Inode,
+        key: Option<&FileKey>,
+    ) -> Result<Option<FileCipher>, VfsError> {
+        match (&inode.enc, key) {
+            (None, None) => Ok(None),
+            (Some(info), Some(k)) => {
+                let c = FileCipher::derive(k, &info.salt, &info.bound_path);
+                if c.verify_check(&mut self.cx(), &info.check)? {
+                    Ok(Some(c))
+                } else {
+                    Err(VfsError::EncryptionError)
+                }
+            }
+            _ => Err(VfsError::EncryptionError),
+        }
+    }
+
+    pub(crate) fn new_enc(
+        &mut self,
+        ctx: &Ctx<'_>,
+        key: &FileKey,
+        bound_path: &str,
+    ) -> Result<(FileCipher, EncInfo), VfsError> {
+        let mut salt = [0u8; 16];
+        ctx.env.random(&mut salt)?;
+        let cipher = FileCipher::derive(key, &salt, bound_path);
+        let info = EncInfo {
+            salt,
+            bound_path: String::from(bound_path),
+            check: cipher.check(&mut self.cx())?,
+        };
+        Ok((cipher, info))
+    }
+
+    /// Reads a stored piece.
+    pub(crate) fn stored_piece(
+        &mut self,
+        content: u64,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, VfsError> {
+        let index = u32::try_from(index).map_err(|_| VfsError::InvalidArgument)?;
+        self.sget(Db::Userspace, &keys::piece(content, index))
+    }
+
+    pub(crate) fn decode_piece(
+        &mut self,
+        cipher: Option<&FileCipher>,
+        index: u64,
+        stored: Vec<u8>,
+    ) -> Result<Vec<u8>, VfsError> {
+        match cipher {
+            None => Ok(stored),
+            Some(c) => c.open(&mut self.cx(), index as u32, &stored),
+        }
+    }
+
+    /// Piece `i` of the file as the handle sees it, `want` bytes long.
+    pub(super) fn logical_piece(&mut self, of: &mut OpenFile, i: u64) -> Result<Vec<u8>, VfsError> {
+        let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
+        let mut data = Vec::new();
+        let mut found = false;
+        if let Some(stage) = &of.stage
+            && let Some(stored) = self.stored_piece(stage.content, i)?
+        {
+            data = self.decode_piece(stage.enc.as_ref().map(|e| &e.0), i, stored)?;
+            found = true;
+        }
+        if !found && of.base != 0 && i * PIECE < of.base_valid {
+            let stored = self
+                .stored_piece(of.base, i)?
+                .ok_or(VfsError::IntegrityError)?;
+            if let Some((h, next)) = &mut of.verify {
+                if *next == i {
+                    h.update(&stored);
+                    *next += 1;
+                } else if *next < i {
+                    of.verify = None;
+                }
+            }
+            data = self.decode_piece(of.base_cipher.as_ref(), i, stored)?;
+            data.truncate((of.base_valid - i * PIECE) as usize);
+        }
+        data.resize(want, 0);
+        Ok(data)
+    }
+
+    /// Writes piece `i` (plaintext) into the handle's stage.
+    pub(super) fn put_piece(
+        &mut self,
+        of: &mut OpenFile,
+        i: u64,
+        plain: &[u8],
+        batch: &mut Batch,
+    ) -> Result<(), VfsError> {
+        let stage = of.stage.as_mut().ok_or(VfsError::StorageError)?;
+        let index = u32::try_from(i).map_err(|_| VfsError::ResourceLimitExceeded)?;
+        let stored = match &stage.enc {
+            None => plain.to_vec(),
+            Some((c, _)) => {
+                stage.counter += 1;
+                c.seal(&mut self.cx(), index, stage.counter, plain)?
+            }
+        };
+        if stage.sequential && plain.len() == PIECE_SIZE && i == stage.hashed {
+            stage.hasher.update(&stored);
+            stage.hashed += 1;
+        }
+        stage.extent = stage.extent.max(i + 1);
+        batch.put(Db::Userspace, keys::piece(stage.content, index), stored);
+        Ok(())
+    }
+
+    pub(super) fn ensure_stage(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &mut OpenFile,
+        empty: bool,
+    ) -> Result<(), VfsError> {
+        if of.stage.is_some() {
+            return Ok(());
+        }
+        let mut tx = Tx::default();
+        let content = self.alloc_id(&mut tx);
+        tx.batch
+            .put(Db::Userspace, keys::staging(content), Vec::new());
+        self.commit(tx)?;
+        let enc = match &of.key {
+            Some(k) => Some(self.new_enc(ctx, k, &of.bound_path)?),
+            None => None,
+        };
+        if empty {
+            of.base_valid = 0;
+            of.size = 0;
+        }
+        of.stage = Some(Stage {
+            content,
+            enc,
+            counter: 0,
+            sequential: of.size == 0,
+            hasher: Hasher::new(),
+            hashed: 0,
+            extent: 0,
+        });
+        Ok(())
+    }
+
+    pub(super) fn decode_len(encrypted: bool, stored: usize) -> usize {
+        if encrypted {
+            stored.saturating_sub(crate::crypto::SEAL_OVERHEAD)
+        } else {
+            stored
+        }
+    }
+}
