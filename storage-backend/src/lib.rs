@@ -34,6 +34,7 @@
 //! footer, metadata), [`db`] (the two-database API).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::Rng;
+
 use std::collections::BTreeMap;
 
 use storage_backend::block::{NorEmulator, NorFlashDevice};
@@ -15,19 +17,6 @@ use storage_backend::{Db, FormatOptions, SoftwareEngine, Store, StoreError};
 
 type Dev = NorFlashDevice<NorEmulator>;
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn value(rng: &mut Rng, tag: u64) -> Vec<u8> {
     let len = match rng.below(4) {

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::Rng;
+
 use std::collections::BTreeMap;
 
 use storage_backend::block::{CutMode, NorEmulator, NorFlashDevice, TraceOp};
@@ -25,19 +27,6 @@ fn opts() -> FormatOptions {
         kernel_units: Some(40),
         segment_bytes: 12 * 1024,
         ..FormatOptions::default()
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

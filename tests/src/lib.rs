@@ -3,6 +3,7 @@
 //! shell's transcript ([`transcript`]) and rebuilding a disk as a power cut leaves it
 //! ([`power_cut`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod power_cut;
 pub mod qemu;

@@ -8,6 +8,8 @@
 //! cargo xtask fuzz mount [iterations] [seed]                mount mutated storage images
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 mod bench;

@@ -43,3 +43,21 @@ pub fn nor_store(
     let dev = NorFlashDevice::new(NorEmulator::new(sectors), NOR_BLOCK).unwrap();
     Store::format(dev, e, k, opts).unwrap()
 }
+
+/// A small deterministic generator (xorshift64) for reproducible workloads; seed it non-zero.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (which must not be 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

@@ -112,7 +112,7 @@ fn random<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
         let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         let (t, _) = step("random call", w.anon.raw_call(tag, &bytes))?;
         ensure(
-            t == tags::PROTOCOL_ERROR || t == tag + 1,
+            t == tags::PROTOCOL_ERROR || t == tags::response(tag),
             format!("tag {tag:#x} answered with {t:#x}"),
         )?;
     }
