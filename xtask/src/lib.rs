@@ -2,6 +2,7 @@
 //! together, and how QEMU is provisioned. The `xtask` binary and the system tests share it, so a
 //! test boots exactly the machine that `cargo xtask run` boots.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod bake;
 pub mod machine;
