@@ -33,7 +33,7 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Owner's user UUID, or `None` for the system.
     pub owner: Option<[u8; 16]>,
-    /// Zero OS permission bits (see the VFS's `PROTOCOL.md`).
+    /// Zero OS permission bits (see `vfs-service/PROTOCOL.md`).
     pub permissions: u16,
     /// Creation time, nanoseconds since the Unix epoch.
     pub created_ns: u64,
