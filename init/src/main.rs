@@ -1,12 +1,13 @@
 //! Init: the first Zero OS task. It keeps the service registry, starts the other tasks in order
 //! and restarts faulted services. The logic lives in the library (`init::Init`); this binary
-//! runs it over the raw syscalls with the shared task runtime (`kernel_abi::task_rt`).
+//! runs it over the raw syscalls with the shared task runtime (`zos_runtime::task_rt`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
 mod task {
     use init::{Init, supervise::Config};
-    use kernel_abi::{ExitStatus, Syscalls, TaskId, klog};
+    use kernel_abi::{ExitStatus, TaskId, klog};
+    use zos_runtime::Syscalls;
 
     fn main(me: TaskId) -> ExitStatus {
         let k = Syscalls;
@@ -16,7 +17,7 @@ mod task {
         init.run()
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

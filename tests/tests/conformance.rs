@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_conformance::{ALICE, BOB, World, run};
 use vfs_service::client::{Client, ClientError};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, ProcessClass, TaskState};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_service::client::{Client, ClientError};
 use vfs_service::error::{ProtocolError, VfsError};

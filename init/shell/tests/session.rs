@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{ExitStatus, Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_service::client::Client;
 use vfs_service::host::{READY, spawn_vfs};

@@ -7,7 +7,8 @@
 //! endpoint ([`EndpointId::INIT`]) from [`Credentials::KERNEL`].
 //!
 //! ```
-//! use kernel_abi::{Kernel, Tag, host::{HostKernel, TaskSpec}};
+//! use kernel_abi::{Kernel, Tag};
+//! use kernel_host::{HostKernel, TaskSpec};
 //!
 //! let k = HostKernel::new();
 //! let ep = k.endpoint("echo", 4);
@@ -31,6 +32,15 @@
 //! panic handler does). A task that is restarted while its old thread still runs is reported
 //! as [`FaultKind::Killed`] and stopped at that thread's next kernel operation.
 
+//!
+//! [`conformance`] holds the IPC conformance checks, generic over [`Kernel`](kernel_abi::Kernel):
+//! the same checks run on this backend (`kernel/host/tests/host_ipc.rs`) and on the kernel
+//! core (`kernel/core/tests/`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod conformance;
+
 mod handle;
 
 use std::{
@@ -42,7 +52,7 @@ use std::{
 
 pub use handle::TaskHandle;
 
-use crate::{
+use kernel_abi::{
     Credentials, EndpointId, Errno, ExitStatus, FaultKind, ProcessClass, Tag, TaskId, TaskState,
     UserId, init_proto::FaultReport,
 };
@@ -310,7 +320,7 @@ impl State {
         }
         if let Some(init) = self.endpoints.get_mut(usize::from(EndpointId::INIT.0)) {
             init.queue.push_back(Message {
-                tag: crate::init_proto::FAULT_REPORT,
+                tag: kernel_abi::init_proto::FAULT_REPORT,
                 payload: report.encode().to_vec(),
                 sender: Credentials::KERNEL,
                 expects_reply: false,
@@ -501,7 +511,7 @@ impl HostKernel {
     }
 
     /// Types `bytes` on the host console: System-class tasks read them with
-    /// [`Kernel::console_read`](crate::Kernel::console_read).
+    /// [`Kernel::console_read`](kernel_abi::Kernel::console_read).
     pub fn console_feed(&self, bytes: &[u8]) {
         self.shared
             .lock()

@@ -51,7 +51,7 @@ macro_rules! task_main {
         fn __zos_demo_main(me: kernel_abi::TaskId) -> kernel_abi::ExitStatus {
             kernel_abi::ExitStatus($main(me))
         }
-        kernel_abi::task_entry!(__zos_demo_main);
+        zos_runtime::task_entry!(__zos_demo_main);
     };
 }
 
