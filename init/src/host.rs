@@ -1,4 +1,4 @@
-//! Init on the kernel-abi host backend, for host tests of tasks that find each other through
+//! Init on the host backend (kernel-host), for host tests of tasks that find each other through
 //! its registry (the shell, the identity tasks, the VFS clients). Only with the `host` feature.
 
 use kernel_abi::{EndpointId, TaskId};

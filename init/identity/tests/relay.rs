@@ -1,4 +1,4 @@
-//! The identity relay against a real VFS on the kernel-abi host backend: requests from a System
+//! The identity relay against a real VFS on the host backend (kernel-host): requests from a System
 //! task reach the VFS under the identity task's own credentials; anyone else is refused before
 //! the VFS sees anything.
 

@@ -1,4 +1,4 @@
-//! Script sessions against a real VFS server on the kernel-abi host backend, over
+//! Script sessions against a real VFS server on the host backend (kernel-host), over
 //! `storage-backend` on a RAM block device: the exact text a user types, and the exact text
 //! the shell prints.
 

@@ -295,7 +295,7 @@ impl Kernel {
             kernel_sp: t.frame.kernel_sp,
         };
         t.frame.regs[reg::SP] = STACK_TOP;
-        // The task runtime's entry contract (kernel-abi task_rt): a0 id, a1/a2 heap.
+        // The task runtime's entry contract (zos-runtime task_rt): a0 id, a1/a2 heap.
         t.frame.regs[reg::A0] = t.id.to_raw() as usize;
         if desc.heap_size > 0 {
             t.frame.regs[reg::A1] = HEAP_BASE;
