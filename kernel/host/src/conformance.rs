@@ -1,7 +1,7 @@
 //! Kernel conformance checks, generic over [`Kernel`], so the very same test code runs on the
-//! host backend (`kernel/host/tests/host_ipc.rs`) and against the QEMU kernel's core
-//! (`kernel/core/tests/`); the QEMU demo `ping`/`pong` tasks speak the same protocol on the
-//! real kernel.
+//! host backend (`kernel/host/tests/host_ipc.rs`) and on any other implementation of the
+//! trait; the QEMU demo `ping`/`pong` tasks speak the same protocol on the real kernel, and
+//! the kernel core's host tests (`kernel/core/tests/ipc.rs`) cover the same cases.
 //!
 //! A test server runs [`serve`] (or [`serve_one`] in its own loop) on an endpoint; a client
 //! calls the `check_*` functions against it. Tags are in the test range 0x2000-0x20FF

@@ -34,8 +34,8 @@
 
 //!
 //! [`conformance`] holds the IPC conformance checks, generic over [`Kernel`](kernel_abi::Kernel):
-//! the same checks run on this backend (`kernel/host/tests/host_ipc.rs`) and on the kernel
-//! core (`kernel/core/tests/`).
+//! they run on this backend (`kernel/host/tests/host_ipc.rs`); the kernel core's host tests
+//! (`kernel/core/tests/ipc.rs`) cover the same cases on the QEMU kernel's IPC state machine.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

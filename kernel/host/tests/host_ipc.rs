@@ -504,8 +504,8 @@ fn test_code_can_act_as_a_task_through_attach() {
     );
 }
 
-/// The conformance checks of `kernel_host::conformance` (also run against the kernel core in
-/// `kernel/core/tests/`), on the host backend.
+/// The conformance checks of `kernel_host::conformance` on the host backend (the kernel core's
+/// tests in `kernel/core/tests/ipc.rs` cover the same cases).
 #[test]
 fn conformance_checks_pass_on_the_host_backend() {
     use kernel_host::conformance;

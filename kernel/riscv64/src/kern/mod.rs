@@ -6,8 +6,8 @@
 
 pub mod console;
 pub mod entropy;
-pub mod ipc;
 pub mod log;
+mod machine;
 pub mod mem;
 pub mod plic;
 pub mod syscall;
@@ -25,7 +25,7 @@ pub use crate::arch::riscv64::csr;
 use crate::arch::riscv64::sbi;
 use crate::arch::riscv64::trap::{self, TrapFrame};
 use crate::{klog, kprintln};
-use ipc::Endpoint;
+use kernel_core::Endpoint;
 use mem::Memory;
 use task::Task;
 
