@@ -565,7 +565,7 @@ pub fn start(platform: &Platform) -> ! {
 
 impl Kernel {
     fn find_devices(&mut self, platform: &Platform) {
-        use qemu_kernel::virtio_id::VirtioType;
+        use kernel_abi::device::virtio::VirtioType;
         for slot in platform.virtio.iter() {
             let Some(kind) = crate::boot::probe_type(slot) else {
                 continue;
