@@ -18,10 +18,17 @@ use crate::image::{
 };
 
 /// The crates that must build without `std` for every board target.
-const NO_STD_CRATES: &[&str] = &["kernel-abi", "storage-backend", "vfs-service", "zos-virtio"];
+const NO_STD_CRATES: &[&str] = &[
+    "kernel-abi",
+    "kernel-core",
+    "storage-backend",
+    "vfs-service",
+    "zos-virtio",
+];
 /// The crates built for the QEMU image target only: the kernel and the tasks.
 const IMAGE_CRATES: &[&str] = &[
     "qemu-kernel",
+    "zos-runtime",
     "zos-demo",
     "init",
     "zos-shell",
