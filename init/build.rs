@@ -1,4 +1,4 @@
-//! Links the init task with kernel-abi's task layout (bare-metal target only).
+//! Links the init task with zos-runtime's task layout (bare-metal target only).
 fn main() {
-    kernel_abi::task_link::link_task_binaries();
+    zos_runtime::task_link::link_task_binaries();
 }

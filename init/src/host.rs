@@ -1,8 +1,8 @@
-//! Init on the kernel-abi host backend, for host tests of tasks that find each other through
+//! Init on the host backend (kernel-host), for host tests of tasks that find each other through
 //! its registry (the shell, the identity tasks, the VFS clients). Only with the `host` feature.
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, TaskId};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 
 use crate::{Init, supervise::Config};
 

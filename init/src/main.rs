@@ -1,13 +1,14 @@
 //! Init: the first Zero OS task. It keeps the service registry, starts the other tasks in order
 //! and restarts faulted services. The logic lives in the library (`init::Init`); this binary
-//! runs it over the raw syscalls with the shared task runtime (`kernel_abi::task_rt`).
+//! runs it over the raw syscalls with the shared task runtime (`zos_runtime::task_rt`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod task {
     use init::{Init, supervise::Config};
-    use kernel_abi::{ExitStatus, Syscalls, TaskId, klog};
+    use kernel_abi::{ExitStatus, TaskId, klog};
+    use zos_runtime::Syscalls;
 
     fn main(me: TaskId) -> ExitStatus {
         let k = Syscalls;
@@ -17,7 +18,7 @@ mod task {
         init.run()
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

@@ -1,7 +1,7 @@
 //! Init's main loop over the [`Supervisor`] trait: boot, then serve the registry and supervise.
 //!
-//! The same code runs on the target (over `kernel_abi::Syscalls`) and in host tests (over a
-//! `kernel_abi::host::TaskHandle` spawned as the supervisor serving [`EndpointId::INIT`]).
+//! The same code runs on the target (over `zos_runtime::Syscalls`) and in host tests (over a
+//! `kernel_host::TaskHandle` spawned as the supervisor serving [`EndpointId::INIT`]).
 
 use heapless::Vec;
 use kernel_abi::{

@@ -13,9 +13,9 @@ use std::{
 use init::{Init, supervise::Config};
 use kernel_abi::{
     EndpointId, Errno, FaultKind, Kernel, MAX_PAYLOAD, ProcessClass, Tag, TaskId, TaskState,
-    host::{HostKernel, TaskHandle, TaskSpec},
     init_proto::{self, InitCallError, InitError, RestartPolicy},
 };
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const PING: Tag = Tag(0x20);

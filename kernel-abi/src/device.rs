@@ -1,6 +1,11 @@
 //! Devices a task may be granted, by their number in the `MapMmio`, `IrqAck` syscalls and in
 //! notification bits. The system file grants devices by [`Device::name`]; the kernel finds each
 //! device's window and interrupt in the device tree.
+//!
+//! [`virtio`] holds the numbers of the virtio-mmio transport and of the device types, shared by
+//! the kernel (which identifies the slots and drives virtio-rng) and the user-space drivers.
+
+pub mod virtio;
 
 /// A device of the QEMU virt machine that a user-space driver may map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

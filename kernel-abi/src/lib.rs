@@ -7,43 +7,30 @@
 //! in a message payload can claim an identity; the receiver learns who sent a message only from
 //! [`Credentials`], which the kernel fills in.
 //!
-//! Tasks use a kernel through the [`Kernel`] trait (and init through [`Supervisor`]):
+//! Tasks use a kernel through the [`Kernel`] trait (and init through [`Supervisor`]); the
+//! implementations live elsewhere:
 //!
-//! - on riscv64 bare metal, `Syscalls` implements them with raw `ecall`s;
-//! - with the `host` feature, `host::HostKernel` runs tasks as std threads and implements the
-//!   same traits with the same credential stamping, for host tests of every service.
+//! - on riscv64 bare metal, `zos_runtime::Syscalls` (`runtime/`) implements them with raw
+//!   `ecall`s, and the runtime gives a task binary its entry point, panic handler and heap;
+//! - on the host, `kernel_host::HostKernel` (`kernel/host/`) runs tasks as std threads and
+//!   implements the same traits with the same credential stamping, for host tests of every
+//!   service.
 //!
-//! Features: `std` (std types, implied by `host`; also [`task_link`], the build-script helper of
-//! task crates), `host` (the host backend). On riscv64 bare
-//! metal, `task_rt` and the `task_entry!` macro give a task binary its entry point, panic
-//! handler and heap.
+//! This crate is only the contract: plain data and traits, no `unsafe`. Feature `std`: std
+//! types for host builds of dependent crates.
 #![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod conformance;
 pub mod device;
-pub mod heap;
-#[cfg(feature = "host")]
-pub mod host;
 pub mod ids;
 pub mod init_proto;
 pub mod kernel;
 pub mod message;
 pub mod syscall;
-#[cfg(feature = "std")]
-pub mod task_link;
-
-#[cfg(all(target_arch = "riscv64", target_os = "none"))]
-pub mod riscv64;
 
 pub use device::Device;
 pub use ids::{Credentials, EndpointId, ProcessClass, ReplyToken, TaskId, UserId};
 pub use kernel::{EndpointInfo, Kernel, Received, Supervisor, TaskInfo};
 pub use message::{MAX_PAYLOAD, Tag};
 pub use syscall::{Errno, ExitStatus, FaultKind, LogLevel, Sysno, TaskState};
-
-#[cfg(all(target_arch = "riscv64", target_os = "none"))]
-pub use riscv64::Syscalls;
-
-#[cfg(all(target_arch = "riscv64", target_os = "none"))]
-pub mod task_rt;

@@ -1,13 +1,13 @@
 //! Host runner of the VFS conformance suite: the VFS server and four caller tasks (two users, a
-//! system task, an application without a user) on the kernel-abi host backend, each caller with
+//! system task, an application without a user) on the host backend (kernel-host), each caller with
 //! credentials stamped by the host kernel. The VFS stores into `storage-backend` on a RAM
 //! block device, as it would on a disk.
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_api::client::{Client, ClientError};
 use vfs_api::error::VfsError;

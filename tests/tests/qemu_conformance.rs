@@ -33,7 +33,7 @@ fn the_suite_passes_in_qemu_on_the_disk_with_the_hardware_engine() {
         .unwrap_or_else(|| panic!("no `N passed, N failed` line:\n{}", run.console));
     assert_eq!(failed, 0, "conformance cases failed in QEMU");
     // Every case ran (the 64 MiB one passes without moving 64 MiB: the disk is 64 MiB).
-    let cases = vfs_conformance::cases::<kernel_abi::host::TaskHandle>().len();
+    let cases = vfs_conformance::cases::<kernel_host::TaskHandle>().len();
     assert_eq!(passed, cases, "not every case ran");
     assert_eq!(
         run.status,

@@ -7,8 +7,8 @@
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use storage_backend::block::RamDevice;
 use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
 use uuid::Uuid;

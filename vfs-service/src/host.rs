@@ -5,8 +5,8 @@
 
 use alloc::format;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, Kernel, LogLevel};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use storage_backend::block::RamDevice;
 use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store, StoreError};
 

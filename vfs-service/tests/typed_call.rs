@@ -5,8 +5,8 @@
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use kernel_abi::host::{HostKernel, TaskSpec};
 use kernel_abi::{Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskSpec};
 use vfs_api::client::{Client, ClientError};
 use vfs_api::protocol::limits::{MAX_IO, PROTOCOL_VERSION};
 use vfs_api::protocol::messages::*;
@@ -60,7 +60,7 @@ fn the_table_gives_each_request_its_types() {
     assert_eq!(<req::HandleStat as Message>::NAME, "HANDLE_STAT");
 }
 
-fn session(c: &mut Client<'_, kernel_abi::host::TaskHandle>) -> Result<(), ClientError> {
+fn session(c: &mut Client<'_, kernel_host::TaskHandle>) -> Result<(), ClientError> {
     // Each binding's type is what the table says; a wrong annotation would not compile.
     let hello: HelloResponse = c.call::<req::Hello>(&HelloRequest {
         version: PROTOCOL_VERSION,

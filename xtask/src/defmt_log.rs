@@ -1,7 +1,7 @@
 //! Decoding the kernel's defmt log stream on the host.
 //!
 //! The kernel writes rzCOBS-framed defmt records through QEMU's semihosting console into a file
-//! (see `qemu/src/kern/log.rs`); this module follows that file while QEMU runs and prints each
+//! (see `kernel/riscv64/src/kern/log.rs`); this module follows that file while QEMU runs and prints each
 //! record as a readable, levelled line, using the interned strings of the kernel ELF.
 //!
 //! The kernel's `.defmt` section is not at address 0 as in defmt's own linker script (the

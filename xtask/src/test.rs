@@ -20,6 +20,7 @@ use crate::image::{
 /// The crates that must build without `std` for every board target.
 const NO_STD_CRATES: &[&str] = &[
     "kernel-abi",
+    "kernel-core",
     "storage-backend",
     "vfs-api",
     "vfs-service",
@@ -28,6 +29,7 @@ const NO_STD_CRATES: &[&str] = &[
 /// The crates built for the QEMU image target only: the kernel and the tasks.
 const IMAGE_CRATES: &[&str] = &[
     "qemu-kernel",
+    "zos-runtime",
     "zos-demo",
     "init",
     "zos-shell",

@@ -1,6 +1,6 @@
 //! The VFS conformance suite: named cases written against the VFS client library only, in
-//! `core` and `alloc`, so that the same suite runs on the kernel-abi host backend
-//! (`tests/tests/conformance.rs`) and as a task in QEMU against the real disk and crypto engine
+//! `core` and `alloc`, so that the same suite runs on the host backend (`kernel-host`,
+//! `tests/tests/conformance.rs`) and as a task in QEMU against the real disk and crypto engine
 //! (the `conformance` binary of this package, booted by `tests/tests/qemu_conformance.rs`).
 //!
 //! A [`World`] gives the suite four callers with kernel-stamped identities: two users (Alice and

@@ -14,9 +14,10 @@
 #[cfg(target_os = "none")]
 mod task {
     use kernel_abi::init_proto::{self, RestartPolicy};
-    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{ExitStatus, Kernel, TaskId, klog};
     use vfs_api::client::Client;
     use vfs_conformance::{ALICE, BOB, World, run};
+    use zos_runtime::Syscalls;
 
     /// The identity tasks' endpoint names in the system file.
     const IDENTITIES: [&str; 3] = ["alice", "bob", "guest"];
@@ -86,7 +87,7 @@ mod task {
         status
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

@@ -1,5 +1,5 @@
 //! Shared parts of the demo tasks: their little protocol, and `task_main!`, which wraps
-//! kernel-abi's task runtime so each task is a plain `fn main(me: TaskId) -> u32`.
+//! zos-runtime's task runtime so each task is a plain `fn main(me: TaskId) -> u32`.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(missing_docs)]
 
@@ -44,14 +44,14 @@ pub fn decode_credentials(b: &[u8]) -> Option<kernel_abi::Credentials> {
 }
 
 /// Declares the task's main function, `fn(me: TaskId) -> u32` (the exit status), and puts
-/// kernel-abi's task runtime (entry point, panic handler, heap) into the binary.
+/// zos-runtime's task runtime (entry point, panic handler, heap) into the binary.
 #[macro_export]
 macro_rules! task_main {
     ($main:path) => {
         fn __zos_demo_main(me: kernel_abi::TaskId) -> kernel_abi::ExitStatus {
             kernel_abi::ExitStatus($main(me))
         }
-        kernel_abi::task_entry!(__zos_demo_main);
+        zos_runtime::task_entry!(__zos_demo_main);
     };
 }
 

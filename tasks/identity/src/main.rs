@@ -6,8 +6,9 @@
 #[cfg(target_os = "none")]
 mod task {
     use kernel_abi::kernel::served_endpoint;
-    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, init_proto, klog};
+    use kernel_abi::{ExitStatus, Kernel, TaskId, init_proto, klog};
     use zos_identity::{Relay, Relayed};
+    use zos_runtime::Syscalls;
 
     /// How often to ask init for the VFS before giving up (init seeds the registry from the
     /// system file before it starts this task, so the first try normally succeeds).
@@ -57,7 +58,7 @@ mod task {
         }
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

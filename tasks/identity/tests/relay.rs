@@ -1,11 +1,11 @@
-//! The identity relay against a real VFS on the kernel-abi host backend: requests from a System
+//! The identity relay against a real VFS on the host backend (kernel-host): requests from a System
 //! task reach the VFS under the identity task's own credentials; anyone else is refused before
 //! the VFS sees anything.
 
 use std::time::Duration;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{EndpointId, ProcessClass, TaskState};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_api::client::{Client, ClientError};
 use vfs_api::error::{ProtocolError, VfsError};

@@ -6,8 +6,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{ExitStatus, Kernel, TaskId, klog};
     use vfs_api::client::Client;
+    use zos_runtime::Syscalls;
     use zos_shell::{KernelConsole, Outcome, Shell};
 
     /// How long to wait for the VFS to register with init (it mounts and checks the disk
@@ -54,7 +55,7 @@ mod task {
         }
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

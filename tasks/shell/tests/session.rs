@@ -1,12 +1,12 @@
-//! Script sessions against a real VFS server on the kernel-abi host backend, over
+//! Script sessions against a real VFS server on the host backend (kernel-host), over
 //! `storage-backend` on a RAM block device: the exact text a user types, and the exact text
 //! the shell prints.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use kernel_abi::host::{HostKernel, TaskHandle, TaskSpec};
 use kernel_abi::{ExitStatus, Kernel, LogLevel, ProcessClass};
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use uuid::Uuid;
 use vfs_api::client::Client;
 use vfs_service::host::{READY, spawn_vfs};

@@ -21,10 +21,11 @@ mod task {
     use alloc::vec::Vec;
 
     use kernel_abi::init_proto::InitCallError;
-    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{ExitStatus, Kernel, TaskId, klog};
     use vfs_api::client::{Client, ClientError};
     use vfs_api::protocol::limits::MAX_IO;
     use vfs_api::protocol::messages::OpenFlags;
+    use zos_runtime::Syscalls;
 
     /// How long to wait for the VFS to register with init (it formats the new disk first,
     /// which takes long under `-icount`).
@@ -345,7 +346,7 @@ mod task {
         }
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

@@ -19,7 +19,7 @@ mod task {
     use core::ptr::NonNull;
 
     use kernel_abi::kernel::served_endpoint;
-    use kernel_abi::{ExitStatus, Kernel, Syscalls, TaskId, device::Device, klog};
+    use kernel_abi::{ExitStatus, Kernel, TaskId, device::Device, klog};
     use storage_backend::{BlockDevice, CryptoEngine, StoreError};
     use vfs_service::backend::BackendStore;
     use vfs_service::image::{self, ImageIdentity, MASTER_KEY_LEN};
@@ -27,6 +27,7 @@ mod task {
     use vfs_service::{Limits, Vfs};
     use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
     use zeroize::Zeroize;
+    use zos_runtime::Syscalls;
     use zos_virtio::any_engine::AnyEngine;
     use zos_virtio::blk::{EraseMode, VirtioBlockDevice};
     use zos_virtio::crypto::VirtioCrypto;
@@ -374,7 +375,7 @@ mod task {
         }
     }
 
-    kernel_abi::task_entry!(main);
+    zos_runtime::task_entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]

@@ -1,4 +1,4 @@
-//! `cargo xtask bench vfs`: the VFS service on the kernel-abi host backend, over
+//! `cargo xtask bench vfs`: the VFS service on the host backend (kernel-host), over
 //! `storage-backend` on a RAM block device, driven through its client by a separate task, with
 //! the host's own filesystem (`std::fs` in a temporary directory) as the peer on the same
 //! workload. Runs `vfs-service`'s `bench` example in release mode, prints its
@@ -74,7 +74,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
 fn write_report(figures: &[(String, f64, String)]) -> Result<(), String> {
     let mut md = String::from(
         "# VFS benchmark\n\nProduced by `cargo xtask bench vfs`: the VFS service on the \
-         kernel-abi host backend (tasks as threads, every call a real IPC round trip), storing \
+         host backend (kernel-host; tasks as threads, every call a real IPC round trip), storing \
          into `storage-backend` (encrypted log-structured store) on a RAM block device, \
          driven through the client library. Peer: the host's filesystem through `std::fs` on \
          the same workload (no IPC, no encryption, page cache).\n\n\

@@ -6,8 +6,8 @@
 use bitflags::bitflags;
 use core::mem::offset_of;
 
-/// The virtio device ID of a crypto device (§5.9.1).
-pub const DEVICE_ID: u32 = 20;
+/// The virtio device ID of a crypto device (§5.9.1), as kernel-abi defines it.
+pub const DEVICE_ID: u32 = kernel_abi::device::virtio::id::CRYPTO;
 
 bitflags! {
     /// Feature bits (§5.9.3 and §6 reserved bits). The driver accepts only `VERSION_1`: it uses
@@ -248,5 +248,24 @@ mod tests {
         assert_eq!(OP_CIPHER_DECRYPT, 0x0001);
         assert_eq!(OP_CIPHER_CREATE_SESSION, 0x0002);
         assert_eq!(OP_CIPHER_DESTROY_SESSION, 0x0003);
+    }
+
+    /// The transport's device types (from virtio-drivers) are the numbers kernel-abi defines.
+    #[test]
+    fn device_types_match_the_contract() {
+        use kernel_abi::device::virtio::id;
+        use virtio_drivers::transport::DeviceType;
+        assert_eq!(
+            DeviceType::try_from(DEVICE_ID).ok(),
+            Some(DeviceType::Crypto)
+        );
+        assert_eq!(
+            DeviceType::try_from(id::BLOCK).ok(),
+            Some(DeviceType::Block)
+        );
+        assert_eq!(
+            DeviceType::try_from(id::ENTROPY).ok(),
+            Some(DeviceType::EntropySource)
+        );
     }
 }

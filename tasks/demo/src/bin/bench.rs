@@ -7,8 +7,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{EndpointId, Kernel, Syscalls, Tag, TaskId, klog};
+    use kernel_abi::{EndpointId, Kernel, Tag, TaskId, klog};
     use zos_demo::{ECHO, endpoints};
+    use zos_runtime::Syscalls;
 
     /// Calls measured per figure.
     const ROUNDS: u64 = 10_000;

@@ -4,8 +4,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{Kernel, TaskId, klog};
     use zos_demo::{CRASH, PING, endpoints};
+    use zos_runtime::Syscalls;
 
     fn main(me: TaskId) -> u32 {
         let k = Syscalls;

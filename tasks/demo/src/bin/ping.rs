@@ -5,8 +5,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Device, Errno, Kernel, ProcessClass, Syscalls, TaskId, klog};
+    use kernel_abi::{Device, Errno, Kernel, ProcessClass, TaskId, klog};
     use zos_demo::{CRASH, ECHO, PING, WHOAMI, decode_credentials, endpoints};
+    use zos_runtime::Syscalls;
 
     /// The user this task runs for (its `user` in the system file).
     const MY_USER: u128 = 0x6a1c_5a3e_0d0c_4f6e_9b7a_2f41_c0de_0001;

@@ -3,8 +3,9 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{Kernel, TaskId, klog};
     use zos_demo::{ECHO, WHOAMI, encode_credentials, endpoints};
+    use zos_runtime::Syscalls;
 
     fn main(_me: TaskId) -> u32 {
         let k = Syscalls;

@@ -6,7 +6,8 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Syscalls, TaskId, klog};
+    use kernel_abi::{TaskId, klog};
+    use zos_runtime::Syscalls;
 
     /// The kernel's load address (mapped in every address space, without the U bit).
     const KERNEL_IMAGE: usize = 0x8020_0000;
@@ -47,7 +48,7 @@ mod task {
                 // SAFETY: the pointer is deliberately not ours: the kernel must refuse to read
                 // it and stop this task (a bad syscall argument), never dereference it.
                 unsafe {
-                    kernel_abi::riscv64::raw_syscall(
+                    zos_runtime::riscv64::raw_syscall(
                         kernel_abi::Sysno::DebugWrite,
                         [
                             KERNEL_IMAGE,

@@ -4,7 +4,8 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{Kernel, Syscalls, TaskId, klog};
+    use kernel_abi::{Kernel, TaskId, klog};
+    use zos_runtime::Syscalls;
 
     /// How long it spins, in `time` ticks (QEMU virt counts at 10 MHz): 400 ms.
     const SPIN_TICKS: u64 = 4_000_000;

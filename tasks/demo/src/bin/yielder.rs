@@ -4,7 +4,8 @@
 
 #[cfg(target_os = "none")]
 mod task {
-    use kernel_abi::{EndpointId, Kernel, Syscalls, TaskId};
+    use kernel_abi::{EndpointId, Kernel, TaskId};
+    use zos_runtime::Syscalls;
 
     fn main(_me: TaskId) -> u32 {
         let k = Syscalls;

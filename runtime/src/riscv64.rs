@@ -1,10 +1,10 @@
 //! The target backend for riscv64: raw `ecall` stubs and [`Syscalls`], the zero-sized type that
-//! implements [`Kernel`] and [`Supervisor`] over them. See [`crate::syscall`] for the register
+//! implements [`Kernel`] and [`Supervisor`] over them. See [`kernel_abi::syscall`] for the register
 //! convention and each syscall's contract.
 
 use core::arch::asm;
 
-use crate::{
+use kernel_abi::{
     Credentials, EndpointId, Errno, ExitStatus, Kernel, LogLevel, MAX_PAYLOAD, ReplyToken, Tag,
     TaskId,
     device::Device,
@@ -16,7 +16,7 @@ use crate::{
 ///
 /// # Safety
 ///
-/// Every pointer argument must satisfy what [`crate::syscall`] documents for `sysno`: a
+/// Every pointer argument must satisfy what [`kernel_abi::syscall`] documents for `sysno`: a
 /// `(pointer, length)` pair the kernel reads must be valid for reads of that length, one it
 /// writes must be valid for writes of that length and not aliased by any live reference.
 #[inline(always)]

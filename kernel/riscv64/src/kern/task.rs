@@ -7,8 +7,7 @@
 //! RAM and its MMIO window are in every address space, without the U bit.
 
 use kernel_abi::init_proto::{FAULT_REPORT, FaultReport};
-use kernel_abi::syscall::encode_ret;
-use kernel_abi::{Credentials, Errno, FaultKind, TaskId, TaskState};
+use kernel_abi::{Credentials, FaultKind, TaskId, TaskState};
 use qemu_kernel::elf::{Elf, PF_R, PF_W, PF_X};
 use qemu_kernel::frames::FRAME_SIZE;
 use qemu_kernel::sv39::{self, Access, PTE_R, PTE_U, PTE_W, PTE_X};
@@ -29,56 +28,7 @@ pub const MMIO_BASE: usize = 0x38_0000_0000;
 /// The address-space room reserved for each device window.
 pub const MMIO_STRIDE: usize = 0x1000_0000;
 
-/// What a task is blocked on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Block {
-    /// Not blocked.
-    None,
-    /// Until `time` reaches this.
-    Sleeping(u64),
-    /// In `Receive` on an endpoint, with its buffer.
-    Receiving {
-        /// The endpoint.
-        endpoint: u16,
-        /// Buffer address.
-        buf: usize,
-        /// Buffer length.
-        cap: usize,
-    },
-    /// In `Call`, queued on the endpoint, not yet received.
-    Calling {
-        /// The endpoint.
-        endpoint: u16,
-        /// Reply buffer address.
-        buf: usize,
-        /// Reply buffer length.
-        cap: usize,
-    },
-    /// In `Call`, received by the server, waiting for the reply.
-    AwaitingReply {
-        /// The endpoint.
-        endpoint: u16,
-        /// Reply buffer address.
-        buf: usize,
-        /// Reply buffer length.
-        cap: usize,
-    },
-    /// In a blocking `WaitNotification` for these notification bits, until the deadline (in
-    /// `time` ticks) if there is one.
-    Notification {
-        /// The bits waited for.
-        mask: u32,
-        /// When the wait gives up (returning no bits).
-        until: Option<u64>,
-    },
-    /// In a blocking `ConsoleRead`, with its buffer.
-    ConsoleRead {
-        /// Buffer address.
-        buf: usize,
-        /// Buffer length.
-        cap: usize,
-    },
-}
+pub use kernel_core::Block;
 
 /// One task slot.
 pub struct Task {
@@ -175,11 +125,6 @@ impl Task {
         self.block = Block::None;
     }
 
-    /// Unblocks with an error in `a0`.
-    pub fn wake_err(&mut self, errno: Errno) {
-        self.wake(encode_ret(Err(errno)));
-    }
-
     /// The credentials the kernel stamps on this task's messages.
     pub fn credentials(&self) -> Credentials {
         let desc = self.desc;
@@ -245,7 +190,7 @@ impl Kernel {
             }
             let ep = &mut self.endpoints[i];
             ep.owner = desc.owner;
-            ep.depth = desc.depth.clamp(1, super::ipc::MAX_DEPTH as u8);
+            ep.depth = desc.depth.clamp(1, kernel_core::MAX_DEPTH as u8);
             for slot in 0..ep.depth as usize {
                 ep.slots[slot] = self.mem.frames.alloc().ok_or("out of memory")?;
             }
@@ -295,7 +240,7 @@ impl Kernel {
             kernel_sp: t.frame.kernel_sp,
         };
         t.frame.regs[reg::SP] = STACK_TOP;
-        // The task runtime's entry contract (kernel-abi task_rt): a0 id, a1/a2 heap.
+        // The task runtime's entry contract (zos-runtime task_rt): a0 id, a1/a2 heap.
         t.frame.regs[reg::A0] = t.id.to_raw() as usize;
         if desc.heap_size > 0 {
             t.frame.regs[reg::A1] = HEAP_BASE;
@@ -434,16 +379,15 @@ impl Kernel {
                 pc
             ),
         }
-        self.fail_endpoints_of(index);
-        self.withdraw_calls_of(id);
+        kernel_core::ipc::fail_endpoints_of(self, index);
+        kernel_core::ipc::withdraw_calls_of(self, id);
         if index != 0 {
             let report = FaultReport {
                 task: id,
                 kind,
                 detail,
             };
-            if self
-                .post_kernel_message(0, FAULT_REPORT.0, &report.encode())
+            if kernel_core::ipc::post_kernel_message(self, 0, FAULT_REPORT.0, &report.encode())
                 .is_err()
             {
                 klog!(error, "fault report for {} lost", self.tasks[index].name());

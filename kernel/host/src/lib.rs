@@ -7,7 +7,8 @@
 //! endpoint ([`EndpointId::INIT`]) from [`Credentials::KERNEL`].
 //!
 //! ```
-//! use kernel_abi::{Kernel, Tag, host::{HostKernel, TaskSpec}};
+//! use kernel_abi::{Kernel, Tag};
+//! use kernel_host::{HostKernel, TaskSpec};
 //!
 //! let k = HostKernel::new();
 //! let ep = k.endpoint("echo", 4);
@@ -31,7 +32,17 @@
 //! panic handler does). A task that is restarted while its old thread still runs is reported
 //! as [`FaultKind::Killed`] and stopped at that thread's next kernel operation.
 
+//!
+//! [`conformance`] holds the IPC conformance checks, generic over [`Kernel`](kernel_abi::Kernel):
+//! they run on this backend (`kernel/host/tests/host_ipc.rs`); the kernel core's host tests
+//! (`kernel/core/tests/ipc.rs`) cover the same cases on the QEMU kernel's IPC state machine.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod conformance;
+
 mod handle;
+mod spec;
 
 use std::{
     collections::{BTreeSet, VecDeque},
@@ -41,96 +52,15 @@ use std::{
 };
 
 pub use handle::TaskHandle;
+pub use spec::TaskSpec;
 
-use crate::{
-    Credentials, EndpointId, Errno, ExitStatus, FaultKind, ProcessClass, Tag, TaskId, TaskState,
-    UserId, init_proto::FaultReport,
+use kernel_abi::{
+    Credentials, EndpointId, Errno, ExitStatus, FaultKind, Tag, TaskId, TaskState,
+    init_proto::FaultReport,
 };
 
 /// The body of a task: called with the task's handle each time the task (re)starts.
 pub type TaskBody = Arc<dyn Fn(TaskHandle) + Send + Sync + 'static>;
-
-/// How to create a task with [`HostKernel::spawn`].
-#[derive(Clone, Debug)]
-pub struct TaskSpec {
-    name: String,
-    class: ProcessClass,
-    user: Option<UserId>,
-    priority: u8,
-    serves: Vec<EndpointId>,
-    reaches: Vec<EndpointId>,
-    supervisor: bool,
-    start_now: bool,
-    start_at_boot: bool,
-}
-
-impl TaskSpec {
-    /// A System-class task without a user that serves and reaches nothing (except init's
-    /// endpoint, which every task reaches), started at once.
-    pub fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            class: ProcessClass::System,
-            user: None,
-            priority: 0,
-            serves: Vec::new(),
-            reaches: Vec::new(),
-            supervisor: false,
-            start_now: true,
-            start_at_boot: true,
-        }
-    }
-
-    /// Sets the process class.
-    pub fn class(mut self, class: ProcessClass) -> Self {
-        self.class = class;
-        self
-    }
-
-    /// Sets the user the task runs for.
-    pub fn user(mut self, user: UserId) -> Self {
-        self.user = Some(user);
-        self
-    }
-
-    /// Sets the priority reported by `task_info` (the host does not schedule by it).
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    /// The task serves (receives on) `endpoint`; an endpoint has one server.
-    pub fn serves(mut self, endpoint: EndpointId) -> Self {
-        self.serves.push(endpoint);
-        self
-    }
-
-    /// The task may send to `endpoint` from its start (a system-file grant).
-    pub fn reaches(mut self, endpoint: EndpointId) -> Self {
-        self.reaches.push(endpoint);
-        self
-    }
-
-    /// The task is the supervisor: it may start tasks and grant endpoints, and receives fault
-    /// reports if it serves [`EndpointId::INIT`].
-    pub fn supervisor(mut self) -> Self {
-        self.supervisor = true;
-        self
-    }
-
-    /// Whether [`HostKernel::spawn`] starts the task (default) or leaves it
-    /// [`TaskState::NotStarted`] for the supervisor to start.
-    pub fn start_now(mut self, start: bool) -> Self {
-        self.start_now = start;
-        self
-    }
-
-    /// The `start_at_boot` flag reported by `task_info` (default true).
-    pub fn start_at_boot(mut self, boot: bool) -> Self {
-        self.start_at_boot = boot;
-        self
-    }
-}
 
 /// One queued message.
 struct Message {
@@ -310,7 +240,7 @@ impl State {
         }
         if let Some(init) = self.endpoints.get_mut(usize::from(EndpointId::INIT.0)) {
             init.queue.push_back(Message {
-                tag: crate::init_proto::FAULT_REPORT,
+                tag: kernel_abi::init_proto::FAULT_REPORT,
                 payload: report.encode().to_vec(),
                 sender: Credentials::KERNEL,
                 expects_reply: false,
@@ -501,7 +431,7 @@ impl HostKernel {
     }
 
     /// Types `bytes` on the host console: System-class tasks read them with
-    /// [`Kernel::console_read`](crate::Kernel::console_read).
+    /// [`Kernel::console_read`](kernel_abi::Kernel::console_read).
     pub fn console_feed(&self, bytes: &[u8]) {
         self.shared
             .lock()

@@ -1,12 +1,13 @@
 //! Kernel conformance checks, generic over [`Kernel`], so the very same test code runs on the
-//! host backend (`kernel-abi/tests/host_ipc.rs`) and as tasks on a real kernel (the QEMU demo
-//! `ping`/`pong` tasks).
+//! host backend (`kernel/host/tests/host_ipc.rs`) and on any other implementation of the
+//! trait; the QEMU demo `ping`/`pong` tasks speak the same protocol on the real kernel, and
+//! the kernel core's host tests (`kernel/core/tests/ipc.rs`) cover the same cases.
 //!
 //! A test server runs [`serve`] (or [`serve_one`] in its own loop) on an endpoint; a client
 //! calls the `check_*` functions against it. Tags are in the test range 0x2000-0x20FF
-//! ([`crate::message::ranges::TEST`]).
+//! ([`kernel_abi::message::ranges::TEST`]).
 
-use crate::{Credentials, EndpointId, Errno, Kernel, MAX_PAYLOAD, Tag};
+use kernel_abi::{Credentials, EndpointId, Errno, Kernel, MAX_PAYLOAD, Tag};
 
 /// Echo the payload back (response: the same bytes).
 pub const ECHO: Tag = Tag(0x2000);
@@ -163,7 +164,7 @@ pub fn check_full_queue<K: Kernel + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ProcessClass, TaskId};
+    use kernel_abi::{ProcessClass, TaskId};
 
     #[test]
     fn credentials_encoding_round_trips() {
@@ -172,12 +173,12 @@ mod tests {
                 index: 3,
                 generation: 2,
             },
-            user: Some(crate::UserId::from_u128(42)),
+            user: Some(kernel_abi::UserId::from_u128(42)),
             class: ProcessClass::Application,
         };
         assert_eq!(decode_credentials(&encode_credentials(&c)), Some(c));
         assert_eq!(decode_credentials(&[0u8; 23]), None);
-        assert!(crate::message::ranges::TEST.contains(&ECHO.0));
-        assert!(crate::message::ranges::TEST.contains(&WHOAMI.response().0));
+        assert!(kernel_abi::message::ranges::TEST.contains(&ECHO.0));
+        assert!(kernel_abi::message::ranges::TEST.contains(&WHOAMI.response().0));
     }
 }

@@ -4,28 +4,20 @@
 //! ([`FaultKind::BadSyscall`]); a recoverable problem is an [`Errno`].
 
 use kernel_abi::syscall::TaskInfoWord;
-use kernel_abi::syscall::{LogLevel, RecvFlags, encode_ret};
-use kernel_abi::{Device, Errno, FaultKind, MAX_PAYLOAD, ReplyToken, Sysno, TaskId};
+use kernel_abi::syscall::{LogLevel, RecvFlags};
+use kernel_abi::{Device, Errno, FaultKind, MAX_PAYLOAD, Sysno, TaskId};
 use qemu_kernel::frames::FRAME_SIZE;
 use qemu_kernel::sv39::{self, Access, PTE_R, PTE_U, PTE_W};
+
+use kernel_core::syscall::Outcome;
 
 use super::Kernel;
 use super::task::{Block, DMA_BASE, MMIO_BASE, MMIO_STRIDE, copy_user, user_range_ok};
 use crate::arch::riscv64::csr;
 use crate::arch::riscv64::trap::reg;
 
-/// What a syscall did to its caller.
-enum Outcome {
-    /// Return these values in `a0`.. (already encoded).
-    Return(usize),
-    /// The caller's registers were set (or it blocked); leave them.
-    Done,
-    /// Fault the caller.
-    Fault,
-}
-
 fn ret(result: Result<usize, Errno>) -> Outcome {
-    Outcome::Return(encode_ret(result))
+    Outcome::ret(result)
 }
 
 /// Runs the syscall in the current task's registers.
@@ -61,6 +53,10 @@ fn writable(k: &mut Kernel, me: usize, ptr: usize, len: usize) -> bool {
 }
 
 fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
+    // Send, Call, Receive and Reply: the kernel core.
+    if let Some(outcome) = kernel_core::syscall::ipc(k, me, sysno, a) {
+        return outcome;
+    }
     match sysno {
         Sysno::DebugWrite => {
             let Some(level) = LogLevel::from_raw(a[2]) else {
@@ -81,64 +77,8 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             k.stop_task(me, FaultKind::Exited, a[0] as u32 as u64);
             Outcome::Done
         }
-        Sysno::Send | Sysno::Call => {
-            let (endpoint, tag, ptr, len) = (a[0], a[1] as u32, a[2], a[3]);
-            if len > MAX_PAYLOAD {
-                return ret(Err(Errno::InvalidArgument));
-            }
-            if !readable(k, me, ptr, len) {
-                return Outcome::Fault;
-            }
-            let reply = if sysno == Sysno::Call {
-                let (rbuf, rcap) = (a[4], a[5].min(MAX_PAYLOAD));
-                if !writable(k, me, rbuf, rcap) {
-                    return Outcome::Fault;
-                }
-                Some((rbuf, rcap))
-            } else {
-                None
-            };
-            match k.post(me, endpoint, tag, ptr, len, reply) {
-                Ok(()) if reply.is_some() => Outcome::Done,
-                Ok(()) => ret(Ok(0)),
-                Err(e) => ret(Err(e)),
-            }
-        }
-        Sysno::Receive => {
-            let (endpoint, buf, cap, flags) = (a[0], a[1], a[2].min(MAX_PAYLOAD), RecvFlags(a[3]));
-            if !flags.is_valid() {
-                return Outcome::Fault;
-            }
-            if !writable(k, me, buf, cap) {
-                return Outcome::Fault;
-            }
-            match k.receive(me, endpoint, buf, cap) {
-                Ok(true) => Outcome::Done,
-                Ok(false) if flags.is_nonblocking() => ret(Err(Errno::WouldBlock)),
-                Ok(false) => {
-                    k.tasks[me].block = Block::Receiving {
-                        endpoint: endpoint as u16,
-                        buf,
-                        cap,
-                    };
-                    Outcome::Done
-                }
-                Err(e) => ret(Err(e)),
-            }
-        }
-        Sysno::Reply => {
-            let Some(token) = ReplyToken::from_raw(a[0] as u64) else {
-                return Outcome::Fault;
-            };
-            let (tag, ptr, len) = (a[1] as u32, a[2], a[3]);
-            if len > MAX_PAYLOAD {
-                return ret(Err(Errno::InvalidArgument));
-            }
-            if !readable(k, me, ptr, len) {
-                return Outcome::Fault;
-            }
-            ret(k.reply(me, token, tag, ptr, len).map(|()| 0))
-        }
+        // Run by the kernel core above; never reached.
+        Sysno::Send | Sysno::Call | Sysno::Receive | Sysno::Reply => Outcome::Fault,
         Sysno::MonotonicTime => ret(Ok(k.ticks_to_ns(csr::time()) as usize)),
         Sysno::WallClockTime => ret(k
             .wall_clock_ns()

@@ -2,18 +2,11 @@
 
 use core::fmt::Write;
 
+use kernel_abi::device::virtio::{MAGIC_VALUE, VirtioType, regs};
 use qemu_kernel::platform::{Platform, VirtioSlot};
-use qemu_kernel::virtio_id::VirtioType;
 
 use crate::arch::riscv64::sbi;
 use crate::console::Uart;
-
-/// virtio-mmio register offsets (virtio 1.2, section 4.2.2 "MMIO Device Register Layout").
-const VIRTIO_MMIO_MAGIC: usize = 0x000;
-const VIRTIO_MMIO_VERSION: usize = 0x004;
-const VIRTIO_MMIO_DEVICE_ID: usize = 0x008;
-/// "virt" in little-endian ASCII.
-const VIRTIO_MAGIC: u32 = 0x7472_6976;
 
 /// Entered from `_start` with the hart id and the device tree's physical address.
 pub extern "C" fn kmain(_hart_id: usize, dtb: usize) -> ! {
@@ -93,11 +86,11 @@ fn probe(slot: &VirtioSlot) -> Option<(u32, VirtioType)> {
         // has no side effects.
         unsafe { core::ptr::read_volatile((slot.regs.base + offset) as *const u32) }
     };
-    if read(VIRTIO_MMIO_MAGIC) != VIRTIO_MAGIC {
+    if read(regs::MAGIC) != MAGIC_VALUE {
         return None;
     }
-    let version = read(VIRTIO_MMIO_VERSION);
-    VirtioType::from_device_id(read(VIRTIO_MMIO_DEVICE_ID)).map(|kind| (version, kind))
+    let version = read(regs::VERSION);
+    VirtioType::from_device_id(read(regs::DEVICE_ID)).map(|kind| (version, kind))
 }
 
 #[panic_handler]

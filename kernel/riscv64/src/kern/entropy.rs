@@ -24,43 +24,9 @@ use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 
 use crate::arch::riscv64::{csr, io_fence};
 
-/// virtio-mmio register offsets (virtio 1.2, section 4.2.2).
-const MAGIC: usize = 0x000;
-const VERSION: usize = 0x004;
-const DEVICE_ID: usize = 0x008;
-const DEVICE_FEATURES: usize = 0x010;
-const DEVICE_FEATURES_SEL: usize = 0x014;
-const DRIVER_FEATURES: usize = 0x020;
-const DRIVER_FEATURES_SEL: usize = 0x024;
-const QUEUE_SEL: usize = 0x030;
-const QUEUE_NUM_MAX: usize = 0x034;
-const QUEUE_NUM: usize = 0x038;
-const QUEUE_READY: usize = 0x044;
-const QUEUE_NOTIFY: usize = 0x050;
-const INTERRUPT_STATUS: usize = 0x060;
-const INTERRUPT_ACK: usize = 0x064;
-const STATUS: usize = 0x070;
-const QUEUE_DESC_LOW: usize = 0x080;
-const QUEUE_DESC_HIGH: usize = 0x084;
-const QUEUE_DRIVER_LOW: usize = 0x090;
-const QUEUE_DRIVER_HIGH: usize = 0x094;
-const QUEUE_DEVICE_LOW: usize = 0x0a0;
-const QUEUE_DEVICE_HIGH: usize = 0x0a4;
-
-/// "virt" in little-endian ASCII.
-const VIRTIO_MAGIC: u32 = 0x7472_6976;
-/// The modern (virtio 1.x) virtio-mmio layout.
-const MODERN: u32 = 2;
-/// Device ID of an entropy source.
-const ENTROPY_DEVICE: u32 = 4;
-
-/// Device status bits (section 2.1).
-const ACKNOWLEDGE: u32 = 1;
-const DRIVER: u32 = 2;
-const DRIVER_OK: u32 = 4;
-const FEATURES_OK: u32 = 8;
-const DEVICE_NEEDS_RESET: u32 = 64;
-const FAILED: u32 = 128;
+use kernel_abi::device::virtio::regs::*;
+use kernel_abi::device::virtio::status::*;
+use kernel_abi::device::virtio::{MAGIC_VALUE as VIRTIO_MAGIC, VERSION_MODERN as MODERN, id};
 
 /// VIRTIO_F_VERSION_1 is feature bit 32: bit 0 of the second feature word.
 const VERSION_1_HIGH: u32 = 1;
@@ -229,7 +195,7 @@ impl VirtioRng {
             used_idx: 0,
             ready: false,
         };
-        if dev.read(MAGIC) != VIRTIO_MAGIC || dev.read(DEVICE_ID) != ENTROPY_DEVICE {
+        if dev.read(MAGIC) != VIRTIO_MAGIC || dev.read(DEVICE_ID) != id::ENTROPY {
             return Err(EntropyError::NoDevice);
         }
         if dev.read(VERSION) != MODERN {

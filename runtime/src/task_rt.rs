@@ -5,7 +5,7 @@
 //!
 //! Why a macro and not a cargo feature: xtask builds every task of the system file in one
 //! cargo invocation, and cargo unifies a crate's features across those packages, so a feature
-//! that adds a panic handler to `kernel-abi` would add it to every task, also to one with its
+//! that adds a panic handler to `zos-runtime` would add it to every task, also to one with its
 //! own. The macro adds the runtime only to binaries that ask for it.
 //!
 //! # Using it
@@ -15,21 +15,21 @@
 //! #[cfg(target_os = "none")]
 //! fn main(me: kernel_abi::TaskId) -> kernel_abi::ExitStatus { ... }
 //! #[cfg(target_os = "none")]
-//! kernel_abi::task_entry!(main);
+//! zos_runtime::task_entry!(main);
 //! ```
 //!
 //! and a `build.rs` that links the task with the task layout on the target (see
-//! `init/build.rs`):
+//! `init/build.rs` and [`task_link`](crate)):
 //!
 //! ```text
-//! println!("cargo:rustc-link-arg-bins=-T{dir}/../kernel-abi/task.ld");
+//! fn main() { zos_runtime::task_link::link_task_binaries(); }
 //! ```
 //!
 //! # The contract with the kernel
 //!
-//! - **Layout:** `kernel-abi/task.ld` links a task as one static image at 0x10000 with each
+//! - **Layout:** `runtime/task.ld` links a task as one static image at 0x10000 with each
 //!   section on its own pages and `_start` (section `.text.entry`) first. The QEMU kernel
-//!   (`qemu/`) loads ELF segments where they are linked; change the base there and here
+//!   (`kernel/riscv64/`) loads ELF segments where they are linked; change the base there and here
 //!   together.
 //! - **Entry registers:** `sp` = top of the stack (16-byte aligned), `a0` = the task's
 //!   [`TaskId`] register form, `a1` = heap base, `a2` = heap size in bytes (both 0 when the
@@ -38,7 +38,7 @@
 //!   `panic: <message>` at [`LogLevel::Error`] and exits with [`ExitStatus::PANIC`]; init sees a
 //!   fault report and applies the task's restart policy. An allocation failure panics.
 //!
-//! Logging: [`klog!`](crate::klog) with [`Syscalls`] (`klog!(&Syscalls, Info, "x = {}", x)`)
+//! Logging: [`klog!`](kernel_abi::klog) with [`Syscalls`] (`klog!(&Syscalls, Info, "x = {}", x)`)
 //! formats on the stack and writes one line through `DebugWrite`.
 
 use core::{
@@ -47,7 +47,8 @@ use core::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use crate::{ExitStatus, LogLevel, Syscalls, TaskId, heap::FreeList};
+use crate::{Syscalls, heap::FreeList};
+use kernel_abi::{ExitStatus, LogLevel, TaskId};
 
 /// The entry sequence: `_start` in `.text.entry`, calling `$entry(a0, a1, a2)`.
 #[doc(hidden)]
@@ -117,7 +118,7 @@ pub unsafe fn start(
 /// The runtime's panic handler body: log, then exit with [`ExitStatus::PANIC`].
 #[doc(hidden)]
 pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    crate::kernel::log_fmt(&Syscalls, LogLevel::Error, format_args!("panic: {info}"));
+    kernel_abi::kernel::log_fmt(&Syscalls, LogLevel::Error, format_args!("panic: {info}"));
     Syscalls::exit(ExitStatus::PANIC)
 }
 

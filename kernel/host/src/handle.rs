@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{CallState, Exit, Message, Shared, State, Stopped};
-use crate::{
+use kernel_abi::{
     Credentials, EndpointId, Errno, ExitStatus, FaultKind, Kernel, LogLevel, MAX_PAYLOAD,
     ReplyToken, Tag, TaskId, TaskState,
     kernel::{EndpointInfo, Received, Supervisor, TaskInfo},
@@ -124,7 +124,7 @@ impl TaskHandle {
     /// The console and `Shutdown` are for System-class tasks only.
     fn require_system(&self, st: &State) -> Result<(), Errno> {
         match st.slot(self.id.index) {
-            Some(slot) if slot.spec.class == crate::ProcessClass::System => Ok(()),
+            Some(slot) if slot.spec.class == kernel_abi::ProcessClass::System => Ok(()),
             _ => Err(Errno::Denied),
         }
     }

@@ -1,5 +1,5 @@
 //! The host-testable core of the reference kernel: everything that is plain logic over data
-//! (device-tree interpretation, device identification, the frame allocator, Sv39 page tables,
+//! (device-tree interpretation, the frame allocator, Sv39 page tables,
 //! ELF parsing, the scheduling policy, the system description, the HMAC_DRBG behind
 //! `RandomBytes`) lives here, so it runs under `cargo test` on the workstation. The bare-metal
 //! binary (`main.rs`) is the thin, target-only part.
@@ -13,4 +13,3 @@ pub mod platform;
 pub mod sched;
 pub mod sv39;
 pub mod system;
-pub mod virtio_id;

@@ -14,9 +14,9 @@ use std::{
 use kernel_abi::{
     Credentials, EndpointId, Errno, ExitStatus, FaultKind, Kernel, MAX_PAYLOAD, ProcessClass,
     Supervisor, Tag, TaskId, TaskState,
-    host::{HostKernel, TaskHandle, TaskSpec},
     init_proto::{self, FaultReport},
 };
+use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const PING: Tag = Tag(0x20);
@@ -504,11 +504,11 @@ fn test_code_can_act_as_a_task_through_attach() {
     );
 }
 
-/// The conformance checks of `kernel_abi::conformance`, the same code the QEMU test tasks can
-/// run, on the host backend.
+/// The conformance checks of `kernel_host::conformance` on the host backend (the kernel core's
+/// tests in `kernel/core/tests/ipc.rs` cover the same cases).
 #[test]
 fn conformance_checks_pass_on_the_host_backend() {
-    use kernel_abi::conformance;
+    use kernel_host::conformance;
     let k = HostKernel::new();
     let pong = k.endpoint("pong", 4);
     let sink = k.endpoint("sink", 2);
