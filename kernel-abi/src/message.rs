@@ -31,7 +31,7 @@ pub mod ranges {
 
     /// Init's protocol: service registry and fault reports (see [`crate::init_proto`]).
     pub const INIT: RangeInclusive<u32> = 0x1000..=0x100F;
-    /// Kernel conformance and demo tasks (see [`crate::conformance`]).
+    /// Kernel conformance and demo tasks (the conformance checks of `kernel-host`).
     pub const TEST: RangeInclusive<u32> = 0x2000..=0x20FF;
     /// The VFS service.
     pub const VFS: RangeInclusive<u32> = 0x8000..=0x80FF;
