@@ -48,12 +48,28 @@ const SUPPORTED_FEATURES: BlkFeatures = BlkFeatures::RO
     .union(BlkFeatures::FLUSH)
     .union(BlkFeatures::VERSION_1);
 
-/// §5.2.6 request types.
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-const T_FLUSH: u32 = 4;
-/// §5.2.6 status values.
-const S_OK: u8 = 0;
+/// The §5.2.6 request types and status values, shared with the fake device.
+pub(crate) mod wire {
+    /// Read sectors.
+    pub const T_IN: u32 = 0;
+    /// Write sectors.
+    pub const T_OUT: u32 = 1;
+    /// Flush the device's write cache.
+    pub const T_FLUSH: u32 = 4;
+    /// Read the device's id string.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))]
+    pub const T_GET_ID: u32 = 8;
+    /// The request succeeded.
+    pub const S_OK: u8 = 0;
+    /// The request failed.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))]
+    pub const S_IOERR: u8 = 1;
+    /// The device does not support the request.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))]
+    pub const S_UNSUPP: u8 = 2;
+}
+use wire::{S_OK, T_FLUSH, T_IN, T_OUT};
+
 /// A status value the spec does not define, left in the status byte so that a device that
 /// never writes it is seen as failing.
 const S_UNWRITTEN: u8 = 0xff;

@@ -5,14 +5,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use virtio_drivers::transport::DeviceType;
 
-const SECTOR: usize = 512;
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-const T_FLUSH: u32 = 4;
-const T_GET_ID: u32 = 8;
-const S_OK: u8 = 0;
-const S_IOERR: u8 = 1;
-const S_UNSUPP: u8 = 2;
+use crate::blk::SECTOR_SIZE as SECTOR;
+use crate::blk::wire::{S_IOERR, S_OK, S_UNSUPP, T_FLUSH, T_GET_ID, T_IN, T_OUT};
 
 /// The fake disk. Public fields let tests look at the medium and count flushes.
 pub struct FakeBlkDevice {
