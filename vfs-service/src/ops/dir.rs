@@ -9,13 +9,13 @@ use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
 use crate::protocol::messages::{DirEntry, ReaddirResponse};
-use crate::store::{Db, Storage};
 use crate::vfs::{Ctx, Found, Tx, Vfs, store_err};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 /// Entries examined per readdir page at most.
 const PAGE_SCAN: usize = 64;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Creates a directory (and, with `recursive`, its missing parents).
     pub fn mkdir(
         &mut self,

@@ -9,10 +9,11 @@ use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::{FileKey, ReadResponse};
-use crate::store::{Batch, Db, Storage};
 use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Replaces a whole file with `data` (creating it if needed), in one transaction: the new
     /// content, the inode and the accounting change together or not at all.
     pub fn write_file(
@@ -101,17 +102,16 @@ impl<S: Storage> Vfs<S> {
             return Ok((0, None, crate::crypto::empty_hash()));
         }
         let content = self.alloc_id(tx);
-        let mut hasher = Hasher::new();
+        let mut hasher = Hasher::default();
         for (i, chunk) in data.chunks(PIECE_SIZE).enumerate() {
             let stored = match &enc {
                 None => chunk.to_vec(),
                 Some((c, _)) => c.seal(&mut self.cx(), i as u32, 1, chunk)?,
             };
             hasher.update(&stored);
-            tx.batch
-                .put(Db::Userspace, keys::piece(content, i as u32), stored);
+            tx.put(Db::Userspace, keys::piece(content, i as u32), stored);
         }
-        Ok((content, enc.map(|e| e.1), hasher.finish()))
+        Ok((content, enc.map(|e| e.1), hasher.finalize()))
     }
 
     /// Reads up to `length` (at most [`MAX_IO`]) bytes at `offset`. A read of the whole file
@@ -137,7 +137,7 @@ impl<S: Storage> Vfs<S> {
         let whole = offset == 0 && end == inode.size;
         let piece = PIECE_SIZE as u64;
         let mut data = Vec::new();
-        let mut hasher = Hasher::new();
+        let mut hasher = Hasher::default();
         let mut pos = offset;
         while pos < end {
             let i = pos / piece;
@@ -156,7 +156,7 @@ impl<S: Storage> Vfs<S> {
                 return Err(VfsError::IntegrityError);
             }
         }
-        if whole && hasher.finish() != inode.sha256 {
+        if whole && hasher.finalize() != inode.sha256 {
             return Err(VfsError::IntegrityError);
         }
         // Access time, updated lazily (once a day or after a modification) to spare writes.
@@ -230,9 +230,8 @@ impl<S: Storage> Vfs<S> {
             d.modified_ns = now;
             tx.put_inode(d);
         }
-        tx.batch
-            .delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
-        tx.batch.put(
+        tx.delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
+        tx.put(
             Db::Userspace,
             keys::dirent(dst_dir.inode.id, &dst_name),
             id.to_be_bytes().to_vec(),
@@ -274,8 +273,7 @@ impl<S: Storage> Vfs<S> {
         if src_content != 0 {
             let mut tx = Tx::default();
             content = self.alloc_id(&mut tx);
-            tx.batch
-                .put(Db::Userspace, keys::staging(content), Vec::new());
+            tx.put(Db::Userspace, keys::staging(content), Vec::new());
             self.commit(tx)?;
             self.pin(src_content);
             let copied = self.copy_pieces(src_content, content);
@@ -283,7 +281,7 @@ impl<S: Storage> Vfs<S> {
             if let Err(e) = copied {
                 let mut tx = Tx::default();
                 tx.discard(content, 0);
-                tx.batch.delete(Db::Userspace, keys::staging(content));
+                tx.delete(Db::Userspace, keys::staging(content));
                 let _ = self.commit(tx);
                 return Err(e);
             }
@@ -302,7 +300,7 @@ impl<S: Storage> Vfs<S> {
         inode.enc = src.inode.enc.clone();
         inode.sha256 = src.inode.sha256;
         if content != 0 {
-            tx.batch.delete(Db::Userspace, keys::staging(content));
+            tx.delete(Db::Userspace, keys::staging(content));
         }
         if let Err(e) = self
             .link_new(ctx, &mut tx, inode)
@@ -311,7 +309,7 @@ impl<S: Storage> Vfs<S> {
             if content != 0 {
                 let mut tx = Tx::default();
                 tx.discard(content, 0);
-                tx.batch.delete(Db::Userspace, keys::staging(content));
+                tx.delete(Db::Userspace, keys::staging(content));
                 let _ = self.commit(tx);
             }
             return Err(e);
@@ -330,14 +328,14 @@ impl<S: Storage> Vfs<S> {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut batch = Batch::new();
+            let mut batch = Tx::default();
             for (k, v) in rows {
                 let mut key = keys::content_prefix(to);
                 key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
                 batch.put(Db::Userspace, key, v);
                 after = Some(k);
             }
-            self.store.commit(batch).map_err(store_err)?;
+            self.commit(batch)?;
         }
     }
 }

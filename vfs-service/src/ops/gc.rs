@@ -9,10 +9,10 @@ use alloc::vec::Vec;
 
 use crate::error::VfsError;
 use crate::inode::{be_u32, be_u64, keys};
-use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Vfs, store_err};
+use crate::vfs::{Tx, Vfs, store_err};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Deletes up to `budget` garbage pieces; returns whether garbage remains.
     pub fn collect_garbage(&mut self, budget: usize) -> Result<bool, VfsError> {
         let mut left = budget;
@@ -47,7 +47,7 @@ impl<S: Storage> Vfs<S> {
                         left,
                     )
                     .map_err(store_err)?;
-                let mut batch = Batch::new();
+                let mut batch = Tx::default();
                 let done = pieces.len() < left;
                 left -= pieces.len();
                 for (k, _) in pieces {
@@ -56,7 +56,7 @@ impl<S: Storage> Vfs<S> {
                 if done {
                     batch.delete(Db::Userspace, key.clone());
                 }
-                self.store.commit(batch).map_err(store_err)?;
+                self.commit(batch)?;
             }
         }
     }
@@ -71,7 +71,7 @@ impl<S: Storage> Vfs<S> {
             if recs.is_empty() {
                 return Ok(());
             }
-            let mut batch = Batch::new();
+            let mut batch = Tx::default();
             for (key, _) in recs {
                 if let Some(content) = key.get(1..).and_then(be_u64) {
                     batch.put(
@@ -82,7 +82,7 @@ impl<S: Storage> Vfs<S> {
                 }
                 batch.delete(Db::Userspace, key);
             }
-            self.store.commit(batch).map_err(store_err)?;
+            self.commit(batch)?;
         }
     }
 }

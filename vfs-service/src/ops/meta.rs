@@ -12,10 +12,10 @@ use crate::permission::{
 };
 use crate::protocol::limits::{MAX_PATH, SOFT_LIMIT_PERCENT};
 use crate::protocol::messages::{FileKind, Quota, Stat, Usage};
-use crate::store::{Db, Storage};
 use crate::vfs::{Ctx, Tx, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(crate) fn stat_of(path: &CanonPath, inode: &Inode) -> Stat {
         let kind = match &inode.kind {
             Kind::File { .. } => FileKind::File,
@@ -209,7 +209,7 @@ impl<S: Storage> Vfs<S> {
             return Err(VfsError::PermissionDenied);
         }
         let mut tx = Tx::default();
-        tx.batch.put(
+        tx.put(
             Db::Userspace,
             keys::quota(&user),
             limit.to_be_bytes().to_vec(),

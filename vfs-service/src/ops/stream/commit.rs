@@ -3,13 +3,14 @@
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
-use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use crate::vfs::{Ctx, Tx, Vfs};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::{PIECE, pieces};
 use crate::handles::{OpenFile, Stage};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Commits a handle's staged writes: the inode switches to the staged content atomically.
     pub(crate) fn commit_file(&mut self, ctx: &Ctx<'_>, of: &mut OpenFile) -> Result<(), VfsError> {
         let Some(mut stage) = of.stage.take() else {
@@ -42,8 +43,8 @@ impl<S: Storage> Vfs<S> {
                 stage.hashed = n;
             }
         } else {
-            stage.hasher = Hasher::new();
-            let mut batch = Batch::new();
+            stage.hasher = Hasher::default();
+            let mut batch = Tx::default();
             let view_stage = core::mem::replace(
                 stage,
                 Stage {
@@ -51,7 +52,7 @@ impl<S: Storage> Vfs<S> {
                     enc: stage.enc.clone(),
                     counter: stage.counter,
                     sequential: false,
-                    hasher: Hasher::new(),
+                    hasher: Hasher::default(),
                     hashed: 0,
                     extent: stage.extent,
                 },
@@ -80,19 +81,17 @@ impl<S: Storage> Vfs<S> {
                     }
                 };
                 stage.hasher.update(&stored);
-                if batch.changes.len() >= 16 {
-                    self.store
-                        .commit(core::mem::take(&mut batch))
-                        .map_err(store_err)?;
+                if batch.len() >= 16 {
+                    self.commit(core::mem::take(&mut batch))?;
                 }
             }
-            self.store.commit(batch).map_err(store_err)?;
+            self.commit(batch)?;
             if let Some(v) = of.stage.take() {
                 stage.counter = stage.counter.max(v.counter);
             }
             stage.hashed = n;
         }
-        let digest = core::mem::take(&mut stage.hasher).finish();
+        let digest = core::mem::take(&mut stage.hasher).finalize();
         let mut tx = Tx::default();
         let mut inode = self.inode(of.inode)?;
         let old = match inode.kind {
@@ -112,7 +111,7 @@ impl<S: Storage> Vfs<S> {
         if old != 0 {
             tx.discard(old, 0);
         }
-        tx.batch.delete(Db::Userspace, keys::staging(stage.content));
+        tx.delete(Db::Userspace, keys::staging(stage.content));
         self.commit(tx)?;
         // The handle now reads the version it committed.
         self.unpin(of.base);

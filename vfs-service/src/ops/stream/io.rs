@@ -6,13 +6,14 @@ use crate::error::VfsError;
 use crate::inode::keys;
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::SeekFrom;
-use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use crate::vfs::{Ctx, Tx, Vfs};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::{PIECE, pieces};
 use crate::handles::OpenFile;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Reads up to `len` bytes at the position.
     pub(crate) fn file_read(&mut self, of: &mut OpenFile, len: u32) -> Result<Vec<u8>, VfsError> {
         if !of.read {
@@ -40,7 +41,7 @@ impl<S: Storage> Vfs<S> {
             && let Some((h, next)) = &of.verify
             && *next == pieces(of.base_size)
         {
-            let digest = h.clone().finish();
+            let digest = h.clone().finalize();
             of.verify = None;
             if digest != of.base_hash {
                 return Err(VfsError::IntegrityError);
@@ -102,7 +103,7 @@ impl<S: Storage> Vfs<S> {
             stage.sequential = false;
         }
         let old_size = of.size;
-        let mut batch = Batch::new();
+        let mut batch = Tx::default();
         let mut pos = of.pos;
         let mut src = data;
         while !src.is_empty() {
@@ -122,13 +123,11 @@ impl<S: Storage> Vfs<S> {
             self.put_piece(of, i, &piece, &mut batch)?;
             pos += n as u64;
             src = &src[n..];
-            if batch.changes.len() >= 16 {
-                self.store
-                    .commit(core::mem::take(&mut batch))
-                    .map_err(store_err)?;
+            if batch.len() >= 16 {
+                self.commit(core::mem::take(&mut batch))?;
             }
         }
-        self.store.commit(batch).map_err(store_err)?;
+        self.commit(batch)?;
         of.size = new_size;
         of.pos = end;
         Ok(data.len() as u32)
@@ -165,7 +164,7 @@ impl<S: Storage> Vfs<S> {
         }
         self.ensure_stage(ctx, of, false)?;
         if size < of.size {
-            let mut batch = Batch::new();
+            let mut batch = Tx::default();
             let keep = pieces(size);
             if !size.is_multiple_of(PIECE) {
                 let i = size / PIECE;
@@ -176,16 +175,14 @@ impl<S: Storage> Vfs<S> {
             if let Some(stage) = &mut of.stage {
                 for i in keep..stage.extent {
                     batch.delete(Db::Userspace, keys::piece(stage.content, i as u32));
-                    if batch.changes.len() >= 64 {
-                        self.store
-                            .commit(core::mem::take(&mut batch))
-                            .map_err(store_err)?;
+                    if batch.len() >= 64 {
+                        self.commit(core::mem::take(&mut batch))?;
                     }
                 }
                 stage.extent = stage.extent.min(keep);
                 stage.sequential = false;
             }
-            self.store.commit(batch).map_err(store_err)?;
+            self.commit(batch)?;
             of.base_valid = of.base_valid.min(size);
         } else if let Some(stage) = &mut of.stage {
             stage.sequential = false;

@@ -6,12 +6,12 @@ use crate::inode::{Kind, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
-use crate::store::{Db, Storage};
 use crate::vfs::{Ctx, Found, Tx, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use crate::handles::OpenFile;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Opens a file for `task`.
     pub fn open(
         &mut self,
@@ -104,7 +104,7 @@ impl<S: Storage> Vfs<S> {
             base_hash: inode.sha256,
             base_cipher,
             stage: None,
-            verify: Some((Hasher::new(), 0)),
+            verify: Some((Hasher::default(), 0)),
             allowance: None,
         };
         if !flags.truncate && content != 0 {
@@ -158,7 +158,7 @@ impl<S: Storage> Vfs<S> {
         if let Some(stage) = of.stage.take() {
             let mut tx = Tx::default();
             tx.discard(stage.content, 0);
-            tx.batch.delete(Db::Userspace, keys::staging(stage.content));
+            tx.delete(Db::Userspace, keys::staging(stage.content));
             // Best effort: if this fails the staging record makes the next boot collect it.
             let _ = self.commit(tx);
         }
