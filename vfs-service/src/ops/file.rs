@@ -33,56 +33,51 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if data.len() as u64 > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
-        let mut tx = Tx::default();
-        match existing {
-            Some(found) => {
-                let mut inode = found.inode;
-                let Kind::File { content: old } = inode.kind else {
-                    return Err(VfsError::NotAFile);
-                };
-                guard(&ctx.caller, &found.path)?;
-                Self::check(ctx, &inode, Access::Write)?;
-                let bound = found.path.to_path_string();
-                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
-                let delta = data.len() as i128 - inode.size as i128;
-                self.grow(&mut tx, inode.parent, delta, 0)?;
-                inode.kind = Kind::File { content };
-                inode.size = data.len() as u64;
-                inode.enc = enc;
-                inode.sha256 = hash;
-                inode.modified_ns = ctx.env.now_ns();
-                tx.put_inode(inode);
-                if old != 0 {
-                    tx.discard(old, 0);
+        self.tx(|fs, tx| {
+            match existing {
+                Some(found) => {
+                    let mut inode = found.inode;
+                    let Kind::File { content: old } = inode.kind else {
+                        return Err(VfsError::NotAFile);
+                    };
+                    guard(&ctx.caller, &found.path)?;
+                    Self::check(ctx, &inode, Access::Write)?;
+                    let bound = found.path.to_path_string();
+                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                    let delta = data.len() as i128 - inode.size as i128;
+                    fs.grow(tx, inode.parent, delta, 0)?;
+                    inode.kind = Kind::File { content };
+                    inode.size = data.len() as u64;
+                    inode.enc = enc;
+                    inode.sha256 = hash;
+                    inode.modified_ns = ctx.env.now_ns();
+                    tx.put_inode(inode);
+                    if old != 0 {
+                        tx.discard(old, 0);
+                    }
+                }
+                None => {
+                    let (dir, name) = fs.resolve_parent(ctx, &path)?;
+                    let full = dir.path.child(&name);
+                    guard(&ctx.caller, &full)?;
+                    Self::check(ctx, &dir.inode, Access::Write)?;
+                    if fs.child(dir.inode.id, &name)?.is_some() {
+                        // A dangling symlink: never replaced by a file.
+                        return Err(VfsError::AlreadyExists);
+                    }
+                    let bound = full.to_path_string();
+                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                    let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+                    let mut inode =
+                        fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+                    inode.size = data.len() as u64;
+                    inode.enc = enc;
+                    inode.sha256 = hash;
+                    fs.link_new(ctx, tx, inode)?;
                 }
             }
-            None => {
-                let (dir, name) = self.resolve_parent(ctx, &path)?;
-                let full = dir.path.child(&name);
-                guard(&ctx.caller, &full)?;
-                Self::check(ctx, &dir.inode, Access::Write)?;
-                if self.child(dir.inode.id, &name)?.is_some() {
-                    // A dangling symlink: never replaced by a file.
-                    return Err(VfsError::AlreadyExists);
-                }
-                let bound = full.to_path_string();
-                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
-                let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
-                let mut inode = self.new_inode(
-                    ctx,
-                    &mut tx,
-                    dir.inode.id,
-                    &name,
-                    Kind::File { content },
-                    perms,
-                );
-                inode.size = data.len() as u64;
-                inode.enc = enc;
-                inode.sha256 = hash;
-                self.link_new(ctx, &mut tx, inode)?;
-            }
-        }
-        self.commit(tx)
+            Ok(())
+        })
     }
 
     /// Stages `data` as a new content object in `tx`.
@@ -165,10 +160,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             || now.saturating_sub(inode.accessed_ns) > 86_400_000_000_000
         {
             inode.accessed_ns = now;
-            let mut tx = Tx::default();
             let size = inode.size;
-            tx.put_inode(inode);
-            self.commit(tx)?;
+            self.tx(|_, tx| {
+                tx.put_inode(inode);
+                Ok(())
+            })?;
             return Ok(ReadResponse { data, size });
         }
         Ok(ReadResponse {
@@ -188,9 +184,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
-        let mut tx = Tx::default();
-        self.unlink_entry(ctx, &mut tx, &inode)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            fs.unlink_entry(ctx, tx, &inode)?;
+            Ok(())
+        })
     }
 
     /// Renames an entry. The destination must not exist. A directory moves with its whole
@@ -214,32 +211,33 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if self.child(dst_dir.inode.id, &dst_name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let dst_chain = self.chain(&tx, dst_dir.inode.id)?;
-        if inode.is_dir() && dst_chain.iter().any(|n| n.id == id) {
-            return Err(VfsError::InvalidMove);
-        }
-        let bytes = inode.usage_bytes() as i128;
-        let entries = inode.usage_entries() as i128;
-        let src_chain = self.chain(&tx, src_dir.inode.id)?;
-        Self::apply_growth(&mut tx, src_chain, -bytes, -entries);
-        self.grow(&mut tx, dst_dir.inode.id, bytes, entries)?;
-        let now = ctx.env.now_ns();
-        for dir in [src_dir.inode.id, dst_dir.inode.id] {
-            let mut d = self.tx_inode(&tx, dir)?;
-            d.modified_ns = now;
-            tx.put_inode(d);
-        }
-        tx.delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
-        tx.put(
-            Db::Userspace,
-            keys::dirent(dst_dir.inode.id, &dst_name),
-            id.to_be_bytes().to_vec(),
-        );
-        inode.parent = dst_dir.inode.id;
-        inode.name = dst_name;
-        tx.put_inode(inode);
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            let dst_chain = fs.chain(&*tx, dst_dir.inode.id)?;
+            if inode.is_dir() && dst_chain.iter().any(|n| n.id == id) {
+                return Err(VfsError::InvalidMove);
+            }
+            let bytes = inode.usage_bytes() as i128;
+            let entries = inode.usage_entries() as i128;
+            let src_chain = fs.chain(&*tx, src_dir.inode.id)?;
+            Self::apply_growth(tx, src_chain, -bytes, -entries);
+            fs.grow(tx, dst_dir.inode.id, bytes, entries)?;
+            let now = ctx.env.now_ns();
+            for dir in [src_dir.inode.id, dst_dir.inode.id] {
+                let mut d = fs.tx_inode(&*tx, dir)?;
+                d.modified_ns = now;
+                tx.put_inode(d);
+            }
+            tx.delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
+            tx.put(
+                Db::Userspace,
+                keys::dirent(dst_dir.inode.id, &dst_name),
+                id.to_be_bytes().to_vec(),
+            );
+            inode.parent = dst_dir.inode.id;
+            inode.name = dst_name;
+            tx.put_inode(inode);
+            Ok(())
+        })
     }
 
     /// Copies a file (its content as stored, so an encrypted copy opens with the same key).
@@ -271,18 +269,20 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         // Copy the pieces into an unreferenced staging object, then link it in one commit.
         let mut content = 0;
         if src_content != 0 {
-            let mut tx = Tx::default();
-            content = self.alloc_id(&mut tx);
-            tx.put(Db::Userspace, keys::staging(content), Vec::new());
-            self.commit(tx)?;
+            self.tx(|fs, tx| {
+                content = fs.alloc_id(tx);
+                tx.put(Db::Userspace, keys::staging(content), Vec::new());
+                Ok(())
+            })?;
             self.pin(src_content);
             let copied = self.copy_pieces(src_content, content);
             self.unpin(src_content);
             if let Err(e) = copied {
-                let mut tx = Tx::default();
-                tx.discard(content, 0);
-                tx.delete(Db::Userspace, keys::staging(content));
-                let _ = self.commit(tx);
+                let _ = self.tx(|_, tx| {
+                    tx.discard(content, 0);
+                    tx.delete(Db::Userspace, keys::staging(content));
+                    Ok(())
+                });
                 return Err(e);
             }
         }
@@ -307,10 +307,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             .and_then(|_| self.commit(tx))
         {
             if content != 0 {
-                let mut tx = Tx::default();
-                tx.discard(content, 0);
-                tx.delete(Db::Userspace, keys::staging(content));
-                let _ = self.commit(tx);
+                let _ = self.tx(|_, tx| {
+                    tx.discard(content, 0);
+                    tx.delete(Db::Userspace, keys::staging(content));
+                    Ok(())
+                });
             }
             return Err(e);
         }

@@ -82,25 +82,26 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             })?;
         }
         if first_boot {
-            let mut tx = Tx::default();
-            tx.put_inode(Inode {
-                id: ROOT_ID,
-                parent: ROOT_ID,
-                name: String::new(),
-                kind: Kind::Dir {
-                    tree_bytes: 0,
-                    tree_entries: 0,
-                },
-                owner: None,
-                perms: FilePermissions::SYSTEM_PUBLIC.bits(),
-                created_ns: now,
-                modified_ns: now,
-                accessed_ns: now,
-                size: 0,
-                enc: None,
-                sha256: crate::crypto::empty_hash(),
-            });
-            self.commit(tx)?;
+            self.tx(|_, tx| {
+                tx.put_inode(Inode {
+                    id: ROOT_ID,
+                    parent: ROOT_ID,
+                    name: String::new(),
+                    kind: Kind::Dir {
+                        tree_bytes: 0,
+                        tree_entries: 0,
+                    },
+                    owner: None,
+                    perms: FilePermissions::SYSTEM_PUBLIC.bits(),
+                    created_ns: now,
+                    modified_ns: now,
+                    accessed_ns: now,
+                    size: 0,
+                    enc: None,
+                    sha256: crate::crypto::empty_hash(),
+                });
+                Ok(())
+            })?;
         }
         for (path, perms) in HIERARCHY {
             let p = CanonPath::parse(path)?;
@@ -127,22 +128,23 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
             None => now,
         };
-        let mut tx = Tx::default();
-        let k = Db::Kernel;
-        tx.put(
-            k,
-            keys::BOOT_COUNT.to_vec(),
-            boot_count.to_be_bytes().to_vec(),
-        );
-        tx.put(k, keys::MACHINE_ID.to_vec(), machine_id.as_bytes().to_vec());
-        tx.put(
-            k,
-            keys::CREATED_AT.to_vec(),
-            created_at.to_be_bytes().to_vec(),
-        );
-        let record = format!("vfs protocol={PROTOCOL_VERSION} boot={boot_count}");
-        tx.put(k, keys::SERVICE_VFS.to_vec(), record.into_bytes());
-        self.commit(tx)?;
+        self.tx(|_, tx| {
+            let k = Db::Kernel;
+            tx.put(
+                k,
+                keys::BOOT_COUNT.to_vec(),
+                boot_count.to_be_bytes().to_vec(),
+            );
+            tx.put(k, keys::MACHINE_ID.to_vec(), machine_id.as_bytes().to_vec());
+            tx.put(
+                k,
+                keys::CREATED_AT.to_vec(),
+                created_at.to_be_bytes().to_vec(),
+            );
+            let record = format!("vfs protocol={PROTOCOL_VERSION} boot={boot_count}");
+            tx.put(k, keys::SERVICE_VFS.to_vec(), record.into_bytes());
+            Ok(())
+        })?;
         self.boot_count = boot_count;
         self.handles = HandleTable::new(boot_count as u16);
 
@@ -294,51 +296,52 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if self.child(self.home_id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let now = ctx.env.now_ns();
-        let mut dirs: Vec<(String, u64)> = Vec::new();
-        let make = |vfs: &mut Self, tx: &mut Tx, parent: u64, name: &str| {
-            let id = vfs.alloc_id(tx);
-            Inode {
-                id,
-                parent,
-                name: String::from(name),
-                kind: Kind::Dir {
-                    tree_bytes: 0,
-                    tree_entries: 0,
-                },
-                owner: Some(user),
-                perms: FilePermissions::USER_DIR.bits(),
-                created_ns: now,
-                modified_ns: now,
-                accessed_ns: now,
-                size: 0,
-                enc: None,
-                sha256: crate::crypto::empty_hash(),
-            }
-        };
-        let home = make(self, &mut tx, self.home_id, &name);
-        let home_id = home.id;
-        self.link_new(ctx, &mut tx, home)?;
-        for rel in HOME_LAYOUT {
-            let (parent, leaf) = match rel.rsplit_once('/') {
-                Some((p, l)) => {
-                    let pid = dirs
-                        .iter()
-                        .find(|(n, _)| n == p)
-                        .map(|(_, id)| *id)
-                        .ok_or(VfsError::StorageError)?;
-                    (pid, l)
+        self.tx(|fs, tx| {
+            let now = ctx.env.now_ns();
+            let mut dirs: Vec<(String, u64)> = Vec::new();
+            let make = |vfs: &mut Self, tx: &mut Tx, parent: u64, name: &str| {
+                let id = vfs.alloc_id(tx);
+                Inode {
+                    id,
+                    parent,
+                    name: String::from(name),
+                    kind: Kind::Dir {
+                        tree_bytes: 0,
+                        tree_entries: 0,
+                    },
+                    owner: Some(user),
+                    perms: FilePermissions::USER_DIR.bits(),
+                    created_ns: now,
+                    modified_ns: now,
+                    accessed_ns: now,
+                    size: 0,
+                    enc: None,
+                    sha256: crate::crypto::empty_hash(),
                 }
-                None => (home_id, *rel),
             };
-            let node = make(self, &mut tx, parent, leaf);
-            dirs.push((String::from(*rel), node.id));
-            self.link_new(ctx, &mut tx, node)?;
-        }
-        tx.put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
-        self.audit(ctx, &mut tx, format!("create_home {user}"))?;
-        self.commit(tx)?;
+            let home = make(fs, tx, fs.home_id, &name);
+            let home_id = home.id;
+            fs.link_new(ctx, tx, home)?;
+            for rel in HOME_LAYOUT {
+                let (parent, leaf) = match rel.rsplit_once('/') {
+                    Some((p, l)) => {
+                        let pid = dirs
+                            .iter()
+                            .find(|(n, _)| n == p)
+                            .map(|(_, id)| *id)
+                            .ok_or(VfsError::StorageError)?;
+                        (pid, l)
+                    }
+                    None => (home_id, *rel),
+                };
+                let node = make(fs, tx, parent, leaf);
+                dirs.push((String::from(*rel), node.id));
+                fs.link_new(ctx, tx, node)?;
+            }
+            tx.put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
+            fs.audit(ctx, tx, format!("create_home {user}"))?;
+            Ok(())
+        })?;
         self.write_registry(&Ctx::service(ctx.env))
     }
 

@@ -92,27 +92,28 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             stage.hashed = n;
         }
         let digest = core::mem::take(&mut stage.hasher).finalize();
-        let mut tx = Tx::default();
-        let mut inode = self.inode(of.inode)?;
-        let old = match inode.kind {
-            Kind::File { content } => content,
-            _ => return Err(VfsError::NotAFile),
-        };
-        let delta = of.size as i128 - inode.size as i128;
-        self.grow(&mut tx, inode.parent, delta, 0)?;
-        inode.kind = Kind::File {
-            content: stage.content,
-        };
-        inode.size = of.size;
-        inode.sha256 = digest;
-        inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
-        inode.modified_ns = ctx.env.now_ns();
-        tx.put_inode(inode);
-        if old != 0 {
-            tx.discard(old, 0);
-        }
-        tx.delete(Db::Userspace, keys::staging(stage.content));
-        self.commit(tx)?;
+        self.tx(|fs, tx| {
+            let mut inode = fs.inode(of.inode)?;
+            let old = match inode.kind {
+                Kind::File { content } => content,
+                _ => return Err(VfsError::NotAFile),
+            };
+            let delta = of.size as i128 - inode.size as i128;
+            fs.grow(tx, inode.parent, delta, 0)?;
+            inode.kind = Kind::File {
+                content: stage.content,
+            };
+            inode.size = of.size;
+            inode.sha256 = digest;
+            inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
+            inode.modified_ns = ctx.env.now_ns();
+            tx.put_inode(inode);
+            if old != 0 {
+                tx.discard(old, 0);
+            }
+            tx.delete(Db::Userspace, keys::staging(stage.content));
+            Ok(())
+        })?;
         // The handle now reads the version it committed.
         self.unpin(of.base);
         of.base = stage.content;

@@ -6,7 +6,7 @@ use crate::inode::{Kind, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
-use crate::vfs::{Ctx, Found, Tx, Vfs};
+use crate::vfs::{Ctx, Found, Vfs};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use crate::handles::OpenFile;
@@ -137,18 +137,19 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
-        let inode = self.new_inode(
-            ctx,
-            &mut tx,
-            dir.inode.id,
-            &name,
-            Kind::File { content: 0 },
-            perms,
-        );
-        self.link_new(ctx, &mut tx, inode.clone())?;
-        self.commit(tx)?;
+        let inode = self.tx(|fs, tx| {
+            let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+            let inode = fs.new_inode(
+                ctx,
+                tx,
+                dir.inode.id,
+                &name,
+                Kind::File { content: 0 },
+                perms,
+            );
+            fs.link_new(ctx, tx, inode.clone())?;
+            Ok(inode)
+        })?;
         Ok(Found { path: full, inode })
     }
 
@@ -156,11 +157,12 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
         self.unpin(of.base);
         if let Some(stage) = of.stage.take() {
-            let mut tx = Tx::default();
-            tx.discard(stage.content, 0);
-            tx.delete(Db::Userspace, keys::staging(stage.content));
-            // Best effort: if this fails the staging record makes the next boot collect it.
-            let _ = self.commit(tx);
+            let _ = self.tx(|_, tx| {
+                tx.discard(stage.content, 0);
+                tx.delete(Db::Userspace, keys::staging(stage.content));
+                // Best effort: if this fails the staging record makes the next boot collect it.
+                Ok(())
+            });
         }
     }
 }

@@ -141,10 +141,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if of.stage.is_some() {
             return Ok(());
         }
-        let mut tx = Tx::default();
-        let content = self.alloc_id(&mut tx);
-        tx.put(Db::Userspace, keys::staging(content), Vec::new());
-        self.commit(tx)?;
+        let content = self.tx(|fs, tx| {
+            let content = fs.alloc_id(tx);
+            tx.put(Db::Userspace, keys::staging(content), Vec::new());
+            Ok(content)
+        })?;
         let enc = match &of.key {
             Some(k) => Some(self.new_enc(ctx, k, &of.bound_path)?),
             None => None,
