@@ -252,6 +252,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     }
 
     /// The one write path: runs `f` with a fresh transaction and commits what it staged.
+    /// Every operation writes through it; work too large for one transaction (streamed
+    /// pieces, copies, garbage collection) runs as a sequence of bounded `tx` calls into
+    /// objects no inode references yet, so a crash between them changes nothing visible.
     ///
     /// If `f` fails, nothing is written and its error is returned. Otherwise the staged
     /// changes are committed, one store transaction per database, **kernel database first,
@@ -270,9 +273,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(out)
     }
 
-    /// Commits a transaction staged outside a closure (the streaming paths that flush in
-    /// bounded steps). Same order and guarantees as [`Vfs::tx`].
-    pub(crate) fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
+    /// The commit behind [`Vfs::tx`], and the only code that writes to the store: the staged
+    /// inodes are encoded, then one store transaction per database, kernel first.
+    fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
         for (id, inode) in core::mem::take(&mut tx.inodes) {
             let bytes = postcard::to_allocvec(&inode).map_err(|_| VfsError::StorageError)?;
             tx.put(Db::Userspace, keys::inode(id), bytes);

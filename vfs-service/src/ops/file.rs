@@ -286,26 +286,19 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 return Err(e);
             }
         }
-        let mut tx = Tx::default();
-        let perms = default_for(&ctx.caller, false);
-        let mut inode = self.new_inode(
-            ctx,
-            &mut tx,
-            dir.inode.id,
-            &name,
-            Kind::File { content },
-            perms,
-        );
-        inode.size = size;
-        inode.enc = src.inode.enc.clone();
-        inode.sha256 = src.inode.sha256;
-        if content != 0 {
-            tx.delete(Db::Userspace, keys::staging(content));
-        }
-        if let Err(e) = self
-            .link_new(ctx, &mut tx, inode)
-            .and_then(|_| self.commit(tx))
-        {
+        let linked = self.tx(|fs, tx| {
+            let perms = default_for(&ctx.caller, false);
+            let mut inode =
+                fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+            inode.size = size;
+            inode.enc = src.inode.enc.clone();
+            inode.sha256 = src.inode.sha256;
+            if content != 0 {
+                tx.delete(Db::Userspace, keys::staging(content));
+            }
+            fs.link_new(ctx, tx, inode)
+        });
+        if let Err(e) = linked {
             if content != 0 {
                 let _ = self.tx(|_, tx| {
                     tx.discard(content, 0);
@@ -329,14 +322,15 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut batch = Tx::default();
-            for (k, v) in rows {
-                let mut key = keys::content_prefix(to);
-                key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
-                batch.put(Db::Userspace, key, v);
-                after = Some(k);
-            }
-            self.commit(batch)?;
+            self.tx(|_, tx| {
+                for (k, v) in rows {
+                    let mut key = keys::content_prefix(to);
+                    key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
+                    tx.put(Db::Userspace, key, v);
+                    after = Some(k);
+                }
+                Ok(())
+            })?;
         }
     }
 }

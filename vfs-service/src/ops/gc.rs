@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use crate::error::VfsError;
 use crate::inode::{be_u32, be_u64, keys};
-use crate::vfs::{Tx, Vfs, store_err};
+use crate::vfs::{Vfs, store_err};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
@@ -47,16 +47,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                         left,
                     )
                     .map_err(store_err)?;
-                let mut batch = Tx::default();
                 let done = pieces.len() < left;
                 left -= pieces.len();
-                for (k, _) in pieces {
-                    batch.delete(Db::Userspace, k);
-                }
-                if done {
-                    batch.delete(Db::Userspace, key.clone());
-                }
-                self.commit(batch)?;
+                self.tx(|_, tx| {
+                    for (k, _) in pieces {
+                        tx.delete(Db::Userspace, k);
+                    }
+                    if done {
+                        tx.delete(Db::Userspace, key.clone());
+                    }
+                    Ok(())
+                })?;
             }
         }
     }
@@ -71,18 +72,19 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             if recs.is_empty() {
                 return Ok(());
             }
-            let mut batch = Tx::default();
-            for (key, _) in recs {
-                if let Some(content) = key.get(1..).and_then(be_u64) {
-                    batch.put(
-                        Db::Userspace,
-                        keys::garbage(content),
-                        0u32.to_be_bytes().to_vec(),
-                    );
+            self.tx(|_, tx| {
+                for (key, _) in recs {
+                    if let Some(content) = key.get(1..).and_then(be_u64) {
+                        tx.put(
+                            Db::Userspace,
+                            keys::garbage(content),
+                            0u32.to_be_bytes().to_vec(),
+                        );
+                    }
+                    tx.delete(Db::Userspace, key);
                 }
-                batch.delete(Db::Userspace, key);
-            }
-            self.commit(batch)?;
+                Ok(())
+            })?;
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
-use crate::vfs::{Ctx, Tx, Vfs};
+use crate::vfs::{Ctx, Vfs};
 use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -44,7 +44,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             }
         } else {
             stage.hasher = Hasher::default();
-            let mut batch = Tx::default();
             let view_stage = core::mem::replace(
                 stage,
                 Stage {
@@ -58,34 +57,38 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 },
             );
             of.stage = Some(view_stage);
-            for i in 0..n {
-                let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
-                let staged = self.stored_piece(stage.content, i)?;
-                let stored = match staged {
-                    Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
-                    _ => {
-                        let plain = self.logical_piece(of, i)?;
-                        let stored = match &stage.enc {
-                            None => plain,
-                            Some((c, _)) => {
-                                stage.counter += 1;
-                                c.seal(&mut self.cx(), i as u32, stage.counter, &plain)?
+            // Materialise, in bounded transactions of at most 16 pieces.
+            let mut i = 0;
+            while i < n {
+                self.tx(|fs, tx| {
+                    while i < n && tx.len() < 16 {
+                        let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
+                        let staged = fs.stored_piece(stage.content, i)?;
+                        let stored = match staged {
+                            Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
+                            _ => {
+                                let plain = fs.logical_piece(of, i)?;
+                                let stored = match &stage.enc {
+                                    None => plain,
+                                    Some((c, _)) => {
+                                        stage.counter += 1;
+                                        c.seal(&mut fs.cx(), i as u32, stage.counter, &plain)?
+                                    }
+                                };
+                                tx.put(
+                                    Db::Userspace,
+                                    keys::piece(stage.content, i as u32),
+                                    stored.clone(),
+                                );
+                                stored
                             }
                         };
-                        batch.put(
-                            Db::Userspace,
-                            keys::piece(stage.content, i as u32),
-                            stored.clone(),
-                        );
-                        stored
+                        stage.hasher.update(&stored);
+                        i += 1;
                     }
-                };
-                stage.hasher.update(&stored);
-                if batch.len() >= 16 {
-                    self.commit(core::mem::take(&mut batch))?;
-                }
+                    Ok(())
+                })?;
             }
-            self.commit(batch)?;
             if let Some(v) = of.stage.take() {
                 stage.counter = stage.counter.max(v.counter);
             }
