@@ -1,4 +1,4 @@
-//! The filesystem core driven directly (no IPC) over the in-memory store.
+//! The filesystem core driven directly (no IPC) over a `storage-backend` store on a RAM device.
 
 mod common;
 
