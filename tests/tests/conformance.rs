@@ -8,6 +8,11 @@ use std::thread;
 
 use kernel_abi::{EndpointId, Kernel, LogLevel, ProcessClass};
 use kernel_host::{HostKernel, TaskHandle, TaskSpec};
+use storage_backend::block::RamDevice;
+use storage_backend::{
+    BlockDevice, CryptoEngine, DbKeys, DeviceError, FormatOptions, Geometry, SoftwareEngine, Store,
+    StoreError,
+};
 use uuid::Uuid;
 use vfs_api::client::{Client, ClientError};
 use vfs_api::error::VfsError;
@@ -15,7 +20,6 @@ use vfs_api::protocol::messages::OpenFlags;
 use vfs_conformance::{ALICE, BOB, World, run};
 use vfs_service::host::{READY, ram_store, spawn_vfs};
 use vfs_service::server::{KernelEnv, serve};
-use vfs_service::store::{Batch, Db, Entry, Storage, StoreError};
 use vfs_service::{Limits, Vfs};
 
 /// A running system: the kernel, the VFS endpoint, and a way to stop the caller tasks.
@@ -145,33 +149,56 @@ fn several_callers_at_once() {
     }
 }
 
-/// A store that outlives the VFS task, so that a restarted VFS finds its data again.
-struct SharedStore<S>(Arc<Mutex<S>>);
+/// A RAM disk that outlives the VFS task: a restarted VFS mounts it again and finds its data,
+/// as the VFS task does on a real disk.
+#[derive(Clone)]
+struct SharedDisk(Arc<Mutex<RamDevice>>);
 
-impl<S: Storage> Storage for SharedStore<S> {
-    fn get(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(db, key)
+impl SharedDisk {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RamDevice> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-    fn scan(
-        &mut self,
-        db: Db,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .scan(db, prefix, after, limit)
+}
+
+impl BlockDevice for SharedDisk {
+    fn geometry(&self) -> Geometry {
+        self.lock().geometry()
     }
-    fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .commit(batch)
+    fn read(&mut self, block: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        self.lock().read(block, buf)
+    }
+    fn write(&mut self, block: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        self.lock().write(block, buf)
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        self.lock().flush()
+    }
+    fn erase(&mut self, unit: u64, count: u64) -> Result<(), DeviceError> {
+        self.lock().erase(unit, count)
+    }
+}
+
+/// Mounts the store on `disk`, formatting it the first time.
+fn mount_or_format(disk: &SharedDisk) -> Result<Store<SharedDisk, SoftwareEngine>, StoreError> {
+    let mut engine = SoftwareEngine::new();
+    let keys = DbKeys {
+        kernel: engine.import_key(&[0x11; 32]).map_err(StoreError::Crypto)?,
+        userspace: engine.import_key(&[0x22; 32]).map_err(StoreError::Crypto)?,
+    };
+    match Store::mount(disk.clone(), engine, keys) {
+        Err(StoreError::NotFormatted) => {
+            let mut engine = SoftwareEngine::new();
+            let keys = DbKeys {
+                kernel: engine.import_key(&[0x11; 32]).map_err(StoreError::Crypto)?,
+                userspace: engine.import_key(&[0x22; 32]).map_err(StoreError::Crypto)?,
+            };
+            let opts = FormatOptions {
+                kernel_units: Some(256),
+                ..FormatOptions::default()
+            };
+            Store::format(disk.clone(), engine, keys, &opts)
+        }
+        other => other,
     }
 }
 
@@ -179,9 +206,16 @@ impl<S: Storage> Storage for SharedStore<S> {
 fn a_service_restart_makes_handles_stale_and_cleans_tmp() {
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
-    let store = Arc::new(Mutex::new(ram_store(64).expect("format")));
+    let disk = SharedDisk(Arc::new(Mutex::new(RamDevice::new(512, 8, 64 * 256))));
     let vfs_task = kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h: TaskHandle| {
-        let mut fs = Vfs::new(SharedStore(Arc::clone(&store)), Limits::default());
+        let store = match mount_or_format(&disk) {
+            Ok(s) => s,
+            Err(e) => {
+                h.log(LogLevel::Error, &format!("vfs: mount failed: {e:?}"));
+                return;
+            }
+        };
+        let mut fs = Vfs::new(store, Limits::default());
         if let Ok(report) = fs.boot(&KernelEnv(&h)) {
             h.log(
                 LogLevel::Info,

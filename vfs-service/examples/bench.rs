@@ -13,14 +13,12 @@ use storage_backend::block::RamDevice;
 use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
 use uuid::Uuid;
 use vfs_api::client::Client;
-use vfs_service::backend::BackendStore;
 use vfs_service::server::{KernelEnv, serve};
-use vfs_service::store::MemStore;
 use vfs_service::{Limits, Vfs};
 
 const USER: Uuid = Uuid::from_u128(0x0be0c400_0000_4000_8000_000000000001);
 
-fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
+fn ram_store(mib: u64) -> Store<RamDevice, SoftwareEngine> {
     let mut engine = SoftwareEngine::new();
     let keys = DbKeys {
         kernel: engine.import_key(&[0x11; 32]).expect("key"),
@@ -31,7 +29,7 @@ fn ram_store(mib: u64) -> BackendStore<RamDevice, SoftwareEngine> {
         ..FormatOptions::default()
     };
     let dev = RamDevice::new(512, 8, mib * 256);
-    BackendStore::new(Store::format(dev, engine, keys, &opts).expect("format"))
+    Store::format(dev, engine, keys, &opts).expect("format")
 }
 
 /// Runs `f` repeatedly for about `budget`; returns operations per second.
@@ -180,24 +178,14 @@ fn peer_figures(budget: Duration) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let in_memory = std::env::args().any(|a| a == "--memstore");
     let budget = Duration::from_millis(if quick { 200 } else { 1000 });
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
     kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h| {
-        if in_memory {
-            // `--memstore`: the VFS alone, over the in-memory store (no device, no encryption).
-            let mut fs = Vfs::new(MemStore::new(), Limits::default());
-            if fs.boot(&KernelEnv(&h)).is_ok() {
-                h.log(LogLevel::Info, "vfs: ready");
-                let _ = serve(&h, ep, &mut fs);
-            }
-        } else {
-            let mut fs = Vfs::new(ram_store(512), Limits::default());
-            if fs.boot(&KernelEnv(&h)).is_ok() {
-                h.log(LogLevel::Info, "vfs: ready");
-                let _ = serve(&h, ep, &mut fs);
-            }
+        let mut fs = Vfs::new(ram_store(512), Limits::default());
+        if fs.boot(&KernelEnv(&h)).is_ok() {
+            h.log(LogLevel::Info, "vfs: ready");
+            let _ = serve(&h, ep, &mut fs);
         }
     });
     assert!(

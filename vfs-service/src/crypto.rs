@@ -6,146 +6,39 @@
 //! `piece index (4) ‖ counter (8)`: the counter increases with every seal under one version key,
 //! so no nonce repeats under a key, even when a piece is rewritten.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use alloc::vec::Vec;
-use hkdf::Hkdf;
-use sha2::{Digest, Sha256};
+use storage_backend::{CryptoEngine, KeyHandle, Sha256Hasher};
 
 use crate::error::VfsError;
 
 /// Length of a seal's overhead: counter plus tag.
 pub const SEAL_OVERHEAD: usize = 8 + 16;
 
-/// Incremental SHA-256.
-#[derive(Clone, Default)]
-pub struct Hasher(Sha256);
+/// Incremental SHA-256: the store's software hasher, the one SHA-256 of the service (content
+/// hashes are computed while streaming, outside any engine call, so they need a plain value).
+pub use storage_backend::crypto::SoftwareHasher as Hasher;
 
-impl Hasher {
-    /// A fresh hasher.
-    pub fn new() -> Self {
-        Self(Sha256::new())
-    }
-
-    /// Feeds bytes.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    /// The digest.
-    pub fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
-    }
-}
-
-impl core::fmt::Debug for Hasher {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Hasher")
-    }
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut h = Hasher::default();
+    h.update(bytes);
+    h.finalize()
 }
 
 /// SHA-256 of the empty string.
 pub fn empty_hash() -> [u8; 32] {
-    Hasher::new().finish()
+    sha256(&[])
 }
 
-/// Per-file AES-256-GCM and HKDF-SHA256 as the VFS needs them, over key handles: a store lends
-/// its crypto engine through [`crate::store::Storage::file_crypto`] (so per-file keys live in
-/// the engine, hardware or software), and [`SoftCrypto`] is the fallback.
-pub trait FileCrypto {
-    /// Derives a key with HKDF-SHA256 from `client_key`, `salt` and `info`; returns a handle.
-    fn derive(&mut self, client_key: &[u8; 32], salt: &[u8], info: &[u8]) -> Result<u32, VfsError>;
-    /// Encrypts `buf` in place; returns the tag.
-    fn seal(
-        &mut self,
-        key: u32,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-    ) -> Result<[u8; 16], VfsError>;
-    /// Verifies and decrypts `buf` in place (`EncryptionError` on a wrong key or tampering).
-    fn open(
-        &mut self,
-        key: u32,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), VfsError>;
-    /// Forgets a derived key.
-    fn release(&mut self, key: u32);
-}
-
-/// The software [`FileCrypto`]: `hkdf`, `aes-gcm`.
-#[derive(Default)]
-pub struct SoftCrypto {
-    keys: Vec<Option<[u8; 32]>>,
-}
-
-impl SoftCrypto {
-    fn key(&self, key: u32) -> Result<&[u8; 32], VfsError> {
-        self.keys
-            .get(key as usize)
-            .and_then(Option::as_ref)
-            .ok_or(VfsError::EncryptionError)
-    }
-}
-
-impl FileCrypto for SoftCrypto {
-    fn derive(&mut self, client_key: &[u8; 32], salt: &[u8], info: &[u8]) -> Result<u32, VfsError> {
-        let hk = Hkdf::<Sha256>::new(Some(salt), client_key);
-        let mut key = [0u8; 32];
-        hk.expand(info, &mut key)
-            .map_err(|_| VfsError::EncryptionError)?;
-        let slot = match self.keys.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.keys.push(None);
-                self.keys.len() - 1
-            }
-        };
-        self.keys[slot] = Some(key);
-        Ok(slot as u32)
-    }
-
-    fn seal(
-        &mut self,
-        key: u32,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-    ) -> Result<[u8; 16], VfsError> {
-        let aead = Aes256Gcm::new(self.key(key)?.into());
-        aead.encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
-            .map(Into::into)
-            .map_err(|_| VfsError::EncryptionError)
-    }
-
-    fn open(
-        &mut self,
-        key: u32,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), VfsError> {
-        let aead = Aes256Gcm::new(self.key(key)?.into());
-        aead.decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, tag.into())
-            .map_err(|_| VfsError::EncryptionError)
-    }
-
-    fn release(&mut self, key: u32) {
-        if let Some(slot) = self.keys.get_mut(key as usize) {
-            *slot = None;
-        }
-    }
+fn engine_err(_: storage_backend::CryptoError) -> VfsError {
+    VfsError::EncryptionError
 }
 
 /// Keys derived so far, by derivation parameters: a bounded cache of engine handles, so that
 /// a handle's thousands of pieces derive their key once and the engine never fills up.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: Vec<([u8; 32], u32, u64)>,
+    entries: Vec<([u8; 32], KeyHandle, u64)>,
     tick: u64,
 }
 
@@ -153,7 +46,11 @@ pub struct KeyCache {
 const KEY_CACHE: usize = 16;
 
 impl KeyCache {
-    fn handle(&mut self, crypto: &mut dyn FileCrypto, c: &FileCipher) -> Result<u32, VfsError> {
+    fn handle<E: CryptoEngine>(
+        &mut self,
+        engine: &mut E,
+        c: &FileCipher,
+    ) -> Result<KeyHandle, VfsError> {
         self.tick += 1;
         if let Some(e) = self.entries.iter_mut().find(|e| e.0 == c.id) {
             e.2 = self.tick;
@@ -163,21 +60,42 @@ impl KeyCache {
             && let Some(oldest) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].2)
         {
             let (_, h, _) = self.entries.swap_remove(oldest);
-            crypto.release(h);
+            engine.drop_key(h);
         }
         let mut info = Vec::with_capacity(17 + c.bound_path.len());
         info.extend_from_slice(b"zos-vfs-file-key:");
         info.extend_from_slice(c.bound_path.as_bytes());
-        let h = crypto.derive(&c.client_key, &c.salt, &info)?;
+        // The client key enters the engine only to derive the version key, and leaves at once.
+        let parent = engine.import_key(&c.client_key).map_err(engine_err)?;
+        let derived = engine.derive_key(parent, &c.salt, &info);
+        engine.drop_key(parent);
+        let h = derived.map_err(engine_err)?;
         self.entries.push((c.id, h, self.tick));
         Ok(h)
+    }
+
+    /// Drops every cached key from `engine` (the engine wipes their bytes).
+    pub fn release_all<E: CryptoEngine>(&mut self, engine: &mut E) {
+        for (_, h, _) in self.entries.drain(..) {
+            engine.drop_key(h);
+        }
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
 /// A crypto engine and the cache of keys derived in it, for one operation.
-pub struct CryptoCx<'a> {
-    /// The engine.
-    pub crypto: &'a mut dyn FileCrypto,
+pub struct CryptoCx<'a, E: CryptoEngine> {
+    /// The engine (the store's).
+    pub engine: &'a mut E,
     /// Its derived keys.
     pub cache: &'a mut KeyCache,
 }
@@ -201,7 +119,7 @@ impl core::fmt::Debug for FileCipher {
 impl FileCipher {
     /// The cipher of a version: key = HKDF-SHA256(client key, salt, "zos-vfs-file-key:" ‖ path).
     pub fn derive(client_key: &[u8; 32], salt: &[u8; 16], bound_path: &str) -> Self {
-        let mut h = Hasher::new();
+        let mut h = Hasher::default();
         h.update(client_key);
         h.update(salt);
         h.update(bound_path.as_bytes());
@@ -209,7 +127,7 @@ impl FileCipher {
             client_key: *client_key,
             salt: *salt,
             bound_path: bound_path.into(),
-            id: h.finish(),
+            id: h.finalize(),
         }
     }
 
@@ -221,13 +139,19 @@ impl FileCipher {
     }
 
     /// The key-check tag: GCM over the empty message with a nonce no piece uses.
-    pub fn check(&self, cx: &mut CryptoCx<'_>) -> Result<[u8; 16], VfsError> {
-        let key = cx.cache.handle(cx.crypto, self)?;
-        cx.crypto.seal(key, &[0xFF; 12], b"check", &mut [])
+    pub fn check<E: CryptoEngine>(&self, cx: &mut CryptoCx<'_, E>) -> Result<[u8; 16], VfsError> {
+        let key = cx.cache.handle(cx.engine, self)?;
+        cx.engine
+            .seal(key, &[0xFF; 12], b"check", &mut [])
+            .map_err(engine_err)
     }
 
     /// Whether `check` matches this key (constant time).
-    pub fn verify_check(&self, cx: &mut CryptoCx<'_>, check: &[u8; 16]) -> Result<bool, VfsError> {
+    pub fn verify_check<E: CryptoEngine>(
+        &self,
+        cx: &mut CryptoCx<'_, E>,
+        check: &[u8; 16],
+    ) -> Result<bool, VfsError> {
         let mine = self.check(cx)?;
         Ok(mine
             .iter()
@@ -237,28 +161,29 @@ impl FileCipher {
     }
 
     /// Seals piece `index` with `counter` into its stored form.
-    pub fn seal(
+    pub fn seal<E: CryptoEngine>(
         &self,
-        cx: &mut CryptoCx<'_>,
+        cx: &mut CryptoCx<'_, E>,
         index: u32,
         counter: u64,
         plain: &[u8],
     ) -> Result<Vec<u8>, VfsError> {
-        let key = cx.cache.handle(cx.crypto, self)?;
+        let key = cx.cache.handle(cx.engine, self)?;
         let mut out = Vec::with_capacity(plain.len() + SEAL_OVERHEAD);
         out.extend_from_slice(&counter.to_be_bytes());
         out.extend_from_slice(plain);
         let tag = cx
-            .crypto
-            .seal(key, &Self::nonce(index, counter), &[], &mut out[8..])?;
+            .engine
+            .seal(key, &Self::nonce(index, counter), &[], &mut out[8..])
+            .map_err(engine_err)?;
         out.extend_from_slice(&tag);
         Ok(out)
     }
 
     /// Opens the stored form of piece `index`.
-    pub fn open(
+    pub fn open<E: CryptoEngine>(
         &self,
-        cx: &mut CryptoCx<'_>,
+        cx: &mut CryptoCx<'_, E>,
         index: u32,
         stored: &[u8],
     ) -> Result<Vec<u8>, VfsError> {
@@ -269,10 +194,11 @@ impl FileCipher {
         let (body, tag) = rest.split_at(rest.len() - 16);
         let counter = crate::inode::be_u64(head).ok_or(VfsError::IntegrityError)?;
         let tag: [u8; 16] = tag.try_into().map_err(|_| VfsError::IntegrityError)?;
-        let key = cx.cache.handle(cx.crypto, self)?;
+        let key = cx.cache.handle(cx.engine, self)?;
         let mut plain = body.to_vec();
-        cx.crypto
-            .open(key, &Self::nonce(index, counter), &[], &mut plain, &tag)?;
+        cx.engine
+            .open(key, &Self::nonce(index, counter), &[], &mut plain, &tag)
+            .map_err(engine_err)?;
         Ok(plain)
     }
 }
@@ -280,13 +206,14 @@ impl FileCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use storage_backend::SoftwareEngine;
 
     #[test]
     fn seal_open_and_wrong_keys() {
-        let mut soft = SoftCrypto::default();
+        let mut engine = SoftwareEngine::new();
         let mut cache = KeyCache::default();
         let mut cx = CryptoCx {
-            crypto: &mut soft,
+            engine: &mut engine,
             cache: &mut cache,
         };
         let a = FileCipher::derive(&[1; 32], &[2; 16], "/home/u/f");
@@ -302,18 +229,35 @@ mod tests {
     }
 
     #[test]
-    fn the_key_cache_stays_bounded() {
-        let mut soft = SoftCrypto::default();
+    fn the_key_cache_stays_bounded_and_releases_its_keys() {
+        let mut engine = SoftwareEngine::new();
         let mut cache = KeyCache::default();
+        let mut last = None;
         for i in 0..100u8 {
             let mut cx = CryptoCx {
-                crypto: &mut soft,
+                engine: &mut engine,
                 cache: &mut cache,
             };
             let c = FileCipher::derive(&[i; 32], &[0; 16], "/x");
             let s = c.seal(&mut cx, 0, 1, b"x").unwrap();
             assert_eq!(c.open(&mut cx, 0, &s).unwrap(), b"x");
+            last = cache.entries.last().map(|e| e.1);
         }
-        assert!(soft.keys.iter().filter(|k| k.is_some()).count() <= KEY_CACHE);
+        assert!(cache.len() <= KEY_CACHE);
+        cache.release_all(&mut engine);
+        assert!(cache.is_empty());
+        // A released key no longer names anything in the engine.
+        let h = last.unwrap();
+        let mut buf = [0u8; 1];
+        assert!(engine.seal(h, &[0; 12], &[], &mut buf).is_err());
+    }
+
+    #[test]
+    fn one_sha256() {
+        assert_eq!(
+            empty_hash()[..4],
+            [0xe3, 0xb0, 0xc4, 0x42],
+            "SHA-256 of the empty string"
+        );
     }
 }

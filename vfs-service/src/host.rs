@@ -8,9 +8,10 @@ use alloc::format;
 use kernel_abi::{EndpointId, Kernel, LogLevel};
 use kernel_host::{HostKernel, TaskHandle, TaskSpec};
 use storage_backend::block::RamDevice;
-use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store, StoreError};
+use storage_backend::{
+    CryptoEngine, DbKeys, FormatOptions, Limits as DbLimits, SoftwareEngine, Store, StoreError,
+};
 
-use crate::backend::BackendStore;
 use crate::server::{KernelEnv, register, serve};
 use crate::{Limits, Vfs};
 
@@ -21,7 +22,17 @@ pub const READY: &str = "vfs: ready";
 /// a 1 MiB kernel database, fixed test keys).
 ///
 /// Errors: the store's, when `mib` is too small to format.
-pub fn ram_store(mib: u64) -> Result<BackendStore<RamDevice, SoftwareEngine>, StoreError> {
+pub fn ram_store(mib: u64) -> Result<Store<RamDevice, SoftwareEngine>, StoreError> {
+    ram_store_with(mib, DbLimits::UNLIMITED)
+}
+
+/// As [`ram_store`], with resource limits on the userspace database.
+///
+/// Errors: the store's, when `mib` is too small to format.
+pub fn ram_store_with(
+    mib: u64,
+    userspace_limits: DbLimits,
+) -> Result<Store<RamDevice, SoftwareEngine>, StoreError> {
     let mut engine = SoftwareEngine::new();
     let keys = DbKeys {
         kernel: engine.import_key(&[0x11; 32]).map_err(StoreError::Crypto)?,
@@ -30,11 +41,10 @@ pub fn ram_store(mib: u64) -> Result<BackendStore<RamDevice, SoftwareEngine>, St
     let device = RamDevice::new(512, 8, mib * 256);
     let opts = FormatOptions {
         kernel_units: Some(256),
+        userspace_limits,
         ..FormatOptions::default()
     };
-    Ok(BackendStore::new(Store::format(
-        device, engine, keys, &opts,
-    )?))
+    Store::format(device, engine, keys, &opts)
 }
 
 /// Spawns a VFS task serving `endpoint` on a new `mib` MiB RAM store; it logs [`READY`] once it

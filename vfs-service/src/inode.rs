@@ -11,6 +11,10 @@
 //! | `S` content id (8) | empty: content being staged by an open handle |
 //! | `Q` user (16) | quota limit (8) |
 //! | `Mnext` | next free inode / content id (8) |
+//! | `Mschema` | schema version of this layout (4) |
+//!
+//! `FORMAT.md` in this crate specifies every record byte by byte. The layout is versioned
+//! ([`SCHEMA_VERSION`]); a VFS refuses a filesystem whose version it does not know.
 //!
 //! Directory entries are keyed by (parent inode id, name) and inodes by id, so renaming a
 //! directory rewrites two entries and a few inodes whatever its subtree holds.
@@ -21,6 +25,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::permission::FilePermissions;
+
+/// The version of the on-store schema this code reads and writes (`keys::SCHEMA`). Raised on
+/// any incompatible change of a key or record; FORMAT.md describes version 1.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// The root directory's inode id.
 pub const ROOT_ID: u64 = 1;
@@ -203,6 +211,8 @@ pub mod keys {
 
     /// Key of the id counter.
     pub const NEXT_ID: &[u8] = b"Mnext";
+    /// Userspace database: key of the schema version (u32, big-endian).
+    pub const SCHEMA: &[u8] = b"Mschema";
 
     /// Kernel database: boot count.
     pub const BOOT_COUNT: &[u8] = b"sys/boot_count";
@@ -242,4 +252,81 @@ pub fn be_u64(bytes: &[u8]) -> Option<u64> {
 /// Reads a big-endian u32 from a stored value.
 pub fn be_u32(bytes: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inode of FORMAT.md's worked example.
+    fn example() -> Inode {
+        Inode {
+            id: 300,
+            parent: 1,
+            name: String::from("a"),
+            kind: Kind::File { content: 5 },
+            owner: None,
+            perms: 0x0b,
+            created_ns: 1,
+            modified_ns: 2,
+            accessed_ns: 3,
+            size: 4,
+            enc: None,
+            sha256: [0xAA; 32],
+        }
+    }
+
+    /// FORMAT.md's worked examples, byte for byte: a second reader can rely on them.
+    #[test]
+    fn records_encode_as_format_md_says() {
+        let mut expect = alloc::vec![
+            0xac, 0x02, 0x01, 0x01, b'a', 0x00, 0x05, 0x00, 0x0b, 0x01, 0x02, 0x03, 0x04, 0x00,
+        ];
+        expect.extend_from_slice(&[0xAA; 32]);
+        let bytes = postcard::to_allocvec(&example()).unwrap();
+        assert_eq!(bytes, expect);
+        assert_eq!(postcard::from_bytes::<Inode>(&bytes).unwrap(), example());
+
+        let mut e = example();
+        e.owner = Some(Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10));
+        e.kind = Kind::Dir {
+            tree_bytes: 200,
+            tree_entries: 2,
+        };
+        e.enc = Some(EncInfo {
+            salt: [0x11; 16],
+            bound_path: String::from("/x"),
+            check: [0x22; 16],
+        });
+        let mut expect = alloc::vec![
+            0xac, 0x02, 0x01, 0x01, b'a', 0x01, 0xc8, 0x01, 0x02, 0x01, 0x10
+        ];
+        expect.extend(1u8..=16);
+        expect.extend_from_slice(&[0x0b, 0x01, 0x02, 0x03, 0x04, 0x01]);
+        expect.extend_from_slice(&[0x11; 16]);
+        expect.extend_from_slice(&[0x02, b'/', b'x']);
+        expect.extend_from_slice(&[0x22; 16]);
+        expect.extend_from_slice(&[0xAA; 32]);
+        assert_eq!(postcard::to_allocvec(&e).unwrap(), expect);
+
+        e.kind = Kind::Symlink {
+            target: String::from("b"),
+        };
+        let bytes = postcard::to_allocvec(&e).unwrap();
+        assert_eq!(bytes[5..8], [0x02, 0x01, b'b']);
+    }
+
+    #[test]
+    fn keys_are_as_format_md_says() {
+        assert_eq!(keys::inode(1), b"I\0\0\0\0\0\0\0\x01");
+        assert_eq!(keys::dirent(1, "tmp"), b"D\0\0\0\0\0\0\0\x01tmp");
+        assert_eq!(keys::piece(7, 2), b"C\0\0\0\0\0\0\0\x07\0\0\0\x02");
+        assert_eq!(keys::garbage(7), b"G\0\0\0\0\0\0\0\x07");
+        assert_eq!(keys::staging(7), b"S\0\0\0\0\0\0\0\x07");
+        let u = Uuid::from_u128(1);
+        assert_eq!(keys::quota(&u)[0], b'Q');
+        assert_eq!(keys::quota(&u).len(), 17);
+        assert_eq!(keys::audit(3), b"audit/e/\0\0\0\0\0\0\0\x03");
+        assert_eq!(keys::user(&u).len(), 6 + 16);
+    }
 }

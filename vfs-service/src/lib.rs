@@ -3,8 +3,10 @@
 //! limits, errors) and the client live in the `vfs-api` crate; [`protocol`] and [`error`] are
 //! its modules, re-exported.
 //!
-//! Layers, bottom up: [`store`] (the narrow storage contract, with an in-memory store and the
-//! adapter to `storage-backend`), [`inode`] (records and the on-store key schema), [`path`] and
+//! The VFS sits directly on `storage-backend`: [`Vfs`] holds a [`storage_backend::Store`] and is
+//! generic over its block device and crypto engine; every write goes through [`Vfs::tx`].
+//!
+//! Layers, bottom up: [`inode`] (records and the on-store key schema), [`path`] and
 //! [`permission`] (pure checks), [`handles`] (the streaming API's handle table, a leaf),
 //! [`vfs`] (the state, transactions, resolution, accounting) and [`ops`] (the operations),
 //! [`server`] (receive → decode → check → act → reply, through the table's
@@ -15,7 +17,6 @@
 
 extern crate alloc;
 
-pub mod backend;
 pub mod crypto;
 pub mod handles;
 #[cfg(feature = "host")]
@@ -26,7 +27,6 @@ pub mod ops;
 pub mod path;
 pub mod permission;
 pub mod server;
-pub mod store;
 pub mod vfs;
 
 pub use vfs::{Ctx, Env, Limits, Vfs};

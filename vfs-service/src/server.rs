@@ -18,8 +18,8 @@ use crate::protocol::limits::{
 };
 use crate::protocol::messages::*;
 use crate::protocol::{Handler, handle, tags};
-use crate::store::Storage;
 use crate::vfs::{Ctx, Env, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine};
 
 pub use vfs_api::SERVICE_NAME;
 
@@ -64,8 +64,8 @@ fn hello() -> HelloResponse {
 }
 
 /// Handles one request from `caller`; returns the reply's tag and payload.
-pub fn dispatch<S: Storage>(
-    vfs: &mut Vfs<S>,
+pub fn dispatch<D: BlockDevice, E: CryptoEngine>(
+    vfs: &mut Vfs<D, E>,
     env: &dyn Env,
     caller: Credentials,
     tag: u32,
@@ -82,12 +82,12 @@ pub fn dispatch<S: Storage>(
 
 /// One request's view of the service: the VFS and the caller. Implements the request table's
 /// [`Handler`], one method per request.
-struct Session<'v, 'c, S> {
-    vfs: &'v mut Vfs<S>,
+struct Session<'v, 'c, D: BlockDevice, E: CryptoEngine> {
+    vfs: &'v mut Vfs<D, E>,
     ctx: &'c Ctx<'c>,
 }
 
-impl<S: Storage> Handler for Session<'_, '_, S> {
+impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
     fn mkdir(&mut self, r: MkdirRequest) -> Result<(), VfsError> {
         self.vfs
             .mkdir(self.ctx, &r.path, r.recursive, r.permissions)
@@ -185,10 +185,10 @@ impl<S: Storage> Handler for Session<'_, '_, S> {
 }
 
 /// Serves `endpoint` forever (returns only if receiving fails for good).
-pub fn serve<K: Kernel, S: Storage>(
+pub fn serve<K: Kernel, D: BlockDevice, E: CryptoEngine>(
     kernel: &K,
     endpoint: EndpointId,
-    vfs: &mut Vfs<S>,
+    vfs: &mut Vfs<D, E>,
 ) -> Result<(), Errno> {
     let env = KernelEnv(kernel);
     let mut buf = vec![0u8; MAX_PAYLOAD];

@@ -13,7 +13,7 @@ use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, allowed};
 use crate::protocol::limits::{DEFAULT_QUOTA, SYMLINK_DEPTH};
-use crate::store::{Batch, Db, Storage, StoreError};
+use storage_backend::{BlockDevice, CryptoEngine, Db, Store, StoreError};
 
 /// Time and entropy, from the kernel.
 pub trait Env {
@@ -79,22 +79,49 @@ pub struct Found {
     pub inode: Inode,
 }
 
-/// Changes in the making: a batch plus the inodes it modifies.
+/// Changes in the making: staged puts and deletes on both databases, plus the inodes they
+/// modify. Built by the closure given to [`Vfs::tx`] and committed by it; dropped unapplied when
+/// the closure fails. Later changes to a key win.
 #[derive(Default)]
-pub(crate) struct Tx {
-    pub batch: Batch,
-    pub inodes: BTreeMap<u64, Inode>,
+pub struct Tx {
+    writes: BTreeMap<(Db, Vec<u8>), Option<Vec<u8>>>,
+    pub(crate) inodes: BTreeMap<u64, Inode>,
 }
 
 impl Tx {
-    pub fn put_inode(&mut self, inode: Inode) {
+    /// Stages a put.
+    pub fn put(&mut self, db: Db, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert((db, key), Some(value));
+    }
+
+    /// Stages a delete.
+    pub fn delete(&mut self, db: Db, key: Vec<u8>) {
+        self.writes.insert((db, key), None);
+    }
+
+    /// The staged value of a key: `Some(None)` if deleted, `None` if untouched.
+    pub fn pending(&self, db: Db, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.writes.get(&(db, key.to_vec())).map(|v| v.as_deref())
+    }
+
+    /// Number of staged key changes (inodes not counted).
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.inodes.is_empty()
+    }
+
+    pub(crate) fn put_inode(&mut self, inode: Inode) {
         self.inodes.insert(inode.id, inode);
     }
 
     /// Marks pieces `from..` of `content` for collection ([`crate::ops::gc`] deletes them
     /// between requests).
-    pub fn discard(&mut self, content: u64, from: u32) {
-        self.batch.put(
+    pub(crate) fn discard(&mut self, content: u64, from: u32) {
+        self.put(
             Db::Userspace,
             keys::garbage(content),
             from.to_be_bytes().to_vec(),
@@ -102,9 +129,9 @@ impl Tx {
     }
 }
 
-/// The VFS service state over a store `S`.
-pub struct Vfs<S> {
-    pub(crate) store: S,
+/// The VFS service state over a `storage-backend` [`Store`] on device `D` with engine `E`.
+pub struct Vfs<D: BlockDevice, E: CryptoEngine> {
+    pub(crate) store: Store<D, E>,
     pub(crate) handles: HandleTable,
     /// Content ids that open handles still read: not collected while pinned.
     pub(crate) pins: BTreeMap<u64, u32>,
@@ -112,23 +139,32 @@ pub struct Vfs<S> {
     pub(crate) home_id: u64,
     pub(crate) boot_count: u64,
     next_id: u64,
-    soft: crate::crypto::SoftCrypto,
     keys: crate::crypto::KeyCache,
     /// Counts commits through [`Vfs::commit`]: accounting read at one value is still exact.
     pub(crate) generation: u64,
 }
 
-pub(crate) fn store_err(e: StoreError) -> VfsError {
+/// The client-facing error for a store error. Integrity failures, a full medium, a halted
+/// database and exceeded limits stay distinct; device and other failures are `StorageError`.
+pub fn store_err(e: StoreError) -> VfsError {
     match e {
-        StoreError::LimitExceeded => VfsError::ResourceLimitExceeded,
-        StoreError::Integrity => VfsError::IntegrityError,
-        StoreError::Io => VfsError::StorageError,
+        StoreError::ResourceLimitExceeded(_) => VfsError::ResourceLimitExceeded,
+        StoreError::NoSpace => VfsError::NoSpace,
+        StoreError::Integrity(_) => VfsError::IntegrityError,
+        StoreError::Halted => VfsError::Halted,
+        StoreError::InvalidArgument => VfsError::InvalidArgument,
+        StoreError::Device(_)
+        | StoreError::Crypto(_)
+        | StoreError::NotFormatted
+        | StoreError::BadGeometry
+        | StoreError::Unavailable(_)
+        | StoreError::TxnPoisoned => VfsError::StorageError,
     }
 }
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// A VFS over `store`; call [`Vfs::boot`] before serving.
-    pub fn new(store: S, limits: Limits) -> Self {
+    pub fn new(store: Store<D, E>, limits: Limits) -> Self {
         Self {
             store,
             handles: HandleTable::new(0),
@@ -137,31 +173,28 @@ impl<S: Storage> Vfs<S> {
             home_id: 0,
             boot_count: 0,
             next_id: 0,
-            soft: crate::crypto::SoftCrypto::default(),
             keys: crate::crypto::KeyCache::default(),
             generation: 0,
         }
     }
 
-    /// The crypto engine for per-file keys (the store's, else software) and its key cache.
-    pub(crate) fn cx(&mut self) -> crate::crypto::CryptoCx<'_> {
-        let crypto: &mut dyn crate::crypto::FileCrypto = match self.store.file_crypto() {
-            Some(c) => c,
-            None => &mut self.soft,
-        };
+    /// The store's crypto engine, for per-file keys, and the cache of keys derived in it.
+    pub(crate) fn cx(&mut self) -> crate::crypto::CryptoCx<'_, E> {
         crate::crypto::CryptoCx {
-            crypto,
+            engine: self.store.engine_mut(),
             cache: &mut self.keys,
         }
     }
 
-    /// The store, e.g. to inspect it in tests.
-    pub fn store_mut(&mut self) -> &mut S {
+    /// The store, e.g. to inspect, sync or check it.
+    pub fn store_mut(&mut self) -> &mut Store<D, E> {
         &mut self.store
     }
 
-    /// Consumes the VFS and returns its store (a "reboot" in tests).
-    pub fn into_store(self) -> S {
+    /// Consumes the VFS and returns its store (a "reboot" in tests). Derived file keys are
+    /// dropped from the engine first.
+    pub fn into_store(mut self) -> Store<D, E> {
+        self.keys.release_all(self.store.engine_mut());
         self.store
     }
 
@@ -187,7 +220,7 @@ impl<S: Storage> Vfs<S> {
     pub(crate) fn alloc_id(&mut self, tx: &mut Tx) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        tx.batch.put(
+        tx.put(
             Db::Userspace,
             keys::NEXT_ID.to_vec(),
             self.next_id.to_be_bytes().to_vec(),
@@ -218,17 +251,54 @@ impl<S: Storage> Vfs<S> {
         }
     }
 
-    /// Commits `tx` atomically.
-    pub(crate) fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
+    /// The one write path: runs `f` with a fresh transaction and commits what it staged.
+    /// Every operation writes through it; work too large for one transaction (streamed
+    /// pieces, copies, garbage collection) runs as a sequence of bounded `tx` calls into
+    /// objects no inode references yet, so a crash between them changes nothing visible.
+    ///
+    /// If `f` fails, nothing is written and its error is returned. Otherwise the staged
+    /// changes are committed, one store transaction per database, **kernel database first,
+    /// then userspace**; each is atomic and durable. A transaction that touches only one
+    /// database (almost all of them) is therefore atomic. One that touches both (an
+    /// administrative change and its audit entry) is atomic per database only: a crash between
+    /// the two commits leaves the kernel part (an audit entry, the boot count) without the
+    /// userspace part, never the reverse. PROTOCOL.md, "Crash consistency", says the same.
+    pub fn tx<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Tx) -> Result<R, VfsError>,
+    ) -> Result<R, VfsError> {
+        let mut tx = Tx::default();
+        let out = f(self, &mut tx)?;
+        self.commit(tx)?;
+        Ok(out)
+    }
+
+    /// The commit behind [`Vfs::tx`], and the only code that writes to the store: the staged
+    /// inodes are encoded, then one store transaction per database, kernel first.
+    fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
         for (id, inode) in core::mem::take(&mut tx.inodes) {
             let bytes = postcard::to_allocvec(&inode).map_err(|_| VfsError::StorageError)?;
-            tx.batch.put(Db::Userspace, keys::inode(id), bytes);
+            tx.put(Db::Userspace, keys::inode(id), bytes);
         }
-        if tx.batch.is_empty() {
+        if tx.writes.is_empty() {
             return Ok(());
         }
         self.generation += 1;
-        self.store.commit(tx.batch).map_err(store_err)
+        for db in [Db::Kernel, Db::Userspace] {
+            let mut changes = tx.writes.iter().filter(|((d, _), _)| *d == db).peekable();
+            if changes.peek().is_none() {
+                continue;
+            }
+            let mut txn = self.store.begin(db).map_err(store_err)?;
+            for ((_, key), value) in changes {
+                match value {
+                    Some(v) => txn.put(key, v).map_err(store_err)?,
+                    None => txn.delete(key).map_err(store_err)?,
+                }
+            }
+            txn.commit().map_err(store_err)?;
+        }
+        Ok(())
     }
 
     // ---- resolution ---------------------------------------------------------------------
@@ -485,7 +555,7 @@ impl<S: Storage> Vfs<S> {
         let mut dir = self.tx_inode(tx, parent)?;
         dir.modified_ns = ctx.env.now_ns();
         tx.put_inode(dir);
-        tx.batch.put(
+        tx.put(
             Db::Userspace,
             keys::dirent(parent, &inode.name),
             inode.id.to_be_bytes().to_vec(),
@@ -512,10 +582,9 @@ impl<S: Storage> Vfs<S> {
         let mut dir = self.tx_inode(tx, inode.parent)?;
         dir.modified_ns = ctx.env.now_ns();
         tx.put_inode(dir);
-        tx.batch
-            .delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
+        tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
         tx.inodes.remove(&inode.id);
-        tx.batch.delete(Db::Userspace, keys::inode(inode.id));
+        tx.delete(Db::Userspace, keys::inode(inode.id));
         if let Kind::File { content } = inode.kind
             && content != 0
         {

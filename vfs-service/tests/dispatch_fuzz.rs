@@ -2,6 +2,8 @@
 //! every tag by several callers: it must answer every one (protocol error or response) and
 //! never panic, and keep serving well-formed requests afterwards.
 
+mod common;
+
 use std::cell::Cell;
 
 use kernel_abi::{Credentials, ProcessClass, TaskId};
@@ -10,7 +12,6 @@ use vfs_service::protocol::codec::{Request, encode_request};
 use vfs_service::protocol::messages::*;
 use vfs_service::protocol::tags;
 use vfs_service::server::dispatch;
-use vfs_service::store::MemStore;
 use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
 
 struct TestEnv(Cell<u64>);
@@ -122,7 +123,7 @@ fn seeds() -> Vec<Request> {
 #[test]
 fn dispatch_answers_everything_and_never_panics() {
     let env = TestEnv(Cell::new(1));
-    let mut vfs = Vfs::new(MemStore::new(), Limits::default());
+    let mut vfs = Vfs::new(common::ram_store(32), Limits::default());
     vfs.boot(&env).unwrap();
     let sys = creds(1, ProcessClass::System, None);
     vfs.create_home(

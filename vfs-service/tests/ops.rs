@@ -1,13 +1,16 @@
-//! The filesystem core driven directly (no IPC) over the in-memory store.
+//! The filesystem core driven directly (no IPC) over a `storage-backend` store on a RAM device.
 
 mod common;
 
 use std::cell::Cell;
 
+use common::{RamVfs, ram_store, ram_store_with};
 use kernel_abi::{Credentials, ProcessClass, TaskId};
 use uuid::Uuid;
 use vfs_service::protocol::messages::{FileKind, OpenFlags, SeekFrom};
-use vfs_service::store::{MemStore, Storage};
+
+/// Size of each test's RAM store.
+const STORE_MIB: u64 = 32;
 use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
 
 struct TestEnv {
@@ -56,8 +59,8 @@ fn creds(index: u16, class: ProcessClass, user: Option<Uuid>) -> Credentials {
     }
 }
 
-fn setup(env: &TestEnv) -> Vfs<MemStore> {
-    let mut vfs = Vfs::new(MemStore::new(), Limits::default());
+fn setup(env: &TestEnv) -> RamVfs {
+    let mut vfs = Vfs::new(ram_store(STORE_MIB), Limits::default());
     let report = vfs.boot(env).unwrap();
     assert!(report.first_boot);
     let sys = Ctx {
@@ -318,12 +321,12 @@ fn streaming_large_files_and_rewrites() {
     while vfs.collect_garbage(1000).unwrap() {}
     let pieces = vfs
         .store_mut()
-        .scan(vfs_service::store::Db::Userspace, b"C", None, 100_000)
+        .scan(storage_backend::Db::Userspace, b"C", None, 100_000)
         .unwrap();
     assert!(pieces.len() < 10, "{} pieces left", pieces.len());
     let staging = vfs
         .store_mut()
-        .scan(vfs_service::store::Db::Userspace, b"S", None, 100)
+        .scan(storage_backend::Db::Userspace, b"S", None, 100)
         .unwrap();
     assert!(staging.is_empty());
 }
@@ -514,7 +517,7 @@ fn resource_limits_refuse_and_change_nothing() {
         max_bytes: 10_000,
         max_file_size: 6_000,
     };
-    let mut vfs = Vfs::new(MemStore::new(), limits);
+    let mut vfs = Vfs::new(ram_store(STORE_MIB), limits);
     vfs.boot(&env).unwrap();
     let sys = Ctx {
         caller: creds(1, ProcessClass::System, None),
@@ -542,8 +545,13 @@ fn resource_limits_refuse_and_change_nothing() {
     };
     assert_eq!(err, VfsError::ResourceLimitExceeded);
     // The store's own limit maps to the same error.
-    let mut store = MemStore::new();
-    store.max_objects = Some(200);
+    let store = ram_store_with(
+        STORE_MIB,
+        storage_backend::Limits {
+            max_objects: 200,
+            max_bytes: u64::MAX,
+        },
+    );
     let mut vfs = Vfs::new(store, Limits::default());
     vfs.boot(&env).unwrap();
     let err = loop {
@@ -711,7 +719,7 @@ fn random_run(seed: u64) {
         caller: callers[0],
         env: &env,
     };
-    fn recount(vfs: &mut Vfs<MemStore>, ctx: &Ctx<'_>, dir: &str) -> (u64, u64) {
+    fn recount(vfs: &mut RamVfs, ctx: &Ctx<'_>, dir: &str) -> (u64, u64) {
         // Random chmods may have taken the system's read bit away: give it back first.
         let mut perms = vfs.stat(ctx, dir, false).unwrap().permissions;
         perms.system_read = true;
@@ -746,7 +754,7 @@ fn random_run(seed: u64) {
 
 #[test]
 fn corrupted_content_is_never_returned_whole() {
-    use vfs_service::store::{Batch, Db};
+    use storage_backend::Db;
     let env = TestEnv::new();
     let mut vfs = setup(&env);
     let a = Ctx {
@@ -771,14 +779,14 @@ fn corrupted_content_is_never_returned_whole() {
         .store_mut()
         .scan(Db::Userspace, b"C", None, 1000)
         .unwrap();
-    let mut batch = Batch::new();
+    let mut batch = vfs.store_mut().begin(Db::Userspace).unwrap();
     for (k, mut v) in pieces {
         if k.ends_with(&0u32.to_be_bytes()) && !v.is_empty() {
             v[0] ^= 0xff;
-            batch.put(Db::Userspace, k, v);
+            batch.put(&k, &v).unwrap();
         }
     }
-    vfs.store_mut().commit(batch).unwrap();
+    batch.commit().unwrap();
     assert_eq!(
         vfs.read_file(&a, &small, 0, None, None).unwrap_err(),
         VfsError::IntegrityError

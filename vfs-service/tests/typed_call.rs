@@ -2,6 +2,8 @@
 //! compiler checks here for every request and which a real server on the host backend answers
 //! for several. Also: the client's own SHA-256 agrees with the server's.
 
+mod common;
+
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
@@ -12,7 +14,6 @@ use vfs_api::protocol::limits::{MAX_IO, PROTOCOL_VERSION};
 use vfs_api::protocol::messages::*;
 use vfs_api::protocol::{Message, req};
 use vfs_service::server::{KernelEnv, serve};
-use vfs_service::store::MemStore;
 use vfs_service::{Limits, Vfs, VfsError};
 
 /// `T: Is<U>` holds only for `T = U`.
@@ -144,7 +145,7 @@ fn call_returns_the_response_of_the_table_from_a_real_server() {
     let kernel = HostKernel::new();
     let ep = kernel.endpoint("vfs", 16);
     kernel.spawn(TaskSpec::new("vfs").serves(ep), move |h| {
-        let mut fs = Vfs::new(MemStore::new(), Limits::default());
+        let mut fs = Vfs::new(common::ram_store(32), Limits::default());
         if fs.boot(&KernelEnv(&h)).is_ok() {
             h.log(LogLevel::Info, "vfs: ready");
             let _ = serve(&h, ep, &mut fs);
@@ -175,8 +176,11 @@ fn call_returns_the_response_of_the_table_from_a_real_server() {
 fn the_client_hash_is_the_server_hash() {
     let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 + 7) as u8).collect();
     for len in [0, 1, 55, 56, 64, 3968, 10_000] {
-        let mut h = vfs_service::crypto::Hasher::new();
-        h.update(&data[..len]);
-        assert_eq!(h.finish(), vfs_api::sha256::digest(&data[..len]));
+        let mut h = vfs_service::crypto::Hasher::default();
+        storage_backend::Sha256Hasher::update(&mut h, &data[..len]);
+        assert_eq!(
+            storage_backend::Sha256Hasher::finalize(h),
+            vfs_api::sha256::digest(&data[..len])
+        );
     }
 }

@@ -21,7 +21,6 @@ mod task {
     use kernel_abi::kernel::served_endpoint;
     use kernel_abi::{ExitStatus, Kernel, TaskId, device::Device, klog};
     use storage_backend::{BlockDevice, CryptoEngine, StoreError};
-    use vfs_service::backend::BackendStore;
     use vfs_service::image::{self, ImageIdentity, MASTER_KEY_LEN};
     use vfs_service::server::{self, KernelEnv};
     use vfs_service::{Limits, Vfs};
@@ -55,6 +54,8 @@ mod task {
     const EXIT_SETUP: ExitStatus = ExitStatus(2);
     const EXIT_WRONG_KEY: ExitStatus = ExitStatus(3);
     const EXIT_SELF_TEST: ExitStatus = ExitStatus(4);
+    /// The filesystem's schema version is not one this VFS knows (a newer release wrote it).
+    const EXIT_SCHEMA: ExitStatus = ExitStatus(5);
 
     static POOL: DmaPool = DmaPool::new();
     struct Pool;
@@ -346,9 +347,23 @@ mod task {
         store.engine_mut().forget_raw(master);
         store.engine_mut().forget_all_raw();
 
-        let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
+        let mut vfs = Vfs::new(store, Limits::default());
         match vfs.boot(&KernelEnv(&k)) {
             Ok(_) => klog!(&k, Info, "vfs: boot count {}", vfs.boot_count()),
+            Err(vfs_service::VfsError::UnsupportedSchema) => {
+                klog!(
+                    &k,
+                    Error,
+                    "vfs: the disk's filesystem schema is version {:?}; this VFS reads version {}",
+                    vfs.stored_schema().ok().flatten(),
+                    vfs_service::inode::SCHEMA_VERSION
+                );
+                return fail(
+                    &k,
+                    "vfs: the disk image was written by a newer file system (unknown schema version); not serving",
+                    EXIT_SCHEMA,
+                );
+            }
             Err(e) => {
                 klog!(&k, Error, "vfs: boot: {:?}", e);
                 return fail(&k, "vfs: the file system did not boot", EXIT_SETUP);

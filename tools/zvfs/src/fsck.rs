@@ -1,11 +1,12 @@
 //! The full check of an image: both databases record by record (chunk CRC, GCM tag, index,
-//! master hash), then the tree: every entry reachable and stat-able, every file's content read
+//! master hash), the filesystem schema version, then the tree: every entry reachable and stat-able, every file's content read
 //! back through the VFS (which checks its SHA-256), every directory's running totals equal to a
 //! recount of its subtree.
 
 use std::collections::BTreeMap;
 
 use storage_backend::{CheckReport, Db};
+use vfs_service::inode::SCHEMA_VERSION;
 use vfs_service::protocol::messages::FileKind;
 
 use crate::image::Image;
@@ -17,6 +18,9 @@ pub struct FsckReport {
     pub kernel: Option<CheckReport>,
     /// The userspace database's check.
     pub userspace: Option<CheckReport>,
+    /// The filesystem schema version recorded on the image (`None`: no record, an image made
+    /// before the record existed, read as version 1; not a problem).
+    pub schema: Option<u32>,
     /// Entries in the tree.
     pub entries: u64,
     /// Files whose content was read back and matched its hash.
@@ -47,6 +51,18 @@ pub fn fsck(image: &mut Image) -> FsckReport {
             },
             Err(e) => report.problems.push(format!("{db:?} database: {e:?}")),
         }
+    }
+    match image.schema_version() {
+        Ok(Some(v)) if v == SCHEMA_VERSION => report.schema = Some(v),
+        Ok(Some(v)) => {
+            report.schema = Some(v);
+            report.problems.push(format!(
+                "schema version {v} is not the version this tool reads ({SCHEMA_VERSION})"
+            ));
+        }
+        // An image from before the record: version 1, and its next boot writes the record.
+        Ok(None) => {}
+        Err(e) => report.problems.push(format!("schema version: {e}")),
     }
     let stats = match image.walk("/") {
         Ok(stats) => stats,

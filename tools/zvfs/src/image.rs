@@ -11,7 +11,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use storage_backend::block::FileDevice;
 use storage_backend::{CryptoEngine, Db, SoftwareEngine, StoreError};
-use vfs_service::backend::BackendStore;
 use vfs_service::image::{
     self, BLOCK_SIZE, BLOCKS_PER_ERASE_UNIT, ERASE_UNIT_BYTES, ImageIdentity,
 };
@@ -20,7 +19,7 @@ use vfs_service::protocol::messages::{OpenFlags, Stat};
 use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
 
 /// The VFS over an image file.
-pub type ImageVfs = Vfs<BackendStore<FileDevice, SoftwareEngine>>;
+pub type ImageVfs = Vfs<FileDevice, SoftwareEngine>;
 
 /// The smallest image: room for both databases.
 pub const MIN_IMAGE_BYTES: u64 = 4 << 20;
@@ -58,6 +57,14 @@ pub enum ImageError {
     Store(StoreError),
     /// The userspace database did not mount; the kernel one did.
     UserspaceUnavailable(StoreError),
+    /// The image's filesystem schema version is not one this tool knows (written by a newer
+    /// release); nothing was changed.
+    UnsupportedSchema {
+        /// The version recorded on the image.
+        found: Option<u32>,
+        /// The version this tool reads and writes.
+        supported: u32,
+    },
     /// A VFS operation on `path` failed.
     Vfs {
         /// The path operated on.
@@ -83,6 +90,11 @@ impl fmt::Display for ImageError {
             Self::UserspaceUnavailable(e) => {
                 write!(f, "the userspace database does not mount: {e:?}")
             }
+            Self::UnsupportedSchema { found, supported } => write!(
+                f,
+                "the image's filesystem schema is version {}, this tool reads version {supported}; refusing to open it",
+                found.map_or_else(|| "unreadable".to_string(), |v| v.to_string())
+            ),
             Self::Vfs { path, error } => write!(f, "{path}: {error}"),
         }
     }
@@ -183,7 +195,7 @@ impl Image {
             created_ns: env.now_ns(),
         };
         let store = image::format(device, engine, master, &identity).map_err(ImageError::Store)?;
-        let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
+        let mut vfs = Vfs::new(store, Limits::default());
         vfs.boot(&env).map_err(|error| ImageError::Vfs {
             path: "/".into(),
             error,
@@ -220,11 +232,22 @@ impl Image {
         if let Some(e) = store.mount_error(Db::Userspace) {
             return Err(ImageError::UserspaceUnavailable(e));
         }
-        let mut vfs = Vfs::new(BackendStore::new(store), Limits::default());
-        vfs.attach().map_err(|error| ImageError::Vfs {
-            path: "/".into(),
-            error,
-        })?;
+        let mut vfs = Vfs::new(store, Limits::default());
+        match vfs.attach() {
+            Ok(()) => {}
+            Err(VfsError::UnsupportedSchema) => {
+                return Err(ImageError::UnsupportedSchema {
+                    found: vfs.stored_schema().ok().flatten(),
+                    supported: vfs_service::inode::SCHEMA_VERSION,
+                });
+            }
+            Err(error) => {
+                return Err(ImageError::Vfs {
+                    path: "/".into(),
+                    error,
+                });
+            }
+        }
         Ok(Self { vfs, env: HostEnv })
     }
 
@@ -298,23 +321,28 @@ impl Image {
         Ok(out)
     }
 
+    /// The filesystem schema version recorded on the image (`None`: no record, an image made
+    /// before the record existed, read as version 1).
+    pub fn schema_version(&mut self) -> Result<Option<u32>, ImageError> {
+        self.vfs.stored_schema().map_err(|error| ImageError::Vfs {
+            path: "/".into(),
+            error,
+        })
+    }
+
     /// Checks one database record by record.
     pub fn check_database(&mut self, db: Db) -> Result<storage_backend::CheckReport, StoreError> {
-        self.vfs.store_mut().store_mut().check(db)
+        self.vfs.store_mut().check(db)
     }
 
     /// The store, for inspection (metadata, usage, master hashes).
     pub fn store(&mut self) -> &mut storage_backend::Store<FileDevice, SoftwareEngine> {
-        self.vfs.store_mut().store_mut()
+        self.vfs.store_mut()
     }
 
     /// Makes everything written durable.
     pub fn sync(&mut self) -> Result<(), ImageError> {
-        self.vfs
-            .store_mut()
-            .store_mut()
-            .sync()
-            .map_err(ImageError::Store)
+        self.vfs.store_mut().sync().map_err(ImageError::Store)
     }
 }
 

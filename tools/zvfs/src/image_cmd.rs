@@ -228,7 +228,8 @@ impl From<ImageError> for Failure {
                 ..
             }
             | ImageError::WrongKey
-            | ImageError::UserspaceUnavailable(_) => Failure::Check(e.to_string()),
+            | ImageError::UserspaceUnavailable(_)
+            | ImageError::UnsupportedSchema { .. } => Failure::Check(e.to_string()),
             ImageError::Store(_) | ImageError::Vfs { .. } => Failure::Refused(e.to_string()),
         }
     }

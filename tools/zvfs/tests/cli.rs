@@ -287,8 +287,13 @@ fn image_commands_work_end_to_end_with_scriptable_exit_codes() {
         out.contains("\"userspace\"") && out.contains("master_hash"),
         "{out}"
     );
+    assert!(out.contains("\"schema_version\":1"), "{out}");
+    let (code, out, _) = zvfs(&["info", i]);
+    assert_eq!(code, 0);
+    assert!(out.contains("filesystem schema version 1"), "{out}");
     let (code, out, err) = zvfs(&["fsck", i]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("schema version 1: supported"), "{out}");
 
     assert_eq!(zvfs(&["cat", i, "/nope"]).0, 4, "not found");
     assert_eq!(zvfs(&["rm", i, "/home/docs"]).0, 5, "a directory needs -r");

@@ -234,3 +234,36 @@ fn a_damaged_image_never_returns_different_data() {
         }
     }
 }
+
+#[test]
+fn the_schema_version_is_shown_checked_and_a_newer_one_refused() {
+    use storage_backend::Db;
+    use vfs_service::inode::{SCHEMA_VERSION, keys};
+    let dir = scratch("image_schema");
+    let path = dir.join("disk.img");
+    let mut image = Image::create(&path, 8 << 20, &KEY).expect("mkfs");
+    assert_eq!(
+        image.schema_version().expect("schema"),
+        Some(SCHEMA_VERSION)
+    );
+    let report = fsck(&mut image);
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.schema, Some(SCHEMA_VERSION));
+    // A later release rewrote the filesystem.
+    let store = image.store();
+    let mut t = store.begin(Db::Userspace).expect("begin");
+    t.put(keys::SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
+        .expect("put");
+    t.commit().expect("commit");
+    image.sync().expect("sync");
+    drop(image);
+    match Image::open(&path, &KEY) {
+        Err(e @ ImageError::UnsupportedSchema { found, supported }) => {
+            assert_eq!(found, Some(SCHEMA_VERSION + 1));
+            assert_eq!(supported, SCHEMA_VERSION);
+            let says = format!("schema is version {}", SCHEMA_VERSION + 1);
+            assert!(e.to_string().contains(&says), "{e}");
+        }
+        other => panic!("a newer schema opened: {:?}", other.err()),
+    }
+}

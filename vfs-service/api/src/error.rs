@@ -48,6 +48,15 @@ pub enum VfsError {
     TooManyHandles,
     /// A rename would move a directory into its own subtree, or move the root.
     InvalidMove,
+    /// The medium is full: the store could not write, though no limit was reached. Nothing of
+    /// the operation was written; deleting files frees room.
+    NoSpace,
+    /// A device error during a write left the store unsure of its state: it refuses writes
+    /// (reads keep working) until the service restarts and mounts it again.
+    Halted,
+    /// The filesystem's schema version on the medium is newer than (or unknown to) this
+    /// service: it was written by a later release and is not served.
+    UnsupportedSchema,
 }
 
 /// Why a request could not be decoded; sent with tag [`crate::protocol::tags::PROTOCOL_ERROR`].
@@ -84,6 +93,9 @@ impl VfsError {
             Self::InvalidArgument => "invalid argument",
             Self::TooManyHandles => "too many open handles",
             Self::InvalidMove => "cannot move a directory into itself",
+            Self::NoSpace => "no space left on the storage medium",
+            Self::Halted => "storage halted after a device error (read-only until restart)",
+            Self::UnsupportedSchema => "filesystem schema version not supported by this service",
         }
     }
 }

@@ -9,13 +9,13 @@ use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
 use crate::protocol::messages::{DirEntry, ReaddirResponse};
-use crate::store::{Db, Storage};
-use crate::vfs::{Ctx, Found, Tx, Vfs, store_err};
+use crate::vfs::{Ctx, Found, Vfs, store_err};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 /// Entries examined per readdir page at most.
 const PAGE_SCAN: usize = 64;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Creates a directory (and, with `recursive`, its missing parents).
     pub fn mkdir(
         &mut self,
@@ -57,15 +57,16 @@ impl<S: Storage> Vfs<S> {
         }
         guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
-        let mut tx = Tx::default();
-        let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, true));
-        let kind = Kind::Dir {
-            tree_bytes: 0,
-            tree_entries: 0,
-        };
-        let inode = self.new_inode(ctx, &mut tx, dir.inode.id, &name, kind, perms);
-        self.link_new(ctx, &mut tx, inode)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, true));
+            let kind = Kind::Dir {
+                tree_bytes: 0,
+                tree_entries: 0,
+            };
+            let inode = fs.new_inode(ctx, tx, dir.inode.id, &name, kind, perms);
+            fs.link_new(ctx, tx, inode)?;
+            Ok(())
+        })
     }
 
     /// Removes a directory; with `recursive`, everything below it first.
@@ -89,9 +90,10 @@ impl<S: Storage> Vfs<S> {
         if self.has_children(id)? {
             return Err(VfsError::DirectoryNotEmpty);
         }
-        let mut tx = Tx::default();
-        self.unlink_entry(ctx, &mut tx, &target)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            fs.unlink_entry(ctx, tx, &target)?;
+            Ok(())
+        })
     }
 
     fn has_children(&mut self, id: u64) -> Result<bool, VfsError> {
@@ -124,9 +126,10 @@ impl<S: Storage> Vfs<S> {
             if page.is_empty() {
                 stack.pop();
                 if top != dir.id {
-                    let mut tx = Tx::default();
-                    self.unlink_entry(ctx, &mut tx, &node)?;
-                    self.commit(tx)?;
+                    self.tx(|fs, tx| {
+                        fs.unlink_entry(ctx, tx, &node)?;
+                        Ok(())
+                    })?;
                 }
                 continue;
             }
@@ -137,9 +140,10 @@ impl<S: Storage> Vfs<S> {
                     stack.push(child_id);
                     break;
                 }
-                let mut tx = Tx::default();
-                self.unlink_entry(ctx, &mut tx, &child)?;
-                self.commit(tx)?;
+                self.tx(|fs, tx| {
+                    fs.unlink_entry(ctx, tx, &child)?;
+                    Ok(())
+                })?;
             }
         }
         Ok(())

@@ -9,10 +9,11 @@ use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::{FileKey, ReadResponse};
-use crate::store::{Batch, Db, Storage};
 use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Replaces a whole file with `data` (creating it if needed), in one transaction: the new
     /// content, the inode and the accounting change together or not at all.
     pub fn write_file(
@@ -32,56 +33,51 @@ impl<S: Storage> Vfs<S> {
         if data.len() as u64 > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
-        let mut tx = Tx::default();
-        match existing {
-            Some(found) => {
-                let mut inode = found.inode;
-                let Kind::File { content: old } = inode.kind else {
-                    return Err(VfsError::NotAFile);
-                };
-                guard(&ctx.caller, &found.path)?;
-                Self::check(ctx, &inode, Access::Write)?;
-                let bound = found.path.to_path_string();
-                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
-                let delta = data.len() as i128 - inode.size as i128;
-                self.grow(&mut tx, inode.parent, delta, 0)?;
-                inode.kind = Kind::File { content };
-                inode.size = data.len() as u64;
-                inode.enc = enc;
-                inode.sha256 = hash;
-                inode.modified_ns = ctx.env.now_ns();
-                tx.put_inode(inode);
-                if old != 0 {
-                    tx.discard(old, 0);
+        self.tx(|fs, tx| {
+            match existing {
+                Some(found) => {
+                    let mut inode = found.inode;
+                    let Kind::File { content: old } = inode.kind else {
+                        return Err(VfsError::NotAFile);
+                    };
+                    guard(&ctx.caller, &found.path)?;
+                    Self::check(ctx, &inode, Access::Write)?;
+                    let bound = found.path.to_path_string();
+                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                    let delta = data.len() as i128 - inode.size as i128;
+                    fs.grow(tx, inode.parent, delta, 0)?;
+                    inode.kind = Kind::File { content };
+                    inode.size = data.len() as u64;
+                    inode.enc = enc;
+                    inode.sha256 = hash;
+                    inode.modified_ns = ctx.env.now_ns();
+                    tx.put_inode(inode);
+                    if old != 0 {
+                        tx.discard(old, 0);
+                    }
+                }
+                None => {
+                    let (dir, name) = fs.resolve_parent(ctx, &path)?;
+                    let full = dir.path.child(&name);
+                    guard(&ctx.caller, &full)?;
+                    Self::check(ctx, &dir.inode, Access::Write)?;
+                    if fs.child(dir.inode.id, &name)?.is_some() {
+                        // A dangling symlink: never replaced by a file.
+                        return Err(VfsError::AlreadyExists);
+                    }
+                    let bound = full.to_path_string();
+                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                    let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+                    let mut inode =
+                        fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+                    inode.size = data.len() as u64;
+                    inode.enc = enc;
+                    inode.sha256 = hash;
+                    fs.link_new(ctx, tx, inode)?;
                 }
             }
-            None => {
-                let (dir, name) = self.resolve_parent(ctx, &path)?;
-                let full = dir.path.child(&name);
-                guard(&ctx.caller, &full)?;
-                Self::check(ctx, &dir.inode, Access::Write)?;
-                if self.child(dir.inode.id, &name)?.is_some() {
-                    // A dangling symlink: never replaced by a file.
-                    return Err(VfsError::AlreadyExists);
-                }
-                let bound = full.to_path_string();
-                let (content, enc, hash) = self.put_content(ctx, &mut tx, data, key, &bound)?;
-                let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
-                let mut inode = self.new_inode(
-                    ctx,
-                    &mut tx,
-                    dir.inode.id,
-                    &name,
-                    Kind::File { content },
-                    perms,
-                );
-                inode.size = data.len() as u64;
-                inode.enc = enc;
-                inode.sha256 = hash;
-                self.link_new(ctx, &mut tx, inode)?;
-            }
-        }
-        self.commit(tx)
+            Ok(())
+        })
     }
 
     /// Stages `data` as a new content object in `tx`.
@@ -101,17 +97,16 @@ impl<S: Storage> Vfs<S> {
             return Ok((0, None, crate::crypto::empty_hash()));
         }
         let content = self.alloc_id(tx);
-        let mut hasher = Hasher::new();
+        let mut hasher = Hasher::default();
         for (i, chunk) in data.chunks(PIECE_SIZE).enumerate() {
             let stored = match &enc {
                 None => chunk.to_vec(),
                 Some((c, _)) => c.seal(&mut self.cx(), i as u32, 1, chunk)?,
             };
             hasher.update(&stored);
-            tx.batch
-                .put(Db::Userspace, keys::piece(content, i as u32), stored);
+            tx.put(Db::Userspace, keys::piece(content, i as u32), stored);
         }
-        Ok((content, enc.map(|e| e.1), hasher.finish()))
+        Ok((content, enc.map(|e| e.1), hasher.finalize()))
     }
 
     /// Reads up to `length` (at most [`MAX_IO`]) bytes at `offset`. A read of the whole file
@@ -137,7 +132,7 @@ impl<S: Storage> Vfs<S> {
         let whole = offset == 0 && end == inode.size;
         let piece = PIECE_SIZE as u64;
         let mut data = Vec::new();
-        let mut hasher = Hasher::new();
+        let mut hasher = Hasher::default();
         let mut pos = offset;
         while pos < end {
             let i = pos / piece;
@@ -156,7 +151,7 @@ impl<S: Storage> Vfs<S> {
                 return Err(VfsError::IntegrityError);
             }
         }
-        if whole && hasher.finish() != inode.sha256 {
+        if whole && hasher.finalize() != inode.sha256 {
             return Err(VfsError::IntegrityError);
         }
         // Access time, updated lazily (once a day or after a modification) to spare writes.
@@ -165,10 +160,11 @@ impl<S: Storage> Vfs<S> {
             || now.saturating_sub(inode.accessed_ns) > 86_400_000_000_000
         {
             inode.accessed_ns = now;
-            let mut tx = Tx::default();
             let size = inode.size;
-            tx.put_inode(inode);
-            self.commit(tx)?;
+            self.tx(|_, tx| {
+                tx.put_inode(inode);
+                Ok(())
+            })?;
             return Ok(ReadResponse { data, size });
         }
         Ok(ReadResponse {
@@ -188,9 +184,10 @@ impl<S: Storage> Vfs<S> {
         }
         guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
-        let mut tx = Tx::default();
-        self.unlink_entry(ctx, &mut tx, &inode)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            fs.unlink_entry(ctx, tx, &inode)?;
+            Ok(())
+        })
     }
 
     /// Renames an entry. The destination must not exist. A directory moves with its whole
@@ -214,33 +211,33 @@ impl<S: Storage> Vfs<S> {
         if self.child(dst_dir.inode.id, &dst_name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let dst_chain = self.chain(&tx, dst_dir.inode.id)?;
-        if inode.is_dir() && dst_chain.iter().any(|n| n.id == id) {
-            return Err(VfsError::InvalidMove);
-        }
-        let bytes = inode.usage_bytes() as i128;
-        let entries = inode.usage_entries() as i128;
-        let src_chain = self.chain(&tx, src_dir.inode.id)?;
-        Self::apply_growth(&mut tx, src_chain, -bytes, -entries);
-        self.grow(&mut tx, dst_dir.inode.id, bytes, entries)?;
-        let now = ctx.env.now_ns();
-        for dir in [src_dir.inode.id, dst_dir.inode.id] {
-            let mut d = self.tx_inode(&tx, dir)?;
-            d.modified_ns = now;
-            tx.put_inode(d);
-        }
-        tx.batch
-            .delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
-        tx.batch.put(
-            Db::Userspace,
-            keys::dirent(dst_dir.inode.id, &dst_name),
-            id.to_be_bytes().to_vec(),
-        );
-        inode.parent = dst_dir.inode.id;
-        inode.name = dst_name;
-        tx.put_inode(inode);
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            let dst_chain = fs.chain(&*tx, dst_dir.inode.id)?;
+            if inode.is_dir() && dst_chain.iter().any(|n| n.id == id) {
+                return Err(VfsError::InvalidMove);
+            }
+            let bytes = inode.usage_bytes() as i128;
+            let entries = inode.usage_entries() as i128;
+            let src_chain = fs.chain(&*tx, src_dir.inode.id)?;
+            Self::apply_growth(tx, src_chain, -bytes, -entries);
+            fs.grow(tx, dst_dir.inode.id, bytes, entries)?;
+            let now = ctx.env.now_ns();
+            for dir in [src_dir.inode.id, dst_dir.inode.id] {
+                let mut d = fs.tx_inode(&*tx, dir)?;
+                d.modified_ns = now;
+                tx.put_inode(d);
+            }
+            tx.delete(Db::Userspace, keys::dirent(src_dir.inode.id, &src_name));
+            tx.put(
+                Db::Userspace,
+                keys::dirent(dst_dir.inode.id, &dst_name),
+                id.to_be_bytes().to_vec(),
+            );
+            inode.parent = dst_dir.inode.id;
+            inode.name = dst_name;
+            tx.put_inode(inode);
+            Ok(())
+        })
     }
 
     /// Copies a file (its content as stored, so an encrypted copy opens with the same key).
@@ -272,47 +269,42 @@ impl<S: Storage> Vfs<S> {
         // Copy the pieces into an unreferenced staging object, then link it in one commit.
         let mut content = 0;
         if src_content != 0 {
-            let mut tx = Tx::default();
-            content = self.alloc_id(&mut tx);
-            tx.batch
-                .put(Db::Userspace, keys::staging(content), Vec::new());
-            self.commit(tx)?;
+            self.tx(|fs, tx| {
+                content = fs.alloc_id(tx);
+                tx.put(Db::Userspace, keys::staging(content), Vec::new());
+                Ok(())
+            })?;
             self.pin(src_content);
             let copied = self.copy_pieces(src_content, content);
             self.unpin(src_content);
             if let Err(e) = copied {
-                let mut tx = Tx::default();
-                tx.discard(content, 0);
-                tx.batch.delete(Db::Userspace, keys::staging(content));
-                let _ = self.commit(tx);
+                let _ = self.tx(|_, tx| {
+                    tx.discard(content, 0);
+                    tx.delete(Db::Userspace, keys::staging(content));
+                    Ok(())
+                });
                 return Err(e);
             }
         }
-        let mut tx = Tx::default();
-        let perms = default_for(&ctx.caller, false);
-        let mut inode = self.new_inode(
-            ctx,
-            &mut tx,
-            dir.inode.id,
-            &name,
-            Kind::File { content },
-            perms,
-        );
-        inode.size = size;
-        inode.enc = src.inode.enc.clone();
-        inode.sha256 = src.inode.sha256;
-        if content != 0 {
-            tx.batch.delete(Db::Userspace, keys::staging(content));
-        }
-        if let Err(e) = self
-            .link_new(ctx, &mut tx, inode)
-            .and_then(|_| self.commit(tx))
-        {
+        let linked = self.tx(|fs, tx| {
+            let perms = default_for(&ctx.caller, false);
+            let mut inode =
+                fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+            inode.size = size;
+            inode.enc = src.inode.enc.clone();
+            inode.sha256 = src.inode.sha256;
             if content != 0 {
-                let mut tx = Tx::default();
-                tx.discard(content, 0);
-                tx.batch.delete(Db::Userspace, keys::staging(content));
-                let _ = self.commit(tx);
+                tx.delete(Db::Userspace, keys::staging(content));
+            }
+            fs.link_new(ctx, tx, inode)
+        });
+        if let Err(e) = linked {
+            if content != 0 {
+                let _ = self.tx(|_, tx| {
+                    tx.discard(content, 0);
+                    tx.delete(Db::Userspace, keys::staging(content));
+                    Ok(())
+                });
             }
             return Err(e);
         }
@@ -330,14 +322,15 @@ impl<S: Storage> Vfs<S> {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut batch = Batch::new();
-            for (k, v) in rows {
-                let mut key = keys::content_prefix(to);
-                key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
-                batch.put(Db::Userspace, key, v);
-                after = Some(k);
-            }
-            self.store.commit(batch).map_err(store_err)?;
+            self.tx(|_, tx| {
+                for (k, v) in rows {
+                    let mut key = keys::content_prefix(to);
+                    key.extend_from_slice(k.get(prefix.len()..).ok_or(VfsError::IntegrityError)?);
+                    tx.put(Db::Userspace, key, v);
+                    after = Some(k);
+                }
+                Ok(())
+            })?;
         }
     }
 }

@@ -9,10 +9,10 @@ use alloc::vec::Vec;
 
 use crate::error::VfsError;
 use crate::inode::{be_u32, be_u64, keys};
-use crate::store::{Batch, Db, Storage};
 use crate::vfs::{Vfs, store_err};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Deletes up to `budget` garbage pieces; returns whether garbage remains.
     pub fn collect_garbage(&mut self, budget: usize) -> Result<bool, VfsError> {
         let mut left = budget;
@@ -47,16 +47,17 @@ impl<S: Storage> Vfs<S> {
                         left,
                     )
                     .map_err(store_err)?;
-                let mut batch = Batch::new();
                 let done = pieces.len() < left;
                 left -= pieces.len();
-                for (k, _) in pieces {
-                    batch.delete(Db::Userspace, k);
-                }
-                if done {
-                    batch.delete(Db::Userspace, key.clone());
-                }
-                self.store.commit(batch).map_err(store_err)?;
+                self.tx(|_, tx| {
+                    for (k, _) in pieces {
+                        tx.delete(Db::Userspace, k);
+                    }
+                    if done {
+                        tx.delete(Db::Userspace, key.clone());
+                    }
+                    Ok(())
+                })?;
             }
         }
     }
@@ -71,18 +72,19 @@ impl<S: Storage> Vfs<S> {
             if recs.is_empty() {
                 return Ok(());
             }
-            let mut batch = Batch::new();
-            for (key, _) in recs {
-                if let Some(content) = key.get(1..).and_then(be_u64) {
-                    batch.put(
-                        Db::Userspace,
-                        keys::garbage(content),
-                        0u32.to_be_bytes().to_vec(),
-                    );
+            self.tx(|_, tx| {
+                for (key, _) in recs {
+                    if let Some(content) = key.get(1..).and_then(be_u64) {
+                        tx.put(
+                            Db::Userspace,
+                            keys::garbage(content),
+                            0u32.to_be_bytes().to_vec(),
+                        );
+                    }
+                    tx.delete(Db::Userspace, key);
                 }
-                batch.delete(Db::Userspace, key);
-            }
-            self.store.commit(batch).map_err(store_err)?;
+                Ok(())
+            })?;
         }
     }
 }

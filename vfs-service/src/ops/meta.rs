@@ -12,10 +12,10 @@ use crate::permission::{
 };
 use crate::protocol::limits::{MAX_PATH, SOFT_LIMIT_PERCENT};
 use crate::protocol::messages::{FileKind, Quota, Stat, Usage};
-use crate::store::{Db, Storage};
-use crate::vfs::{Ctx, Tx, Vfs};
+use crate::vfs::{Ctx, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(crate) fn stat_of(path: &CanonPath, inode: &Inode) -> Stat {
         let kind = match &inode.kind {
             Kind::File { .. } => FileKind::File,
@@ -71,9 +71,10 @@ impl<S: Storage> Vfs<S> {
         let mut inode = found.inode;
         inode.perms = perms.bits();
         inode.modified_ns = ctx.env.now_ns();
-        let mut tx = Tx::default();
-        tx.put_inode(inode);
-        self.commit(tx)
+        self.tx(|_, tx| {
+            tx.put_inode(inode);
+            Ok(())
+        })
     }
 
     /// Changes the owner: system callers only; recorded in the audit log.
@@ -91,14 +92,15 @@ impl<S: Storage> Vfs<S> {
         let mut inode = found.inode;
         inode.owner = owner;
         inode.modified_ns = ctx.env.now_ns();
-        let mut tx = Tx::default();
-        tx.put_inode(inode);
-        let action = match owner {
-            Some(u) => format!("chown {} {}", found.path.to_path_string(), u),
-            None => format!("chown {} system", found.path.to_path_string()),
-        };
-        self.audit(ctx, &mut tx, action)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            tx.put_inode(inode);
+            let action = match owner {
+                Some(u) => format!("chown {} {}", found.path.to_path_string(), u),
+                None => format!("chown {} system", found.path.to_path_string()),
+            };
+            fs.audit(ctx, tx, action)?;
+            Ok(())
+        })
     }
 
     /// Sets an entry's owner, permissions and timestamps at once, without following a final
@@ -121,11 +123,12 @@ impl<S: Storage> Vfs<S> {
         inode.created_ns = meta.created_ns;
         inode.modified_ns = meta.modified_ns;
         inode.accessed_ns = meta.accessed_ns;
-        let mut tx = Tx::default();
-        tx.put_inode(inode);
-        let action = format!("restore {}", found.path.to_path_string());
-        self.audit(ctx, &mut tx, action)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            tx.put_inode(inode);
+            let action = format!("restore {}", found.path.to_path_string());
+            fs.audit(ctx, tx, action)?;
+            Ok(())
+        })
     }
 
     /// Creates a symlink at `link` pointing at `target`.
@@ -142,15 +145,16 @@ impl<S: Storage> Vfs<S> {
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let kind = Kind::Symlink {
-            target: String::from(target),
-        };
-        let perms = default_for(&ctx.caller, false);
-        let mut inode = self.new_inode(ctx, &mut tx, dir.inode.id, &name, kind, perms);
-        inode.size = target.len() as u64;
-        self.link_new(ctx, &mut tx, inode)?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            let kind = Kind::Symlink {
+                target: String::from(target),
+            };
+            let perms = default_for(&ctx.caller, false);
+            let mut inode = fs.new_inode(ctx, tx, dir.inode.id, &name, kind, perms);
+            inode.size = target.len() as u64;
+            fs.link_new(ctx, tx, inode)?;
+            Ok(())
+        })
     }
 
     /// The target of a symlink.
@@ -208,14 +212,15 @@ impl<S: Storage> Vfs<S> {
         if !is_system(&ctx.caller) {
             return Err(VfsError::PermissionDenied);
         }
-        let mut tx = Tx::default();
-        tx.batch.put(
-            Db::Userspace,
-            keys::quota(&user),
-            limit.to_be_bytes().to_vec(),
-        );
-        self.audit(ctx, &mut tx, format!("set_quota {user} {limit}"))?;
-        self.commit(tx)
+        self.tx(|fs, tx| {
+            tx.put(
+                Db::Userspace,
+                keys::quota(&user),
+                limit.to_be_bytes().to_vec(),
+            );
+            fs.audit(ctx, tx, format!("set_quota {user} {limit}"))?;
+            Ok(())
+        })
     }
 }
 

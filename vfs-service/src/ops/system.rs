@@ -9,13 +9,13 @@ use uuid::Uuid;
 
 use crate::error::VfsError;
 use crate::handles::HandleTable;
-use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
+use crate::inode::{Inode, Kind, ROOT_ID, SCHEMA_VERSION, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{FilePermissions, is_system};
 use crate::protocol::limits::{MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::protocol::messages::{AuditEntry, AuditPage};
-use crate::store::{Db, Storage};
 use crate::vfs::{Ctx, Env, Tx, Vfs, store_err};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 /// The canonical directories and their permissions. `/system`, `/users` and `/home` are
 /// readable (and so traversable) by everyone: users must reach their homes and read the
@@ -59,35 +59,49 @@ pub struct BootReport {
     pub tmp_cleaned: u64,
 }
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Boot initialisation: the canonical hierarchy on first boot (and repair of a partial one),
     /// the boot count, `machine.json`, `registry.json`, a clean `/tmp`, the collection of
     /// content left over by a crash.
     pub fn boot(&mut self, env: &dyn Env) -> Result<BootReport, VfsError> {
         let ctx = Ctx::service(env);
+        let first_boot = self.sget(Db::Userspace, &keys::inode(ROOT_ID))?.is_none();
+        // Before anything is read or written: is this a layout this code knows?
+        let stored_schema = self.schema_version()?;
         self.load_next_id()?;
         let now = env.now_ns();
-        let first_boot = self.sget(Db::Userspace, &keys::inode(ROOT_ID))?.is_none();
+        if stored_schema.is_none() {
+            // First boot, or a filesystem from before the version record (version 1).
+            self.tx(|_, tx| {
+                tx.put(
+                    Db::Userspace,
+                    keys::SCHEMA.to_vec(),
+                    SCHEMA_VERSION.to_be_bytes().to_vec(),
+                );
+                Ok(())
+            })?;
+        }
         if first_boot {
-            let mut tx = Tx::default();
-            tx.put_inode(Inode {
-                id: ROOT_ID,
-                parent: ROOT_ID,
-                name: String::new(),
-                kind: Kind::Dir {
-                    tree_bytes: 0,
-                    tree_entries: 0,
-                },
-                owner: None,
-                perms: FilePermissions::SYSTEM_PUBLIC.bits(),
-                created_ns: now,
-                modified_ns: now,
-                accessed_ns: now,
-                size: 0,
-                enc: None,
-                sha256: crate::crypto::empty_hash(),
-            });
-            self.commit(tx)?;
+            self.tx(|_, tx| {
+                tx.put_inode(Inode {
+                    id: ROOT_ID,
+                    parent: ROOT_ID,
+                    name: String::new(),
+                    kind: Kind::Dir {
+                        tree_bytes: 0,
+                        tree_entries: 0,
+                    },
+                    owner: None,
+                    perms: FilePermissions::SYSTEM_PUBLIC.bits(),
+                    created_ns: now,
+                    modified_ns: now,
+                    accessed_ns: now,
+                    size: 0,
+                    enc: None,
+                    sha256: crate::crypto::empty_hash(),
+                });
+                Ok(())
+            })?;
         }
         for (path, perms) in HIERARCHY {
             let p = CanonPath::parse(path)?;
@@ -114,24 +128,23 @@ impl<S: Storage> Vfs<S> {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
             None => now,
         };
-        let mut tx = Tx::default();
-        let k = Db::Kernel;
-        tx.batch.put(
-            k,
-            keys::BOOT_COUNT.to_vec(),
-            boot_count.to_be_bytes().to_vec(),
-        );
-        tx.batch
-            .put(k, keys::MACHINE_ID.to_vec(), machine_id.as_bytes().to_vec());
-        tx.batch.put(
-            k,
-            keys::CREATED_AT.to_vec(),
-            created_at.to_be_bytes().to_vec(),
-        );
-        let record = format!("vfs protocol={PROTOCOL_VERSION} boot={boot_count}");
-        tx.batch
-            .put(k, keys::SERVICE_VFS.to_vec(), record.into_bytes());
-        self.commit(tx)?;
+        self.tx(|_, tx| {
+            let k = Db::Kernel;
+            tx.put(
+                k,
+                keys::BOOT_COUNT.to_vec(),
+                boot_count.to_be_bytes().to_vec(),
+            );
+            tx.put(k, keys::MACHINE_ID.to_vec(), machine_id.as_bytes().to_vec());
+            tx.put(
+                k,
+                keys::CREATED_AT.to_vec(),
+                created_at.to_be_bytes().to_vec(),
+            );
+            let record = format!("vfs protocol={PROTOCOL_VERSION} boot={boot_count}");
+            tx.put(k, keys::SERVICE_VFS.to_vec(), record.into_bytes());
+            Ok(())
+        })?;
         self.boot_count = boot_count;
         self.handles = HandleTable::new(boot_count as u16);
 
@@ -171,16 +184,44 @@ impl<S: Storage> Vfs<S> {
     /// effects of a boot: no boot count, no `/tmp` cleaning, no `machine.json` rewrite. Fails
     /// with `NotFound` on a store that was never booted.
     pub fn attach(&mut self) -> Result<(), VfsError> {
-        self.load_next_id()?;
         if self.sget(Db::Userspace, &keys::inode(ROOT_ID))?.is_none() {
             return Err(VfsError::NotFound);
         }
+        self.schema_version()?;
+        self.load_next_id()?;
         self.home_id = self.child(ROOT_ID, "home")?.unwrap_or(0);
         self.boot_count = match self.sget(Db::Kernel, keys::BOOT_COUNT)? {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
             None => 0,
         };
         Ok(())
+    }
+
+    /// The schema version recorded on the store (`None`: no record, a new filesystem or one
+    /// made before the record existed, both version 1).
+    ///
+    /// Errors: `UnsupportedSchema` when the record names a version this code does not know
+    /// (newer than [`SCHEMA_VERSION`], or 0); `IntegrityError` when it is not 4 bytes.
+    pub fn schema_version(&mut self) -> Result<Option<u32>, VfsError> {
+        match self.stored_schema()? {
+            None => Ok(None),
+            Some(SCHEMA_VERSION) => Ok(Some(SCHEMA_VERSION)),
+            Some(_) => Err(VfsError::UnsupportedSchema),
+        }
+    }
+
+    /// The schema version record as stored, unchecked (to report what was found).
+    ///
+    /// Errors: the store's; `IntegrityError` when the record is not 4 bytes.
+    pub fn stored_schema(&mut self) -> Result<Option<u32>, VfsError> {
+        let Some(v) = self.sget(Db::Userspace, keys::SCHEMA)? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 4] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| VfsError::IntegrityError)?;
+        Ok(Some(u32::from_be_bytes(bytes)))
     }
 
     /// Appends an audit entry to `tx` (kernel database).
@@ -190,7 +231,7 @@ impl<S: Storage> Vfs<S> {
         tx: &mut Tx,
         action: String,
     ) -> Result<(), VfsError> {
-        let last = match tx.batch.pending(Db::Kernel, keys::AUDIT_SEQ) {
+        let last = match tx.pending(Db::Kernel, keys::AUDIT_SEQ) {
             Some(v) => v.and_then(be_u64).unwrap_or(0),
             None => match self.sget(Db::Kernel, keys::AUDIT_SEQ)? {
                 Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
@@ -206,12 +247,12 @@ impl<S: Storage> Vfs<S> {
             action,
         };
         let bytes = postcard::to_allocvec(&entry).map_err(|_| VfsError::StorageError)?;
-        tx.batch.put(
+        tx.put(
             Db::Kernel,
             keys::AUDIT_SEQ.to_vec(),
             seq.to_be_bytes().to_vec(),
         );
-        tx.batch.put(Db::Kernel, keys::audit(seq), bytes);
+        tx.put(Db::Kernel, keys::audit(seq), bytes);
         Ok(())
     }
 
@@ -255,52 +296,52 @@ impl<S: Storage> Vfs<S> {
         if self.child(self.home_id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let now = ctx.env.now_ns();
-        let mut dirs: Vec<(String, u64)> = Vec::new();
-        let make = |vfs: &mut Self, tx: &mut Tx, parent: u64, name: &str| {
-            let id = vfs.alloc_id(tx);
-            Inode {
-                id,
-                parent,
-                name: String::from(name),
-                kind: Kind::Dir {
-                    tree_bytes: 0,
-                    tree_entries: 0,
-                },
-                owner: Some(user),
-                perms: FilePermissions::USER_DIR.bits(),
-                created_ns: now,
-                modified_ns: now,
-                accessed_ns: now,
-                size: 0,
-                enc: None,
-                sha256: crate::crypto::empty_hash(),
-            }
-        };
-        let home = make(self, &mut tx, self.home_id, &name);
-        let home_id = home.id;
-        self.link_new(ctx, &mut tx, home)?;
-        for rel in HOME_LAYOUT {
-            let (parent, leaf) = match rel.rsplit_once('/') {
-                Some((p, l)) => {
-                    let pid = dirs
-                        .iter()
-                        .find(|(n, _)| n == p)
-                        .map(|(_, id)| *id)
-                        .ok_or(VfsError::StorageError)?;
-                    (pid, l)
+        self.tx(|fs, tx| {
+            let now = ctx.env.now_ns();
+            let mut dirs: Vec<(String, u64)> = Vec::new();
+            let make = |vfs: &mut Self, tx: &mut Tx, parent: u64, name: &str| {
+                let id = vfs.alloc_id(tx);
+                Inode {
+                    id,
+                    parent,
+                    name: String::from(name),
+                    kind: Kind::Dir {
+                        tree_bytes: 0,
+                        tree_entries: 0,
+                    },
+                    owner: Some(user),
+                    perms: FilePermissions::USER_DIR.bits(),
+                    created_ns: now,
+                    modified_ns: now,
+                    accessed_ns: now,
+                    size: 0,
+                    enc: None,
+                    sha256: crate::crypto::empty_hash(),
                 }
-                None => (home_id, *rel),
             };
-            let node = make(self, &mut tx, parent, leaf);
-            dirs.push((String::from(*rel), node.id));
-            self.link_new(ctx, &mut tx, node)?;
-        }
-        tx.batch
-            .put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
-        self.audit(ctx, &mut tx, format!("create_home {user}"))?;
-        self.commit(tx)?;
+            let home = make(fs, tx, fs.home_id, &name);
+            let home_id = home.id;
+            fs.link_new(ctx, tx, home)?;
+            for rel in HOME_LAYOUT {
+                let (parent, leaf) = match rel.rsplit_once('/') {
+                    Some((p, l)) => {
+                        let pid = dirs
+                            .iter()
+                            .find(|(n, _)| n == p)
+                            .map(|(_, id)| *id)
+                            .ok_or(VfsError::StorageError)?;
+                        (pid, l)
+                    }
+                    None => (home_id, *rel),
+                };
+                let node = make(fs, tx, parent, leaf);
+                dirs.push((String::from(*rel), node.id));
+                fs.link_new(ctx, tx, node)?;
+            }
+            tx.put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
+            fs.audit(ctx, tx, format!("create_home {user}"))?;
+            Ok(())
+        })?;
         self.write_registry(&Ctx::service(ctx.env))
     }
 

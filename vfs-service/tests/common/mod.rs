@@ -1,13 +1,14 @@
 //! Shared pieces of the VFS's own integration tests.
 
+use storage_backend::{BlockDevice, CryptoEngine};
 use vfs_service::protocol::messages::{FileKey, Handle, OpenFlags};
-use vfs_service::store::Storage;
 use vfs_service::{Ctx, Vfs};
 
+#[allow(dead_code)]
 /// Opens `path` for reading (under `key` when given) and reads it to the end in message-sized
 /// pieces; returns the bytes and the handle, still open, for the checks that follow.
-pub fn open_and_read_all<S: Storage>(
-    vfs: &mut Vfs<S>,
+pub fn open_and_read_all<D: BlockDevice, E: CryptoEngine>(
+    vfs: &mut Vfs<D, E>,
     ctx: &Ctx<'_>,
     path: &str,
     key: Option<FileKey>,
@@ -26,3 +27,37 @@ pub fn open_and_read_all<S: Storage>(
         back.extend_from_slice(&piece);
     }
 }
+
+/// A freshly formatted `storage-backend` store on a RAM device of `mib` MiB with the software
+/// engine: the store every test VFS runs on.
+#[allow(dead_code)]
+pub fn ram_store(
+    mib: u64,
+) -> storage_backend::Store<storage_backend::block::RamDevice, storage_backend::SoftwareEngine> {
+    ram_store_with(mib, storage_backend::Limits::UNLIMITED)
+}
+
+/// As [`ram_store`], with resource limits on the userspace database.
+#[allow(dead_code)]
+pub fn ram_store_with(
+    mib: u64,
+    userspace_limits: storage_backend::Limits,
+) -> storage_backend::Store<storage_backend::block::RamDevice, storage_backend::SoftwareEngine> {
+    use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
+    let mut engine = SoftwareEngine::new();
+    let keys = DbKeys {
+        kernel: engine.import_key(&[0x11; 32]).unwrap(),
+        userspace: engine.import_key(&[0x22; 32]).unwrap(),
+    };
+    let device = storage_backend::block::RamDevice::new(512, 8, mib * 256);
+    let opts = FormatOptions {
+        kernel_units: Some(256),
+        userspace_limits,
+        ..FormatOptions::default()
+    };
+    Store::format(device, engine, keys, &opts).unwrap()
+}
+
+/// The VFS of the tests: on a RAM store.
+#[allow(dead_code)]
+pub type RamVfs = Vfs<storage_backend::block::RamDevice, storage_backend::SoftwareEngine>;

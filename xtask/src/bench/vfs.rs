@@ -101,10 +101,9 @@ fn write_report(figures: &[(String, f64, String)]) -> Result<(), String> {
         "\nA 4 KiB read or write takes two messages (at most 3,968 data bytes fit in one \
          4,096-byte message with its envelope); a 4 KiB whole-file write goes through a \
          handle (open, two writes, close). Renaming a directory rewrites two entries and the \
-         accounting of its ancestors, whatever it holds. `cargo xtask bench vfs --memstore` \
-         runs the same workload over the in-memory store, which separates the VFS's own cost \
-         from the encrypted store's; `--quick` shortens every figure. Host figures are \
-         wall-clock and noisy on a shared machine.\n",
+         accounting of its ancestors, whatever it holds. The VFS always runs on the encrypted \
+         store (there is no in-memory store); `--quick` shortens every figure. Host figures \
+         are wall-clock and noisy on a shared machine.\n",
     );
     let dir = workspace_root().join("docs").join("benchmarks");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

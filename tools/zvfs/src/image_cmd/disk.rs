@@ -2,6 +2,7 @@
 //! checks every chunk, tag, hash and tree total.
 
 use storage_backend::Db;
+use vfs_service::inode::SCHEMA_VERSION;
 use zvfs::fsck::fsck;
 use zvfs::image::{Image, create_key, read_key};
 
@@ -59,6 +60,9 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
             .ok()
             .map(|_| String::from_utf8_lossy(&buf).into_owned())
     };
+    let schema = img
+        .schema_version()
+        .map_err(|e| Failure::Check(e.to_string()))?;
     let mut dbs = Vec::new();
     for db in [Db::Kernel, Db::Userspace] {
         let store = img.store();
@@ -96,7 +100,12 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
             .collect();
         println!(
             "{}",
-            serde_json::json!({ "databases": list, "machine": machine })
+            serde_json::json!({
+                "databases": list,
+                "machine": machine,
+                "schema_version": schema,
+                "schema_version_supported": SCHEMA_VERSION,
+            })
         );
         return Ok(());
     }
@@ -125,6 +134,12 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
         );
         println!("  master hash     {}", hex(master));
     }
+    match schema {
+        Some(v) => println!("filesystem schema version {v} (this tool: {SCHEMA_VERSION})"),
+        None => {
+            println!("filesystem schema no version record (read as 1; this tool: {SCHEMA_VERSION})")
+        }
+    }
     if let Some(machine) = machine {
         println!("machine.json      {machine}");
     }
@@ -140,6 +155,7 @@ pub(super) fn check(image: &ImageArgs, json: bool) -> Result<(), Failure> {
             "{}",
             serde_json::json!({
                 "ok": report.is_clean(),
+                "schema_version": report.schema,
                 "kernel_objects": report.kernel.map(|r| r.objects),
                 "userspace_objects": report.userspace.map(|r| r.objects),
                 "entries": report.entries,
@@ -150,6 +166,10 @@ pub(super) fn check(image: &ImageArgs, json: bool) -> Result<(), Failure> {
             })
         );
     } else {
+        match report.schema {
+            Some(v) => println!("filesystem schema version {v}: supported"),
+            None => println!("filesystem schema: no version record (read as version 1)"),
+        }
         if let Some(k) = report.kernel {
             println!(
                 "kernel database: {} records, {} verified",

@@ -3,13 +3,14 @@
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
-use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use crate::vfs::{Ctx, Vfs};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::{PIECE, pieces};
 use crate::handles::{OpenFile, Stage};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Commits a handle's staged writes: the inode switches to the staged content atomically.
     pub(crate) fn commit_file(&mut self, ctx: &Ctx<'_>, of: &mut OpenFile) -> Result<(), VfsError> {
         let Some(mut stage) = of.stage.take() else {
@@ -42,8 +43,7 @@ impl<S: Storage> Vfs<S> {
                 stage.hashed = n;
             }
         } else {
-            stage.hasher = Hasher::new();
-            let mut batch = Batch::new();
+            stage.hasher = Hasher::default();
             let view_stage = core::mem::replace(
                 stage,
                 Stage {
@@ -51,69 +51,72 @@ impl<S: Storage> Vfs<S> {
                     enc: stage.enc.clone(),
                     counter: stage.counter,
                     sequential: false,
-                    hasher: Hasher::new(),
+                    hasher: Hasher::default(),
                     hashed: 0,
                     extent: stage.extent,
                 },
             );
             of.stage = Some(view_stage);
-            for i in 0..n {
-                let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
-                let staged = self.stored_piece(stage.content, i)?;
-                let stored = match staged {
-                    Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
-                    _ => {
-                        let plain = self.logical_piece(of, i)?;
-                        let stored = match &stage.enc {
-                            None => plain,
-                            Some((c, _)) => {
-                                stage.counter += 1;
-                                c.seal(&mut self.cx(), i as u32, stage.counter, &plain)?
+            // Materialise, in bounded transactions of at most 16 pieces.
+            let mut i = 0;
+            while i < n {
+                self.tx(|fs, tx| {
+                    while i < n && tx.len() < 16 {
+                        let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
+                        let staged = fs.stored_piece(stage.content, i)?;
+                        let stored = match staged {
+                            Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
+                            _ => {
+                                let plain = fs.logical_piece(of, i)?;
+                                let stored = match &stage.enc {
+                                    None => plain,
+                                    Some((c, _)) => {
+                                        stage.counter += 1;
+                                        c.seal(&mut fs.cx(), i as u32, stage.counter, &plain)?
+                                    }
+                                };
+                                tx.put(
+                                    Db::Userspace,
+                                    keys::piece(stage.content, i as u32),
+                                    stored.clone(),
+                                );
+                                stored
                             }
                         };
-                        batch.put(
-                            Db::Userspace,
-                            keys::piece(stage.content, i as u32),
-                            stored.clone(),
-                        );
-                        stored
+                        stage.hasher.update(&stored);
+                        i += 1;
                     }
-                };
-                stage.hasher.update(&stored);
-                if batch.changes.len() >= 16 {
-                    self.store
-                        .commit(core::mem::take(&mut batch))
-                        .map_err(store_err)?;
-                }
+                    Ok(())
+                })?;
             }
-            self.store.commit(batch).map_err(store_err)?;
             if let Some(v) = of.stage.take() {
                 stage.counter = stage.counter.max(v.counter);
             }
             stage.hashed = n;
         }
-        let digest = core::mem::take(&mut stage.hasher).finish();
-        let mut tx = Tx::default();
-        let mut inode = self.inode(of.inode)?;
-        let old = match inode.kind {
-            Kind::File { content } => content,
-            _ => return Err(VfsError::NotAFile),
-        };
-        let delta = of.size as i128 - inode.size as i128;
-        self.grow(&mut tx, inode.parent, delta, 0)?;
-        inode.kind = Kind::File {
-            content: stage.content,
-        };
-        inode.size = of.size;
-        inode.sha256 = digest;
-        inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
-        inode.modified_ns = ctx.env.now_ns();
-        tx.put_inode(inode);
-        if old != 0 {
-            tx.discard(old, 0);
-        }
-        tx.batch.delete(Db::Userspace, keys::staging(stage.content));
-        self.commit(tx)?;
+        let digest = core::mem::take(&mut stage.hasher).finalize();
+        self.tx(|fs, tx| {
+            let mut inode = fs.inode(of.inode)?;
+            let old = match inode.kind {
+                Kind::File { content } => content,
+                _ => return Err(VfsError::NotAFile),
+            };
+            let delta = of.size as i128 - inode.size as i128;
+            fs.grow(tx, inode.parent, delta, 0)?;
+            inode.kind = Kind::File {
+                content: stage.content,
+            };
+            inode.size = of.size;
+            inode.sha256 = digest;
+            inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
+            inode.modified_ns = ctx.env.now_ns();
+            tx.put_inode(inode);
+            if old != 0 {
+                tx.discard(old, 0);
+            }
+            tx.delete(Db::Userspace, keys::staging(stage.content));
+            Ok(())
+        })?;
         // The handle now reads the version it committed.
         self.unpin(of.base);
         of.base = stage.content;

@@ -6,12 +6,12 @@ use kernel_abi::TaskId;
 use crate::error::VfsError;
 use crate::protocol::limits::MAX_IO;
 use crate::protocol::messages::{Handle, SeekFrom, Stat};
-use crate::store::Storage;
 use crate::vfs::{Ctx, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine};
 
 use crate::handles::OpenFile;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(super) fn with_handle<T>(
         &mut self,
         ctx: &Ctx<'_>,

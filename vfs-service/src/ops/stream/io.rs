@@ -6,13 +6,14 @@ use crate::error::VfsError;
 use crate::inode::keys;
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::SeekFrom;
-use crate::store::{Batch, Db, Storage};
-use crate::vfs::{Ctx, Tx, Vfs, store_err};
+use crate::vfs::{Ctx, Tx, Vfs};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::{PIECE, pieces};
 use crate::handles::OpenFile;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Reads up to `len` bytes at the position.
     pub(crate) fn file_read(&mut self, of: &mut OpenFile, len: u32) -> Result<Vec<u8>, VfsError> {
         if !of.read {
@@ -40,7 +41,7 @@ impl<S: Storage> Vfs<S> {
             && let Some((h, next)) = &of.verify
             && *next == pieces(of.base_size)
         {
-            let digest = h.clone().finish();
+            let digest = h.clone().finalize();
             of.verify = None;
             if digest != of.base_hash {
                 return Err(VfsError::IntegrityError);
@@ -102,33 +103,33 @@ impl<S: Storage> Vfs<S> {
             stage.sequential = false;
         }
         let old_size = of.size;
-        let mut batch = Batch::new();
         let mut pos = of.pos;
         let mut src = data;
+        // Into the unreferenced stage, in bounded transactions of at most 16 pieces.
         while !src.is_empty() {
-            let i = pos / PIECE;
-            of.size = old_size; // logical view before this write, for the read-modify-write
-            let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
-                Vec::new()
-            } else {
-                self.logical_piece(of, i)?
-            };
-            let from = (pos - i * PIECE) as usize;
-            let n = (PIECE_SIZE - from).min(src.len());
-            if piece.len() < from + n {
-                piece.resize(from + n, 0);
-            }
-            piece[from..from + n].copy_from_slice(&src[..n]);
-            self.put_piece(of, i, &piece, &mut batch)?;
-            pos += n as u64;
-            src = &src[n..];
-            if batch.changes.len() >= 16 {
-                self.store
-                    .commit(core::mem::take(&mut batch))
-                    .map_err(store_err)?;
-            }
+            self.tx(|fs, tx| {
+                while !src.is_empty() && tx.len() < 16 {
+                    let i = pos / PIECE;
+                    // The logical view before this write, for the read-modify-write.
+                    of.size = old_size;
+                    let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
+                        Vec::new()
+                    } else {
+                        fs.logical_piece(of, i)?
+                    };
+                    let from = (pos - i * PIECE) as usize;
+                    let n = (PIECE_SIZE - from).min(src.len());
+                    if piece.len() < from + n {
+                        piece.resize(from + n, 0);
+                    }
+                    piece[from..from + n].copy_from_slice(&src[..n]);
+                    fs.put_piece(of, i, &piece, tx)?;
+                    pos += n as u64;
+                    src = &src[n..];
+                }
+                Ok(())
+            })?;
         }
-        self.store.commit(batch).map_err(store_err)?;
         of.size = new_size;
         of.pos = end;
         Ok(data.len() as u32)
@@ -165,27 +166,30 @@ impl<S: Storage> Vfs<S> {
         }
         self.ensure_stage(ctx, of, false)?;
         if size < of.size {
-            let mut batch = Batch::new();
             let keep = pieces(size);
             if !size.is_multiple_of(PIECE) {
                 let i = size / PIECE;
                 let mut piece = self.logical_piece(of, i)?;
                 piece.truncate((size - i * PIECE) as usize);
-                self.put_piece(of, i, &piece, &mut batch)?;
+                self.tx(|fs, tx| fs.put_piece(of, i, &piece, tx))?;
             }
             if let Some(stage) = &mut of.stage {
-                for i in keep..stage.extent {
-                    batch.delete(Db::Userspace, keys::piece(stage.content, i as u32));
-                    if batch.changes.len() >= 64 {
-                        self.store
-                            .commit(core::mem::take(&mut batch))
-                            .map_err(store_err)?;
-                    }
+                // Drop the stage's pieces past the end, at most 64 per transaction.
+                let content = stage.content;
+                let mut i = keep;
+                while i < stage.extent {
+                    let to = stage.extent.min(i + 64);
+                    self.tx(|_, tx| {
+                        for j in i..to {
+                            tx.delete(Db::Userspace, keys::piece(content, j as u32));
+                        }
+                        Ok(())
+                    })?;
+                    i = to;
                 }
                 stage.extent = stage.extent.min(keep);
                 stage.sequential = false;
             }
-            self.store.commit(batch).map_err(store_err)?;
             of.base_valid = of.base_valid.min(size);
         } else if let Some(stage) = &mut of.stage {
             stage.sequential = false;

@@ -11,8 +11,8 @@
 //! parts act on them: [`open`], [`pieces`], [`io`], [`commit`] and [`handle`] (the requests).
 
 use crate::protocol::limits::PIECE_SIZE;
-use crate::store::Storage;
 use crate::vfs::Vfs;
+use storage_backend::{BlockDevice, CryptoEngine};
 
 mod commit;
 mod handle;
@@ -26,7 +26,7 @@ fn pieces(size: u64) -> u64 {
     size.div_ceil(PIECE)
 }
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(crate) fn pin(&mut self, content: u64) {
         if content != 0 {
             *self.pins.entry(content).or_insert(0) += 1;

@@ -6,12 +6,12 @@ use crate::inode::{Kind, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
-use crate::store::{Db, Storage};
-use crate::vfs::{Ctx, Found, Tx, Vfs};
+use crate::vfs::{Ctx, Found, Vfs};
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use crate::handles::OpenFile;
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Opens a file for `task`.
     pub fn open(
         &mut self,
@@ -104,7 +104,7 @@ impl<S: Storage> Vfs<S> {
             base_hash: inode.sha256,
             base_cipher,
             stage: None,
-            verify: Some((Hasher::new(), 0)),
+            verify: Some((Hasher::default(), 0)),
             allowance: None,
         };
         if !flags.truncate && content != 0 {
@@ -137,18 +137,19 @@ impl<S: Storage> Vfs<S> {
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let mut tx = Tx::default();
-        let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
-        let inode = self.new_inode(
-            ctx,
-            &mut tx,
-            dir.inode.id,
-            &name,
-            Kind::File { content: 0 },
-            perms,
-        );
-        self.link_new(ctx, &mut tx, inode.clone())?;
-        self.commit(tx)?;
+        let inode = self.tx(|fs, tx| {
+            let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+            let inode = fs.new_inode(
+                ctx,
+                tx,
+                dir.inode.id,
+                &name,
+                Kind::File { content: 0 },
+                perms,
+            );
+            fs.link_new(ctx, tx, inode.clone())?;
+            Ok(inode)
+        })?;
         Ok(Found { path: full, inode })
     }
 
@@ -156,11 +157,12 @@ impl<S: Storage> Vfs<S> {
     pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
         self.unpin(of.base);
         if let Some(stage) = of.stage.take() {
-            let mut tx = Tx::default();
-            tx.discard(stage.content, 0);
-            tx.batch.delete(Db::Userspace, keys::staging(stage.content));
-            // Best effort: if this fails the staging record makes the next boot collect it.
-            let _ = self.commit(tx);
+            let _ = self.tx(|_, tx| {
+                tx.discard(stage.content, 0);
+                tx.delete(Db::Userspace, keys::staging(stage.content));
+                // Best effort: if this fails the staging record makes the next boot collect it.
+                Ok(())
+            });
         }
     }
 }

@@ -9,13 +9,14 @@ use crate::error::VfsError;
 use crate::inode::{EncInfo, Inode, keys};
 use crate::protocol::limits::PIECE_SIZE;
 use crate::protocol::messages::FileKey;
-use crate::store::{Batch, Db, Storage};
 use crate::vfs::{Ctx, Tx, Vfs};
+use storage_backend::Sha256Hasher as _;
+use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::PIECE;
 use crate::handles::{OpenFile, Stage};
 
-impl<S: Storage> Vfs<S> {
+impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// The cipher of an encrypted inode under `key`; `None` for a plain one.
     pub(crate) fn cipher_for(
         &mut self,
@@ -111,7 +112,7 @@ impl<S: Storage> Vfs<S> {
         of: &mut OpenFile,
         i: u64,
         plain: &[u8],
-        batch: &mut Batch,
+        batch: &mut Tx,
     ) -> Result<(), VfsError> {
         let stage = of.stage.as_mut().ok_or(VfsError::StorageError)?;
         let index = u32::try_from(i).map_err(|_| VfsError::ResourceLimitExceeded)?;
@@ -140,11 +141,11 @@ impl<S: Storage> Vfs<S> {
         if of.stage.is_some() {
             return Ok(());
         }
-        let mut tx = Tx::default();
-        let content = self.alloc_id(&mut tx);
-        tx.batch
-            .put(Db::Userspace, keys::staging(content), Vec::new());
-        self.commit(tx)?;
+        let content = self.tx(|fs, tx| {
+            let content = fs.alloc_id(tx);
+            tx.put(Db::Userspace, keys::staging(content), Vec::new());
+            Ok(content)
+        })?;
         let enc = match &of.key {
             Some(k) => Some(self.new_enc(ctx, k, &of.bound_path)?),
             None => None,
@@ -158,7 +159,7 @@ impl<S: Storage> Vfs<S> {
             enc,
             counter: 0,
             sequential: of.size == 0,
-            hasher: Hasher::new(),
+            hasher: Hasher::default(),
             hashed: 0,
             extent: 0,
         });
