@@ -3,9 +3,10 @@
 //! Every number shared by the kernel and the tasks lives here, once: syscall numbers and the
 //! register convention ([`syscall`]), the message limits ([`message`]), task and endpoint
 //! identifiers and the sender credentials the kernel stamps on every message ([`ids`]), the
-//! error codes a syscall can return ([`Errno`]), and init's protocol ([`init_proto`]). Nothing
-//! in a message payload can claim an identity; the receiver learns who sent a message only from
-//! [`Credentials`], which the kernel fills in.
+//! error codes a syscall can return ([`Errno`]), init's protocol ([`init_proto`]), and the
+//! kernel-conformance / demo protocol ([`demo`]). Nothing in a message payload can claim an
+//! identity; the receiver learns who sent a message only from [`Credentials`], which the kernel
+//! fills in.
 //!
 //! Tasks use a kernel through the [`Kernel`] trait (and init through [`Supervisor`]); the
 //! implementations live elsewhere:
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod demo;
 pub mod device;
 pub mod ids;
 pub mod init_proto;

@@ -1,7 +1,8 @@
 //! Messages: a 32-bit tag and at most [`MAX_PAYLOAD`] bytes of payload.
 //!
 //! Requests use even tags and the response to a request carries the request's tag + 1. Tag
-//! ranges belong to services: 0x1000-0x100F init, 0x2000-0x20FF kernel conformance tests,
+//! ranges belong to services: 0x1000-0x100F init, 0x2000-0x20FF kernel conformance tests
+//! and demo tasks ([`crate::demo`]),
 //! 0x8000-0x80FF the VFS.
 
 use serde::{Deserialize, Serialize};

@@ -4,37 +4,14 @@
 //! the kernel core's host tests (`kernel/core/tests/ipc.rs`) cover the same cases.
 //!
 //! A test server runs [`serve`] (or [`serve_one`] in its own loop) on an endpoint; a client
-//! calls the `check_*` functions against it. Tags are in the test range 0x2000-0x20FF
-//! ([`kernel_abi::message::ranges::TEST`]).
+//! calls the `check_*` functions against it. The protocol (tags in the test range 0x2000-0x20FF,
+//! the credential encoding) is [`kernel_abi::demo`], shared with the QEMU demo tasks.
 
-use kernel_abi::{Credentials, EndpointId, Errno, Kernel, MAX_PAYLOAD, Tag};
+use kernel_abi::{Credentials, EndpointId, Errno, Kernel, MAX_PAYLOAD};
 
-/// Echo the payload back (response: the same bytes).
-pub const ECHO: Tag = Tag(0x2000);
-/// Answer with the caller's credentials as the kernel stamped them ([`encode_credentials`]).
-pub const WHOAMI: Tag = Tag(0x2002);
-
-/// The size of encoded credentials.
-pub const CREDENTIALS_SIZE: usize = 24;
-
-/// Encodes credentials for the [`WHOAMI`] answer: their three register words, little-endian.
-pub fn encode_credentials(c: &Credentials) -> [u8; CREDENTIALS_SIZE] {
-    let mut out = [0u8; CREDENTIALS_SIZE];
-    for (chunk, word) in out.chunks_exact_mut(8).zip(c.to_regs()) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    out
-}
-
-/// Decodes [`encode_credentials`]; `None` for anything else.
-pub fn decode_credentials(b: &[u8]) -> Option<Credentials> {
-    let b: &[u8; CREDENTIALS_SIZE] = b.try_into().ok()?;
-    let mut regs = [0u64; 3];
-    for (reg, chunk) in regs.iter_mut().zip(b.chunks_exact(8)) {
-        *reg = u64::from_le_bytes(chunk.try_into().ok()?);
-    }
-    Credentials::from_regs(regs)
-}
+pub use kernel_abi::demo::{
+    CREDENTIALS_SIZE, ECHO, WHOAMI, decode_credentials, encode_credentials,
+};
 
 /// Why a check failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 
 use core::fmt::Write;
 
-use kernel_abi::device::virtio::{MAGIC_VALUE, VirtioType, regs};
-use qemu_kernel::platform::{Platform, VirtioSlot};
+use qemu_kernel::platform::Platform;
 
 use crate::arch::riscv64::sbi;
 use crate::console::Uart;
+use crate::probe::probe;
 
 /// Entered from `_start` with the hart id and the device tree's physical address.
 pub extern "C" fn kmain(_hart_id: usize, dtb: usize) -> ! {
@@ -31,11 +31,6 @@ pub extern "C" fn kmain(_hart_id: usize, dtb: usize) -> ! {
     let _ = print_banner(&mut console, &platform);
     crate::kern::console::init(uart.base);
     crate::kern::start(&platform)
-}
-
-/// The device type in a virtio-mmio slot, if a device sits there (paging must still be off).
-pub fn probe_type(slot: &VirtioSlot) -> Option<VirtioType> {
-    probe(slot).map(|(_, kind)| kind)
 }
 
 fn print_banner(out: &mut Uart, platform: &Platform) -> core::fmt::Result {
@@ -76,21 +71,6 @@ fn print_banner(out: &mut Uart, platform: &Platform) -> core::fmt::Result {
         )?;
     }
     writeln!(out, "boot ok")
-}
-
-/// Reads a slot's identification registers; `None` for an empty slot or a non-virtio window.
-fn probe(slot: &VirtioSlot) -> Option<(u32, VirtioType)> {
-    let read = |offset: usize| {
-        // SAFETY: the device tree names this window as a virtio-mmio transport; the
-        // identification registers are read-only 32-bit registers inside it, and reading them
-        // has no side effects.
-        unsafe { core::ptr::read_volatile((slot.regs.base + offset) as *const u32) }
-    };
-    if read(regs::MAGIC) != MAGIC_VALUE {
-        return None;
-    }
-    let version = read(regs::VERSION);
-    VirtioType::from_device_id(read(regs::DEVICE_ID)).map(|kind| (version, kind))
 }
 
 #[panic_handler]

@@ -14,6 +14,16 @@ mod boot;
 mod console;
 #[cfg(target_os = "none")]
 mod kern;
+#[cfg(target_os = "none")]
+mod probe;
+
+// The architecture's entry code, wired to the kernel here at the root so that `arch` depends on
+// nothing else in the kernel: `_start` calls `boot::kmain`, the trap vector calls the kernel's
+// trap handlers.
+#[cfg(target_os = "none")]
+arch::riscv64::entry::boot_entry!(boot::kmain);
+#[cfg(target_os = "none")]
+arch::riscv64::trap::trap_vector!(kern::trap_entry, kern::kernel_trap);
 
 /// The system description xtask generated (or an empty one when the kernel is built alone).
 #[cfg(target_os = "none")]

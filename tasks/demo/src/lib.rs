@@ -5,10 +5,9 @@
 
 use kernel_abi::Tag;
 
-/// `pong`: echo the payload back (response tag + 1).
-pub const ECHO: Tag = Tag(0x2000);
-/// `pong`: answer with the caller's credentials as the kernel stamped them.
-pub const WHOAMI: Tag = Tag(0x2002);
+/// `pong`'s protocol (echo, credentials as stamped, their encoding): kernel-abi's, shared
+/// with the host backend's conformance checks.
+pub use kernel_abi::demo::{ECHO, WHOAMI, decode_credentials, encode_credentials};
 /// `crasher`: answer.
 pub const PING: Tag = Tag(0x2010);
 /// `crasher`: execute an illegal instruction.
@@ -23,24 +22,6 @@ pub mod endpoints {
     pub const CRASHER: EndpointId = EndpointId(2);
     /// Served by `spinner`, which never receives.
     pub const SINK: EndpointId = EndpointId(3);
-}
-
-/// Encodes credentials for the `WHOAMI` answer: their three register words, little-endian.
-pub fn encode_credentials(c: &kernel_abi::Credentials) -> [u8; 24] {
-    let mut out = [0u8; 24];
-    for (i, w) in c.to_regs().iter().enumerate() {
-        out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
-/// Decodes [`encode_credentials`].
-pub fn decode_credentials(b: &[u8]) -> Option<kernel_abi::Credentials> {
-    let mut regs = [0u64; 3];
-    for (i, r) in regs.iter_mut().enumerate() {
-        *r = u64::from_le_bytes(b.get(i * 8..i * 8 + 8)?.try_into().ok()?);
-    }
-    kernel_abi::Credentials::from_regs(regs)
 }
 
 /// Declares the task's main function, `fn(me: TaskId) -> u32` (the exit status), and puts

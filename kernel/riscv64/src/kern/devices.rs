@@ -6,18 +6,30 @@ use qemu_kernel::drbg::HmacDrbg;
 use qemu_kernel::platform::{Platform, Region};
 use qemu_kernel::system::Device;
 
-use super::{
-    BOOT_ENTROPY_TIMEOUT_NS, DeviceWindow, Kernel, RESEED_EVERY, RESEED_TIMEOUT_NS, entropy, mem,
-    wipe,
-};
+use super::mem::wipe;
+use super::state::{DeviceWindow, Kernel};
+use super::{entropy, mem};
 use crate::arch::riscv64::csr;
 use crate::klog;
+use crate::probe::probe_type;
+
+/// How long boot waits for the entropy device's first answer. QEMU's device answers in
+/// microseconds; a device silent for this long is treated as absent.
+const BOOT_ENTROPY_TIMEOUT_NS: u64 = 1_000_000_000;
+/// `RandomBytes` requests between reseeds from the device. Not needed for the DRBG's security
+/// (SP 800-90A allows 2^48), but it limits what a one-time disclosure of the state would
+/// predict, and its cost (one polled device round trip, interrupts masked) spread over this
+/// many requests is negligible.
+const RESEED_EVERY: u64 = 1024;
+/// How long a reseed waits for the device before giving up on it (the kernel is stalled
+/// meanwhile, so this is short; the boot seed keeps serving).
+const RESEED_TIMEOUT_NS: u64 = 10_000_000;
 
 impl Kernel {
     pub(super) fn find_devices(&mut self, platform: &Platform) {
         use kernel_abi::device::virtio::VirtioType;
         for slot in platform.virtio.iter() {
-            let Some(kind) = crate::boot::probe_type(slot) else {
+            let Some(kind) = probe_type(slot) else {
                 continue;
             };
             let device = match kind {

@@ -13,12 +13,16 @@
 //! with the operation in `a0` and its parameter block in `a1`. It is used only when the boot
 //! argument says QEMU was started with semihosting on; otherwise the `ebreak` would trap.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel_abi::LogLevel;
 
 /// The defmt channel is on.
 static DEFMT: AtomicBool = AtomicBool::new(false);
+
+/// `time` ticks per second, for the defmt timestamps (set at boot from the device tree; the
+/// kernel state's default until then).
+static TIMEBASE_HZ: AtomicU64 = AtomicU64::new(10_000_000);
 
 /// Whether log records go to the defmt channel.
 pub fn defmt_enabled() -> bool {
@@ -28,6 +32,11 @@ pub fn defmt_enabled() -> bool {
 /// Turns the defmt channel on (the boot arguments asked for it).
 pub fn enable_defmt() {
     DEFMT.store(true, Ordering::Relaxed);
+}
+
+/// Sets the timebase the defmt timestamps are computed with (the kernel's `timebase_hz`).
+pub fn set_timebase_hz(hz: u64) {
+    TIMEBASE_HZ.store(hz, Ordering::Relaxed);
 }
 
 /// Logs a kernel event: a defmt record on the defmt channel, else a `kernel: ` text line. The
@@ -63,7 +72,7 @@ pub fn task_line(name: &str, level: LogLevel, text: &[u8]) {
 }
 
 defmt::timestamp!("{=u64:us}", {
-    let hz = super::kernel().timebase_hz.max(1);
+    let hz = TIMEBASE_HZ.load(Ordering::Relaxed).max(1);
     (crate::arch::riscv64::csr::time() as u128 * 1_000_000 / hz as u128) as u64
 });
 

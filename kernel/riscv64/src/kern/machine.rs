@@ -5,8 +5,8 @@ use kernel_abi::{Credentials, TaskId};
 use kernel_core::{Block, Endpoint, Machine};
 use qemu_kernel::sv39::Access;
 
-use super::Kernel;
-use super::task::{copy_between, copy_user, user_range_ok};
+use super::state::Kernel;
+use super::user::{copy_between, copy_user, user_range_ok};
 use crate::arch::riscv64::trap::reg;
 
 /// The result registers, in order.
@@ -58,7 +58,8 @@ impl Machine for Kernel {
 
     fn user_range_ok(&mut self, t: usize, va: usize, len: usize, write: bool) -> bool {
         let access = if write { Access::Write } else { Access::Read };
-        user_range_ok(self, t, va, len, access)
+        let root = self.tasks[t].root;
+        user_range_ok(&mut self.mem, root, va, len, access)
     }
 
     fn copy_between(
@@ -69,7 +70,8 @@ impl Machine for Kernel {
         dst_va: usize,
         len: usize,
     ) -> bool {
-        copy_between(self, src, src_va, dst, dst_va, len)
+        let (src_root, dst_root) = (self.tasks[src].root, self.tasks[dst].root);
+        copy_between(&mut self.mem, src_root, src_va, dst_root, dst_va, len)
     }
 
     fn copy_to_user(&mut self, t: usize, va: usize, data: &[u8]) -> bool {
@@ -79,7 +81,8 @@ impl Machine for Kernel {
         while done < data.len() {
             let n = (data.len() - done).min(copy.len());
             copy[..n].copy_from_slice(&data[done..done + n]);
-            if !copy_user(self, t, va + done, &mut copy[..n], true) {
+            let root = self.tasks[t].root;
+            if !copy_user(&mut self.mem, root, va + done, &mut copy[..n], true) {
                 return false;
             }
             done += n;
@@ -94,7 +97,8 @@ impl Machine for Kernel {
         // SAFETY: `slot` is an endpoint's message-slot frame (identity-mapped RAM, not shared
         // with any task), `len` ≤ MAX_PAYLOAD ≤ one frame; nothing else references it meanwhile.
         let dst = unsafe { core::slice::from_raw_parts_mut(dst, len) };
-        copy_user(self, t, va, dst, false)
+        let root = self.tasks[t].root;
+        copy_user(&mut self.mem, root, va, dst, false)
     }
 
     fn slot_to_user(&mut self, slot: usize, t: usize, va: usize, len: usize) -> bool {
@@ -102,7 +106,8 @@ impl Machine for Kernel {
         // SAFETY: the slot frame is kernel-owned RAM; `len` ≤ one frame; no other reference
         // to it is live.
         let data = unsafe { core::slice::from_raw_parts_mut(src, len) };
-        copy_user(self, t, va, data, true)
+        let root = self.tasks[t].root;
+        copy_user(&mut self.mem, root, va, data, true)
     }
 
     fn write_slot(&mut self, slot: usize, data: &[u8]) {

@@ -103,3 +103,12 @@ impl TableMemory for Memory {
         unsafe { &mut *(pa as *mut Table) }
     }
 }
+
+/// Overwrites secret bytes on the stack before they go out of scope; volatile, so the compiler
+/// cannot drop the stores as dead.
+pub fn wipe(bytes: &mut [u8]) {
+    for b in bytes.iter_mut() {
+        // SAFETY: `b` is a valid, exclusive reference to one byte.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
+}

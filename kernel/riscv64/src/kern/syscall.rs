@@ -11,10 +11,13 @@ use qemu_kernel::sv39::{self, Access, PTE_R, PTE_U, PTE_W};
 
 use kernel_core::syscall::Outcome;
 
-use super::Kernel;
-use super::task::{Block, DMA_BASE, MMIO_BASE, MMIO_STRIDE, copy_user, user_range_ok};
-use crate::arch::riscv64::csr;
+use super::mem::wipe;
+use super::state::Kernel;
+use super::task::{Block, DMA_BASE, LoadError, MMIO_BASE, MMIO_STRIDE};
+use super::user;
+use super::{console, log};
 use crate::arch::riscv64::trap::reg;
+use crate::arch::riscv64::{csr, sbi};
 
 fn ret(result: Result<usize, Errno>) -> Outcome {
     Outcome::ret(result)
@@ -45,11 +48,19 @@ pub fn dispatch(k: &mut Kernel) {
 }
 
 fn readable(k: &mut Kernel, me: usize, ptr: usize, len: usize) -> bool {
-    user_range_ok(k, me, ptr, len, Access::Read)
+    let root = k.tasks[me].root;
+    user::user_range_ok(&mut k.mem, root, ptr, len, Access::Read)
 }
 
 fn writable(k: &mut Kernel, me: usize, ptr: usize, len: usize) -> bool {
-    user_range_ok(k, me, ptr, len, Access::Write)
+    let root = k.tasks[me].root;
+    user::user_range_ok(&mut k.mem, root, ptr, len, Access::Write)
+}
+
+/// Copies between task `me`'s memory and the kernel (the range checked before).
+fn copy_user(k: &mut Kernel, me: usize, va: usize, kernel: &mut [u8], to_user: bool) -> bool {
+    let root = k.tasks[me].root;
+    user::copy_user(&mut k.mem, root, va, kernel, to_user)
 }
 
 fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
@@ -70,7 +81,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             copy_user(k, me, a[0], &mut line[..len], false);
             let text = &line[..len];
             let text = text.strip_suffix(b"\n").unwrap_or(text);
-            super::log::task_line(k.tasks[me].name(), level, text);
+            log::task_line(k.tasks[me].name(), level, text);
             ret(Ok(a[1]))
         }
         Sysno::Exit => {
@@ -98,7 +109,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             }
             copy_user(k, me, buf, &mut bytes[..len], true);
             // The kernel keeps no copy of what the task got.
-            super::wipe(&mut bytes[..len]);
+            wipe(&mut bytes[..len]);
             ret(Ok(0))
         }
         Sysno::Yield => {
@@ -164,7 +175,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             }
             match k.start_task(a[0]) {
                 Ok(id) => ret(Ok(id.to_raw() as usize)),
-                Err(super::task::LoadError::OutOfMemory) => ret(Err(Errno::OutOfResources)),
+                Err(LoadError::OutOfMemory) => ret(Err(Errno::OutOfResources)),
                 Err(_) => ret(Err(Errno::InvalidArgument)),
             }
         }
@@ -220,7 +231,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             if len > MAX_PAYLOAD {
                 return ret(Err(Errno::InvalidArgument));
             }
-            if !super::console::present() {
+            if !console::present() {
                 return ret(Err(Errno::NotSupported));
             }
             if !readable(k, me, ptr, len) {
@@ -228,7 +239,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             }
             let mut bytes = [0u8; MAX_PAYLOAD];
             copy_user(k, me, ptr, &mut bytes[..len], false);
-            super::console::write_bytes(&bytes[..len]);
+            console::write_bytes(&bytes[..len]);
             ret(Ok(len))
         }
         Sysno::ConsoleRead => {
@@ -242,7 +253,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             if cap == 0 {
                 return ret(Err(Errno::InvalidArgument));
             }
-            if !super::console::present() {
+            if !console::present() {
                 return ret(Err(Errno::NotSupported));
             }
             let cap = cap.min(MAX_PAYLOAD);
@@ -270,7 +281,7 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
                 k.tasks[me].name(),
                 status
             );
-            crate::arch::riscv64::sbi::shutdown(status == 0)
+            sbi::shutdown(status == 0)
         }
         Sysno::EndpointInfo => {
             let (endpoint, buf, cap) = (a[0], a[1], a[2]);

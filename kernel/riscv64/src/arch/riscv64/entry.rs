@@ -1,8 +1,15 @@
 //! The first instructions: OpenSBI enters here in S-mode with `a0` = hart id and `a1` = the
 //! device tree's physical address, with paging off and interrupts masked.
+//!
+//! The Rust function `_start` calls is not named here: the crate root instantiates
+//! [`boot_entry!`] with it, so this module depends on nothing else in the kernel.
 
-core::arch::global_asm!(
-    r#"
+/// Emits `_start`, which zeroes `.bss`, loads the boot stack and calls `$kmain`, an
+/// `extern "C" fn(hart_id: usize, dtb: usize) -> !`.
+macro_rules! boot_entry {
+    ($kmain:path) => {
+        core::arch::global_asm!(
+            r#"
     .section .text.entry
     .globl _start
 _start:
@@ -26,5 +33,8 @@ _start:
     wfi
     j 3b
     "#,
-    kmain = sym crate::boot::kmain,
-);
+            kmain = sym $kmain,
+        );
+    };
+}
+pub(crate) use boot_entry;

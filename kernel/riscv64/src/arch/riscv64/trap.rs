@@ -39,8 +39,15 @@ pub mod reg {
     pub const A7: usize = 17;
 }
 
-core::arch::global_asm!(
-    r#"
+/// Emits the trap vector (`zos_trap_vector`) and the return to U-mode (`zos_resume_user`).
+/// The vector calls `$handler`, an `extern "C" fn(*mut TrapFrame) -> *mut TrapFrame` that
+/// returns the frame to resume, for a trap from U-mode, and `$kernel_trap`, an
+/// `extern "C" fn() -> !`, for a trap in the kernel. The crate root instantiates it with the
+/// kernel's handlers, so this module depends on nothing else in the kernel.
+macro_rules! trap_vector {
+    ($handler:path, $kernel_trap:path) => {
+        core::arch::global_asm!(
+            r#"
     .section .text
     .balign 4
     .globl zos_trap_vector
@@ -135,9 +142,12 @@ zos_resume_user:
 1:
     j 1b
     "#,
-    handler = sym crate::kern::trap_entry,
-    kernel_trap = sym crate::kern::kernel_trap,
-);
+            handler = sym $handler,
+            kernel_trap = sym $kernel_trap,
+        );
+    };
+}
+pub(crate) use trap_vector;
 
 unsafe extern "C" {
     fn zos_trap_vector();
