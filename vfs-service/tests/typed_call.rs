@@ -1,6 +1,6 @@
 //! `Client::call::<R>` is typed by the request table: its result is `R::Response`, which the
 //! compiler checks here for every request and which a real server on the host backend answers
-//! for several. Also: the client's own SHA-256 agrees with the server's.
+//! for several. Also: the client's SHA-256 agrees with the server's.
 
 mod common;
 
