@@ -901,3 +901,159 @@ fn readdir_pages_fit_a_message_with_the_longest_names() {
     assert_eq!(got, want);
     assert!(pages > 5);
 }
+
+/// Reads the whole audit log page by page as a client would (`after` = the last sequence number
+/// seen), checking that every reply fits a message and that no page is empty while `more` is
+/// set; gives up (fails) after `max_pages` pages rather than looping.
+fn read_whole_audit_log(
+    vfs: &mut RamVfs,
+    sys: &Ctx<'_>,
+    max_pages: usize,
+) -> Vec<vfs_service::protocol::messages::AuditEntry> {
+    use vfs_service::protocol::limits::MAX_PAYLOAD;
+    let mut all = Vec::new();
+    let mut after = 0;
+    for _ in 0..max_pages {
+        let page = vfs.audit_log(sys, after).unwrap();
+        let reply = vfs_service::protocol::codec::encode_reply(&Ok::<_, VfsError>(page.clone()));
+        assert!(reply.len() <= MAX_PAYLOAD, "{} bytes", reply.len());
+        assert!(
+            !page.entries.is_empty() || !page.more,
+            "empty page with more after {after}"
+        );
+        if let Some(last) = page.entries.last() {
+            after = last.seq;
+        }
+        all.extend(page.entries);
+        if !page.more {
+            return all;
+        }
+    }
+    panic!("the audit log did not end within {max_pages} pages");
+}
+
+#[test]
+fn chown_through_long_symlinked_path_records_a_bounded_entry() {
+    use vfs_service::protocol::limits::{
+        AUDIT_TRUNCATION_MARKER, MAX_AUDIT_ACTION, MAX_AUDIT_ENTRY, MAX_PATH,
+    };
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let h = home(ALICE);
+    // Each level: three directories of 240-byte names (multi-byte characters, so that the
+    // truncation points fall inside characters) below the previous level's symlink, and a
+    // symlink `l{i+1}` in the home to them: every client path stays short, the canonical path
+    // grows by about 725 bytes a level.
+    let names: Vec<String> = ["é", "€", "ü"]
+        .iter()
+        .map(|c| c.repeat(240 / c.len()))
+        .collect();
+    let tail = names.join("/");
+    let mut via = h.clone();
+    let mut canonical = h.clone();
+    for i in 0..7 {
+        let mut dir = via.clone();
+        for n in &names {
+            dir = format!("{dir}/{n}");
+            vfs.mkdir(&a, &dir, false, None).unwrap();
+        }
+        assert!(dir.len() <= MAX_PATH);
+        let target = if i == 0 {
+            tail.clone()
+        } else {
+            format!("l{i}/{tail}")
+        };
+        vfs.symlink(&a, &target, &format!("{h}/l{}", i + 1))
+            .unwrap();
+        via = format!("{h}/l{}", i + 1);
+        canonical = format!("{canonical}/{tail}");
+    }
+    assert!(canonical.len() > 5000);
+    assert_eq!(vfs.resolve_path(&a, &via).unwrap(), canonical);
+    vfs.chown(&sys, &via, Some(BOB)).unwrap();
+    vfs.set_quota(&sys, BOB, 1 << 20).unwrap();
+
+    // Bounded when written: the stored record itself fits a reply.
+    let mut key = b"audit/e/".to_vec();
+    key.extend_from_slice(&3u64.to_be_bytes());
+    let stored = vfs
+        .store_mut()
+        .get(storage_backend::Db::Kernel, &key)
+        .unwrap()
+        .unwrap();
+    assert!(stored.len() <= MAX_AUDIT_ENTRY, "{} bytes", stored.len());
+    let stored: vfs_service::protocol::messages::AuditEntry =
+        postcard::from_bytes(&stored).unwrap();
+    assert!(stored.action.contains(AUDIT_TRUNCATION_MARKER));
+
+    let log = read_whole_audit_log(&mut vfs, &sys, 10);
+    let seqs: Vec<u64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=4).collect::<Vec<_>>());
+    let entry = &log[2];
+    assert!(entry.action.len() <= MAX_AUDIT_ACTION);
+    assert!(entry.action.contains(AUDIT_TRUNCATION_MARKER));
+    assert!(entry.action.starts_with(&format!("chown {h}/")));
+    assert!(entry.action.ends_with(&format!("/{} {BOB}", names[2])));
+    assert!(log[3].action.starts_with("set_quota"));
+    assert!(!log[3].action.contains(AUDIT_TRUNCATION_MARKER));
+}
+
+#[test]
+fn an_oversized_legacy_audit_entry_is_returned_bounded_and_reading_goes_on() {
+    use storage_backend::Db;
+    use vfs_service::protocol::limits::{AUDIT_TRUNCATION_MARKER, MAX_AUDIT_ACTION};
+    use vfs_service::protocol::messages::AuditEntry;
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    // After the two create_home entries, as an older version wrote them: entries of 3 KiB (one
+    // page each at most) and one of 7 KiB, longer than any reply.
+    let lens = [3000usize, 7000, 3000, 100];
+    let mut batch = vfs.store_mut().begin(Db::Kernel).unwrap();
+    for (i, len) in lens.iter().enumerate() {
+        let seq = 3 + i as u64;
+        let entry = AuditEntry {
+            seq,
+            time_ns: 1,
+            task: 1,
+            user: None,
+            action: format!("legacy {seq} {}", "p".repeat(*len)),
+        };
+        let mut key = b"audit/e/".to_vec();
+        key.extend_from_slice(&seq.to_be_bytes());
+        batch
+            .put(&key, &postcard::to_allocvec(&entry).unwrap())
+            .unwrap();
+    }
+    batch
+        .put(b"audit/seq", &(2 + lens.len() as u64).to_be_bytes())
+        .unwrap();
+    batch.commit().unwrap();
+    // Entries written now follow the legacy ones.
+    for i in 0..40 {
+        vfs.set_quota(&sys, ALICE, 1 << (20 + i % 8)).unwrap();
+    }
+
+    let log = read_whole_audit_log(&mut vfs, &sys, 50);
+    let seqs: Vec<u64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=46).collect::<Vec<_>>());
+    for e in &log {
+        assert!(e.action.len() <= MAX_AUDIT_ACTION);
+    }
+    assert!(log[3].action.starts_with("legacy 4 ppp"));
+    assert!(log[3].action.contains(AUDIT_TRUNCATION_MARKER));
+    assert!(log[2].action.starts_with("legacy 3 ") && !log[2].action.contains("..."));
+    assert!(log[4].action.starts_with("legacy 5 ") && !log[4].action.contains("..."));
+    assert!(log[45].action.starts_with("set_quota"));
+}

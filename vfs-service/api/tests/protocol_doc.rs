@@ -181,3 +181,34 @@ fn the_document_has_one_example_or_more_per_message() {
     // A guard against the parser silently finding nothing.
     assert!(examples().len() > 2 * REQUESTS.len());
 }
+
+/// The AUDIT_LOG section states the audit bounds with the values the code uses.
+#[test]
+fn audit_bounds_in_the_doc_are_the_code_s() {
+    use vfs_api::protocol::limits::{
+        AUDIT_ENTRY_FIXED_MAX, AUDIT_KEEP_HEAD, AUDIT_KEEP_TAIL, AUDIT_PAGE_ENTRIES,
+        AUDIT_PAGE_OVERHEAD, AUDIT_TRUNCATION_MARKER, MAX_AUDIT_ACTION, MAX_AUDIT_ENTRY,
+    };
+    let section = DOC
+        .split("### AUDIT_LOG")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("an AUDIT_LOG section");
+    for needle in [
+        format!("at most\n{AUDIT_PAGE_ENTRIES} entries (`AUDIT_PAGE_ENTRIES`)"),
+        format!("takes {AUDIT_PAGE_OVERHEAD} bytes"),
+        format!("at most {AUDIT_ENTRY_FIXED_MAX} (`seq` 10"),
+        format!("= {MAX_AUDIT_ENTRY} bytes"),
+        format!("**{MAX_AUDIT_ACTION} bytes**"),
+        format!("at most {AUDIT_KEEP_HEAD} bytes (`AUDIT_KEEP_HEAD`)"),
+        format!("`{AUDIT_TRUNCATION_MARKER}`"),
+        format!("at most {AUDIT_KEEP_TAIL} bytes (`AUDIT_KEEP_TAIL`"),
+        format!("{} to {MAX_AUDIT_ACTION} bytes long", MAX_AUDIT_ACTION - 6),
+    ] {
+        let flat = section.replace('\n', " ");
+        assert!(
+            flat.contains(&needle.replace('\n', " ")),
+            "PROTOCOL.md's AUDIT_LOG section lacks `{needle}`"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Boot initialisation, home creation, the audit log and the user registry: the operations
 //! that touch the kernel database.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,8 +13,10 @@ use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, SCHEMA_VERSION, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{FilePermissions, is_system};
-use crate::protocol::limits::{MAX_PAYLOAD, PROTOCOL_VERSION};
-use crate::protocol::messages::{AuditEntry, AuditPage};
+use crate::protocol::limits::{
+    AUDIT_PAGE_ENTRIES, AUDIT_PAGE_OVERHEAD, MAX_PAYLOAD, PROTOCOL_VERSION,
+};
+use crate::protocol::messages::{AuditEntry, AuditPage, bound_audit_action};
 use crate::vfs::{Ctx, Env, Tx, Vfs, store_err};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -244,7 +247,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             time_ns: ctx.env.now_ns(),
             task: ctx.caller.task.to_raw(),
             user: ctx.caller.user,
-            action,
+            action: bound_audit_action(&action).into_owned(),
         };
         let bytes = postcard::to_allocvec(&entry).map_err(|_| VfsError::StorageError)?;
         tx.put(
@@ -257,6 +260,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     }
 
     /// A page of the audit log: System-class callers only.
+    ///
+    /// Always makes progress: a page holds at least one entry whenever `more` is set, since an
+    /// entry's action is bounded again here (an entry written by an older version may be of
+    /// any length) and one bounded entry always fits a reply
+    /// ([`crate::protocol::limits::MAX_AUDIT_ENTRY`]).
     pub fn audit_log(&mut self, ctx: &Ctx<'_>, after: u64) -> Result<AuditPage, VfsError> {
         if ctx.caller.class != ProcessClass::System {
             return Err(VfsError::PermissionDenied);
@@ -264,22 +272,32 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let start = keys::audit(after);
         let rows = self
             .store
-            .scan(Db::Kernel, keys::AUDIT_PREFIX, Some(&start), 32)
+            .scan(
+                Db::Kernel,
+                keys::AUDIT_PREFIX,
+                Some(&start),
+                AUDIT_PAGE_ENTRIES,
+            )
             .map_err(store_err)?;
-        let mut budget = MAX_PAYLOAD - 16;
+        let mut budget = MAX_PAYLOAD - AUDIT_PAGE_OVERHEAD;
         let mut entries = Vec::new();
         let total = rows.len();
         for (_, v) in rows {
-            let entry: AuditEntry =
+            let mut entry: AuditEntry =
                 postcard::from_bytes(&v).map_err(|_| VfsError::IntegrityError)?;
-            let len = v.len() + 4;
+            if let Cow::Owned(bounded) = bound_audit_action(&entry.action) {
+                entry.action = bounded;
+            }
+            let len = postcard::to_allocvec(&entry)
+                .map_err(|_| VfsError::StorageError)?
+                .len();
             if len > budget {
                 break;
             }
             budget -= len;
             entries.push(entry);
         }
-        let more = entries.len() < total || total == 32;
+        let more = entries.len() < total || total == AUDIT_PAGE_ENTRIES;
         Ok(AuditPage { entries, more })
     }
 

@@ -167,4 +167,57 @@ mod tests {
             let _ = decode_response::<Stat>(tags::STAT, tags::response(tags::STAT), &buf[..len]);
         }
     }
+
+    #[test]
+    fn the_largest_audit_entry_fills_a_reply_exactly() {
+        use crate::protocol::limits::{MAX_AUDIT_ACTION, MAX_AUDIT_ENTRY};
+        let entry = AuditEntry {
+            seq: u64::MAX,
+            time_ns: u64::MAX,
+            task: u32::MAX,
+            user: Some(uuid::Uuid::from_u128(u128::MAX)),
+            action: "x".repeat(MAX_AUDIT_ACTION),
+        };
+        assert_eq!(
+            postcard::to_allocvec(&entry).unwrap().len(),
+            MAX_AUDIT_ENTRY
+        );
+        let page = AuditPage {
+            entries: alloc::vec![entry],
+            more: true,
+        };
+        assert_eq!(encode_reply(&Ok::<_, VfsError>(page)).len(), MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn long_audit_actions_keep_head_marker_and_tail_on_char_boundaries() {
+        use crate::protocol::limits::{
+            AUDIT_KEEP_HEAD, AUDIT_KEEP_TAIL, AUDIT_TRUNCATION_MARKER, MAX_AUDIT_ACTION,
+        };
+        let short = "chown /a system";
+        assert_eq!(bound_audit_action(short), short);
+        let exact = "y".repeat(MAX_AUDIT_ACTION);
+        assert_eq!(bound_audit_action(&exact), exact.as_str());
+        // Every alignment of 2-, 3- and 4-byte characters against both cut points.
+        for c in ['é', '€', '𝄞'] {
+            for pad in 0..4 {
+                let long = alloc::format!(
+                    "{}{}{}",
+                    "a".repeat(pad),
+                    c.to_string().repeat(MAX_AUDIT_ACTION),
+                    "z".repeat(pad)
+                );
+                let out = bound_audit_action(&long);
+                assert!(out.len() <= MAX_AUDIT_ACTION, "{c} {pad}");
+                assert!(out.len() >= MAX_AUDIT_ACTION - 6, "{c} {pad}");
+                let at = out.find(AUDIT_TRUNCATION_MARKER).unwrap();
+                assert!(at <= AUDIT_KEEP_HEAD && at > AUDIT_KEEP_HEAD - 4);
+                let (head, rest) = out.split_at(at);
+                let tail = &rest[AUDIT_TRUNCATION_MARKER.len()..];
+                assert!(long.starts_with(head));
+                assert!(long.ends_with(tail));
+                assert!(tail.len() <= AUDIT_KEEP_TAIL && tail.len() > AUDIT_KEEP_TAIL - 4);
+            }
+        }
+    }
 }

@@ -24,3 +24,34 @@ pub const SOFT_LIMIT_PERCENT: u64 = 80;
 /// Size of one stored content piece in bytes: equal to [`MAX_IO`], so that a stream of
 /// message-sized writes fills whole pieces and never rewrites one.
 pub const PIECE_SIZE: usize = MAX_IO;
+
+/// Most entries in one AUDIT_LOG page.
+pub const AUDIT_PAGE_ENTRIES: usize = 32;
+/// Bytes of an AUDIT_LOG reply outside its entries: the `Result` byte, the entry count (a
+/// one-byte varint, as a page holds at most [`AUDIT_PAGE_ENTRIES`] < 128 entries) and the
+/// `more` byte.
+pub const AUDIT_PAGE_OVERHEAD: usize = 1 + 1 + 1;
+/// Largest encoding of an `AuditEntry` apart from its action's bytes: `seq` and `time_ns`
+/// (u64 varints, 10 bytes each), `task` (u32 varint, 5), `user` (`Option<Uuid>`: the `Some`
+/// byte, the length byte 16, the 16 bytes) and the action's length (a varint of at most 2
+/// bytes, as [`MAX_AUDIT_ACTION`] < 2^14).
+pub const AUDIT_ENTRY_FIXED_MAX: usize = 10 + 10 + 5 + (1 + 1 + 16) + 2;
+/// Largest encoded `AuditEntry`: one alone always fits an AUDIT_LOG reply.
+pub const MAX_AUDIT_ENTRY: usize = MAX_PAYLOAD - AUDIT_PAGE_OVERHEAD;
+/// Longest action text of an audit entry, in bytes; longer ones are shortened by
+/// [`crate::protocol::messages::bound_audit_action`].
+pub const MAX_AUDIT_ACTION: usize = MAX_AUDIT_ENTRY - AUDIT_ENTRY_FIXED_MAX;
+/// What stands in for the bytes cut out of an over-long audit action.
+pub const AUDIT_TRUNCATION_MARKER: &str = "...[truncated]...";
+/// Bytes (at most) kept from the end of an over-long audit action; the rest of
+/// [`MAX_AUDIT_ACTION`] after the marker is kept from its start.
+pub const AUDIT_KEEP_TAIL: usize = 1024;
+/// Bytes (at most) kept from the start of an over-long audit action.
+pub const AUDIT_KEEP_HEAD: usize =
+    MAX_AUDIT_ACTION - AUDIT_TRUNCATION_MARKER.len() - AUDIT_KEEP_TAIL;
+
+const _: () = assert!(AUDIT_PAGE_ENTRIES < 128);
+const _: () = assert!(MAX_AUDIT_ACTION < 1 << 14);
+const _: () = assert!(AUDIT_KEEP_HEAD > AUDIT_KEEP_TAIL);
+const _: () =
+    assert!(AUDIT_PAGE_OVERHEAD + AUDIT_ENTRY_FIXED_MAX + MAX_AUDIT_ACTION <= MAX_PAYLOAD);

@@ -1,12 +1,15 @@
 //! Request and response payload types. Each request type names its tag in its documentation;
 //! the response type of a request is the one its handler returns (see `PROTOCOL.md`).
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::permissions::FilePermissions;
+
+use super::limits::{AUDIT_KEEP_HEAD, AUDIT_KEEP_TAIL, AUDIT_TRUNCATION_MARKER, MAX_AUDIT_ACTION};
 
 /// A caller-supplied 256-bit file key.
 pub type FileKey = [u8; 32];
@@ -280,6 +283,32 @@ pub struct AuditEntry {
     pub user: Option<Uuid>,
     /// What happened, e.g. `chown /home/x/a -> <uuid>`.
     pub action: String,
+}
+
+/// `action` bounded to [`MAX_AUDIT_ACTION`] bytes, so that an entry always fits an AUDIT_LOG
+/// page. An action that fits is returned unchanged. A longer one becomes its longest prefix of
+/// at most [`AUDIT_KEEP_HEAD`] bytes, then [`AUDIT_TRUNCATION_MARKER`], then its longest suffix
+/// of at most [`AUDIT_KEEP_TAIL`] bytes, both cut on UTF-8 character boundaries: so the
+/// result is between `MAX_AUDIT_ACTION - 6` and `MAX_AUDIT_ACTION` bytes long. The server
+/// applies it when it writes an entry and again when it reads one back (entries written by
+/// older versions were unbounded).
+pub fn bound_audit_action(action: &str) -> Cow<'_, str> {
+    if action.len() <= MAX_AUDIT_ACTION {
+        return Cow::Borrowed(action);
+    }
+    let mut head = AUDIT_KEEP_HEAD;
+    while !action.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = action.len() - AUDIT_KEEP_TAIL;
+    while !action.is_char_boundary(tail) {
+        tail += 1;
+    }
+    let mut out = String::with_capacity(MAX_AUDIT_ACTION);
+    out.push_str(action.get(..head).unwrap_or_default());
+    out.push_str(AUDIT_TRUNCATION_MARKER);
+    out.push_str(action.get(tail..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
 /// A page of the audit log.
