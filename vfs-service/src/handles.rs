@@ -1,8 +1,12 @@
 //! The handle table: slots with generations, owned by the task that opened them and bounded per
 //! task and in total.
 //!
-//! A handle's generation holds the boot count in its high 16 bits and the slot's use counter in
-//! its low 16 bits, so a handle kept across a service restart or a close is recognisably stale.
+//! A handle's generation is 64 bits: the boot count (its low 16 bits) in the high 16 bits and
+//! the slot's use counter in the low 48 bits, so a handle kept across a service restart or a
+//! close is recognisably stale. The use counter only grows: at one open per microsecond a slot
+//! takes about nine years to use up its 2^48 generations. Should a slot ever reach the last
+//! one anyway, it is retired for the rest of the boot instead of wrapping, so a generation is
+//! never issued twice within a boot and a closed handle never names a later file.
 //!
 //! A leaf of the filesystem's modules: it holds the open files ([`OpenFile`]) and knows nothing
 //! of [`crate::vfs`] or [`crate::ops`]. The [`crate::vfs::Vfs`] owns the table; the streaming
@@ -84,9 +88,16 @@ impl OpenFile {
 /// An insertion that failed: the error and the file handed back.
 pub(crate) type Rejected = Box<(VfsError, OpenFile)>;
 
+/// Bits of a generation that count a slot's uses; the boot epoch is above them.
+const USE_BITS: u32 = 48;
+/// The last use count a slot may issue; a slot that reaches it is retired, never wrapped.
+const LAST_USE: u64 = (1 << USE_BITS) - 1;
+
 struct Slot {
-    generation: u32,
+    generation: u64,
     file: Option<OpenFile>,
+    /// Every generation of the slot has been issued: it stays empty until the next boot.
+    retired: bool,
 }
 
 /// All open handles of the service.
@@ -104,8 +115,44 @@ impl HandleTable {
         }
     }
 
-    fn generation(&self, uses: u16) -> u32 {
-        (self.epoch as u32) << 16 | uses as u32
+    fn generation(&self, uses: u64) -> u64 {
+        (self.epoch as u64) << USE_BITS | (uses & LAST_USE)
+    }
+
+    /// Whether a new handle would fit the limits for `task`: what [`Self::insert`] checks,
+    /// asked before OPEN creates or truncates anything.
+    pub fn can_insert(&self, task: TaskId) -> Result<(), VfsError> {
+        if self.count_for(task) >= MAX_HANDLES_PER_TASK {
+            return Err(VfsError::TooManyHandles);
+        }
+        let free = self.slots.iter().any(|s| s.file.is_none() && !s.retired);
+        if free || self.slots.len() < MAX_HANDLES {
+            Ok(())
+        } else {
+            Err(VfsError::TooManyHandles)
+        }
+    }
+
+    /// Moves a slot to its next generation after a release; retires it at the last one.
+    fn advance(&mut self, index: usize) {
+        let epoch = self.epoch;
+        if let Some(slot) = self.slots.get_mut(index) {
+            let uses = slot.generation & LAST_USE;
+            if uses >= LAST_USE {
+                slot.retired = true;
+            } else {
+                slot.generation = (epoch as u64) << USE_BITS | (uses + 1);
+            }
+        }
+    }
+
+    /// Test support: sets a slot's use count, as if it had been opened and closed that often.
+    #[cfg(test)]
+    fn set_uses(&mut self, slot: u16, uses: u64) {
+        let generation = self.generation(uses);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.generation = generation;
+        }
     }
 
     /// Handles held by a task.
@@ -121,13 +168,17 @@ impl HandleTable {
         if self.count_for(file.task) >= MAX_HANDLES_PER_TASK {
             return Err(Box::new((VfsError::TooManyHandles, file)));
         }
-        let free = self.slots.iter().position(|s| s.file.is_none());
+        let free = self
+            .slots
+            .iter()
+            .position(|s| s.file.is_none() && !s.retired);
         let index = match free {
             Some(i) => i,
             None if self.slots.len() < MAX_HANDLES => {
                 self.slots.push(Slot {
                     generation: self.generation(0),
                     file: None,
+                    retired: false,
                 });
                 self.slots.len() - 1
             }
@@ -142,10 +193,10 @@ impl HandleTable {
     }
 
     fn check(&self, task: TaskId, handle: Handle) -> Result<usize, VfsError> {
-        let epoch = handle.generation >> 16;
-        if epoch != self.epoch as u32 {
+        let epoch = handle.generation >> USE_BITS;
+        if epoch != self.epoch as u64 {
             // Issued before the service (re)started: stale. From a later epoch: forged.
-            return Err(if epoch < self.epoch as u32 {
+            return Err(if epoch < self.epoch as u64 {
                 VfsError::StaleHandle
             } else {
                 VfsError::InvalidHandle
@@ -186,28 +237,86 @@ impl HandleTable {
     /// Takes the open file out of its slot, retiring the handle.
     pub(crate) fn remove(&mut self, task: TaskId, handle: Handle) -> Result<OpenFile, VfsError> {
         let i = self.check(task, handle)?;
-        let slot = &mut self.slots[i];
-        let uses = (slot.generation as u16).wrapping_add(1);
-        slot.generation = (self.epoch as u32) << 16 | uses as u32;
-        slot.file.take().ok_or(VfsError::StaleHandle)
+        let file = self.slots[i].file.take().ok_or(VfsError::StaleHandle)?;
+        self.advance(i);
+        Ok(file)
     }
 
     /// Takes out every open file of earlier incarnations of `task`'s slot.
     pub(crate) fn reap_older(&mut self, task: TaskId) -> Vec<OpenFile> {
         let mut out = Vec::new();
-        let epoch = self.epoch as u32;
-        for slot in &mut self.slots {
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
             if slot
                 .file
                 .as_ref()
                 .is_some_and(|f| f.task.index == task.index && f.task != task)
                 && let Some(f) = slot.file.take()
             {
-                let uses = (slot.generation as u16).wrapping_add(1);
-                slot.generation = epoch << 16 | uses as u32;
                 out.push(f);
+                self.advance(i);
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASK: TaskId = TaskId {
+        index: 3,
+        generation: 0,
+    };
+
+    fn insert(table: &mut HandleTable) -> Handle {
+        match table.insert(OpenFile::placeholder(TASK)) {
+            Ok(h) => h,
+            Err(e) => panic!("insert refused: {:?}", e.0),
+        }
+    }
+
+    #[test]
+    fn a_slot_at_its_last_generation_is_retired_not_wrapped() {
+        let mut table = HandleTable::new(7);
+        let first = insert(&mut table);
+        assert_eq!(first.generation, 7 << USE_BITS);
+        table.remove(TASK, first).unwrap();
+        // As if slot 0 had been opened and closed 2^48 - 1 times.
+        table.set_uses(first.slot, LAST_USE);
+        let last = insert(&mut table);
+        assert_eq!(last.slot, first.slot);
+        assert_eq!(last.generation, 7 << USE_BITS | LAST_USE);
+        table.remove(TASK, last).unwrap();
+        // The next open gets another slot: slot 0 never issues a generation twice.
+        let next = insert(&mut table);
+        assert_ne!(next.slot, first.slot);
+        for stale in [first, last] {
+            assert_eq!(
+                table.get_mut(TASK, stale).err(),
+                Some(VfsError::StaleHandle)
+            );
+        }
+        // A wrapped generation (use count 0 again, or the epoch bits bumped) is not served.
+        let wrapped = Handle {
+            slot: first.slot,
+            generation: (7 << USE_BITS) + LAST_USE + 1,
+        };
+        assert_eq!(
+            table.get_mut(TASK, wrapped).err(),
+            Some(VfsError::InvalidHandle)
+        );
+    }
+
+    #[test]
+    fn the_limit_check_matches_insert() {
+        let mut table = HandleTable::new(1);
+        for _ in 0..MAX_HANDLES_PER_TASK {
+            assert_eq!(table.can_insert(TASK), Ok(()));
+            insert(&mut table);
+        }
+        assert_eq!(table.can_insert(TASK), Err(VfsError::TooManyHandles));
+        assert!(table.insert(OpenFile::placeholder(TASK)).is_err());
     }
 }

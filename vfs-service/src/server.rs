@@ -98,7 +98,12 @@ impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
     fn readdir(&mut self, r: ReaddirRequest) -> Result<ReaddirResponse, VfsError> {
         self.vfs.readdir(self.ctx, &r.path, r.cursor.as_deref())
     }
-    fn hello(&mut self, _: HelloRequest) -> Result<HelloResponse, VfsError> {
+    fn hello(&mut self, r: HelloRequest) -> Result<HelloResponse, VfsError> {
+        // A client of another version would misread handles (version 1 had 32-bit generations):
+        // refuse it with an error every version can decode.
+        if r.version != PROTOCOL_VERSION {
+            return Err(VfsError::UnsupportedSchema);
+        }
         Ok(hello())
     }
     fn write(&mut self, r: WriteRequest) -> Result<(), VfsError> {

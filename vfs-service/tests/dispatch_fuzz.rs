@@ -46,7 +46,7 @@ fn creds(index: u16, class: ProcessClass, user: Option<Uuid>) -> Credentials {
 fn seeds() -> Vec<Request> {
     let h = Handle {
         slot: 0,
-        generation: 1 << 16,
+        generation: 1 << 48,
     };
     let home = format!("/home/{USER}");
     vec![

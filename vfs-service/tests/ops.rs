@@ -509,6 +509,184 @@ fn handles_are_bounded_per_task() {
     assert!(vfs.open(&a2, &f, flags, None, None).is_ok());
 }
 
+/// A slot's 16-bit use counter used to wrap: after 65,536 open/close cycles of one slot a
+/// long-closed handle named the slot's newest file. The generation no longer wraps.
+#[test]
+fn a_closed_handle_stays_stale_past_65536_reuses_of_its_slot() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/f", home(ALICE));
+    let g = format!("{}/g", home(ALICE));
+    vfs.write_file(&a, &f, b"first file", None, None).unwrap();
+    vfs.write_file(&a, &g, b"other file", None, None).unwrap();
+    let rw = OpenFlags {
+        read: true,
+        write: true,
+        ..Default::default()
+    };
+    let old = vfs.open(&a, &f, rw, None, None).unwrap().handle;
+    vfs.handle_close(&a, old).unwrap();
+    // The same slot, 65,536 more times: a 16-bit use count is back where `old` was.
+    let mut h = old;
+    for _ in 0..=u16::MAX {
+        h = vfs.open(&a, &g, rw, None, None).unwrap().handle;
+        assert_eq!(h.slot, old.slot);
+        vfs.handle_close(&a, h).unwrap();
+    }
+    let live = vfs.open(&a, &g, rw, None, None).unwrap().handle;
+    assert_eq!(live.slot, old.slot);
+    assert!(live.generation > h.generation && h.generation > old.generation);
+    assert_eq!(
+        vfs.handle_read(&a, old, 100).unwrap_err(),
+        VfsError::StaleHandle
+    );
+    assert_eq!(
+        vfs.handle_write(&a, old, b"X").unwrap_err(),
+        VfsError::StaleHandle
+    );
+    assert_eq!(
+        vfs.handle_close(&a, old).unwrap_err(),
+        VfsError::StaleHandle
+    );
+    // The live handle is untouched and the other file unchanged.
+    assert_eq!(vfs.handle_read(&a, live, 100).unwrap(), b"other file");
+    vfs.handle_close(&a, live).unwrap();
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, None).unwrap().data,
+        b"first file"
+    );
+}
+
+/// An OPEN refused for the handle limits (per task, and in total) creates and truncates nothing.
+#[test]
+fn an_open_refused_at_the_handle_limit_changes_nothing() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/f", home(ALICE));
+    vfs.write_file(&a, &f, b"keep me", None, None).unwrap();
+    let ro = OpenFlags {
+        read: true,
+        ..Default::default()
+    };
+    let create = OpenFlags {
+        write: true,
+        create: true,
+        ..Default::default()
+    };
+    let truncate = OpenFlags {
+        write: true,
+        truncate: true,
+        ..Default::default()
+    };
+    for _ in 0..16 {
+        vfs.open(&a, &f, ro, None, None).unwrap();
+    }
+    let before = vfs.quota(&a, ALICE).unwrap().used;
+    let new = format!("{}/new", home(ALICE));
+    assert_eq!(
+        vfs.open(&a, &new, create, None, None).unwrap_err(),
+        VfsError::TooManyHandles
+    );
+    assert_eq!(vfs.stat(&a, &new, true).unwrap_err(), VfsError::NotFound);
+    assert_eq!(
+        vfs.open(&a, &f, truncate, None, None).unwrap_err(),
+        VfsError::TooManyHandles
+    );
+    assert_eq!(
+        vfs.read_file(&a, &f, 0, None, None).unwrap().data,
+        b"keep me"
+    );
+    assert_eq!(vfs.quota(&a, ALICE).unwrap().used, before);
+
+    // The service-wide limit: 15 more tasks of 16 handles fill the table's 256 slots.
+    let sys = Ctx {
+        caller: creds(1, ProcessClass::System, None),
+        env: &env,
+    };
+    let shared = "/tmp/shared";
+    vfs.write_file(&sys, shared, b"x", None, None).unwrap();
+    for task in 10..25 {
+        let t = Ctx {
+            caller: creds(task, ProcessClass::System, None),
+            env: &env,
+        };
+        for _ in 0..16 {
+            vfs.open(&t, shared, ro, None, None).unwrap();
+        }
+    }
+    let last = Ctx {
+        caller: creds(40, ProcessClass::System, None),
+        env: &env,
+    };
+    assert_eq!(
+        vfs.open(&last, "/tmp/late", create, None, None)
+            .unwrap_err(),
+        VfsError::TooManyHandles
+    );
+    assert_eq!(
+        vfs.stat(&last, "/tmp/late", true).unwrap_err(),
+        VfsError::NotFound
+    );
+}
+
+/// A zero-length WRITE at a position far past the end neither grows the file, nor charges the
+/// quota, nor changes the modification time.
+#[test]
+fn a_zero_length_write_past_the_end_changes_nothing() {
+    let env = TestEnv::new();
+    let mut vfs = setup(&env);
+    let a = Ctx {
+        caller: creds(3, ProcessClass::Application, Some(ALICE)),
+        env: &env,
+    };
+    let f = format!("{}/f", home(ALICE));
+    vfs.write_file(&a, &f, b"small", None, None).unwrap();
+    let before = vfs.stat(&a, &f, true).unwrap();
+    let used = vfs.quota(&a, ALICE).unwrap().used;
+    for append in [false, true] {
+        let flags = OpenFlags {
+            read: true,
+            write: true,
+            append,
+            ..Default::default()
+        };
+        let h = vfs.open(&a, &f, flags, None, None).unwrap().handle;
+        vfs.handle_seek(&a, h, SeekFrom::Start(50_000_000)).unwrap();
+        assert_eq!(vfs.handle_write(&a, h, b"").unwrap(), 0);
+        assert_eq!(vfs.handle_stat(&a, h).unwrap().size, 5);
+        assert_eq!(
+            vfs.handle_seek(&a, h, SeekFrom::Current(0)).unwrap(),
+            50_000_000
+        );
+        vfs.handle_flush(&a, h).unwrap();
+        vfs.handle_close(&a, h).unwrap();
+    }
+    let after = vfs.stat(&a, &f, true).unwrap();
+    assert_eq!(after.size, 5);
+    assert_eq!(after.modified_ns, before.modified_ns);
+    assert_eq!(after.sha256, before.sha256);
+    assert_eq!(vfs.quota(&a, ALICE).unwrap().used, used);
+    assert_eq!(vfs.usage(&a, &home(ALICE)).unwrap().bytes, 5);
+    // A read-only handle still gets its mode error for an empty write.
+    let ro = OpenFlags {
+        read: true,
+        ..Default::default()
+    };
+    let h = vfs.open(&a, &f, ro, None, None).unwrap().handle;
+    assert_eq!(
+        vfs.handle_write(&a, h, b"").unwrap_err(),
+        VfsError::BadHandleMode
+    );
+}
+
 #[test]
 fn resource_limits_refuse_and_change_nothing() {
     let env = TestEnv::new();

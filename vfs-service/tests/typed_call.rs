@@ -67,6 +67,16 @@ fn session(c: &mut Client<'_, kernel_host::TaskHandle>) -> Result<(), ClientErro
         version: PROTOCOL_VERSION,
     })?;
     assert_eq!(hello.max_io as usize, MAX_IO);
+    assert_eq!(hello.version, PROTOCOL_VERSION);
+    assert_eq!(c.hello()?.version, PROTOCOL_VERSION);
+    // A version-1 client (32-bit handle generations) is told at HELLO, with an error it knows.
+    for old in [1, PROTOCOL_VERSION + 1] {
+        let refused = c.call::<req::Hello>(&HelloRequest { version: old });
+        assert!(
+            matches!(refused, Err(ClientError::Vfs(VfsError::UnsupportedSchema))),
+            "HELLO version {old}: {refused:?}"
+        );
+    }
     let (): () = c.call::<req::Mkdir>(&MkdirRequest {
         path: "/tmp/typed".into(),
         recursive: false,

@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 use kernel_abi::Kernel;
 use vfs_api::FilePermissions;
 use vfs_api::error::VfsError;
+use vfs_api::protocol::limits::PROTOCOL_VERSION;
 use vfs_api::protocol::messages::FileKind;
+use vfs_api::protocol::tags;
 
 use super::{Case, Outcome, World, ensure, expect_err, step};
 
@@ -109,7 +111,14 @@ fn create_homes<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
 
 fn hello<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     let h = step("hello", w.anon.hello())?;
-    ensure(h.version == 1, "version 1")?;
+    ensure(h.version == PROTOCOL_VERSION && h.version == 2, "version 2")?;
+    // A version-1 client (32-bit handle generations) gets an error it can decode: the HELLO
+    // reply is `Err(UnsupportedSchema)`, wire index 21 in both versions.
+    let (t, body) = step("hello v1", w.anon.raw_call(tags::HELLO, &[0x01]))?;
+    ensure(
+        t == tags::response(tags::HELLO) && body == [0x01, 21],
+        format!("HELLO version 1: tag {t:#x}, reply {body:02x?}"),
+    )?;
     ensure(h.max_payload == 4096 && h.max_io as usize <= 4096, "limits")?;
     ensure(
         h.symlink_depth == 40 && h.max_name >= 200,

@@ -27,6 +27,10 @@ pub(super) fn cases<K: Kernel + 'static>() -> Vec<Case<K>> {
             name: "handle.modes_stale_foreign_bounded",
             run: ownership::<K>
         },
+        Case {
+            name: "handle.empty_write_past_end",
+            run: empty_write::<K>
+        },
     ]
 }
 
@@ -297,6 +301,31 @@ fn ownership<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
         w.alice.open(&f, ro),
         VfsError::TooManyHandles,
     )?;
+    // A refused OPEN is refused before it creates or truncates anything.
+    let new = format!("/tmp/refused-{}", w.alice_id);
+    expect_err(
+        "create at the limit",
+        w.alice.open(&new, rw_flags()),
+        VfsError::TooManyHandles,
+    )?;
+    ensure(
+        !step("exists", w.alice.exists(&new))?,
+        "a refused OPEN left a file behind",
+    )?;
+    let truncate = OpenFlags {
+        write: true,
+        truncate: true,
+        ..OpenFlags::default()
+    };
+    expect_err(
+        "truncate at the limit",
+        w.alice.open(&f, truncate),
+        VfsError::TooManyHandles,
+    )?;
+    ensure(
+        step("read back", w.alice.read_file(&f))? == b"data",
+        "a refused OPEN truncated the file",
+    )?;
     // Another task is not affected by Alice's bound.
     let g = format!("/tmp/shared-{}", w.bob_id);
     step("bob writes", w.bob.write_file(&g, b"bob"))?;
@@ -306,5 +335,45 @@ fn ownership<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     for h in held {
         step("close", w.alice.close(h))?;
     }
+    step("unlink", w.alice.unlink(&f))
+}
+
+/// A zero-length write after a seek far past the end changes nothing: size, content, quota and
+/// modification time stay as they were.
+fn empty_write<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
+    let f = format!("{}/empty-write", w.alice_home());
+    step("write", w.alice.write_file(&f, b"small"))?;
+    let before = step("stat", w.alice.stat(&f))?;
+    let used = step("quota", w.alice.quota(w.alice_id))?.used;
+    let flags = OpenFlags {
+        read: true,
+        write: true,
+        ..OpenFlags::default()
+    };
+    let h = step("open", w.alice.open(&f, flags))?.handle;
+    step("seek far", w.alice.seek(h, SeekFrom::Start(50_000_000)))?;
+    ensure(
+        step("empty write", w.alice.write(h, b""))? == 0,
+        "an empty write reported bytes written",
+    )?;
+    ensure(
+        step("handle stat", w.alice.handle_stat(h))?.size == 5,
+        "an empty write grew the file",
+    )?;
+    step("close", w.alice.close(h))?;
+    let after = step("stat", w.alice.stat(&f))?;
+    ensure(after.size == 5, "an empty write grew the committed file")?;
+    ensure(
+        after.modified_ns == before.modified_ns,
+        "an empty write changed the modification time",
+    )?;
+    ensure(
+        step("quota", w.alice.quota(w.alice_id))?.used == used,
+        "an empty write charged the quota",
+    )?;
+    ensure(
+        step("read back", w.alice.read_file(&f))? == b"small",
+        "an empty write changed the content",
+    )?;
     step("unlink", w.alice.unlink(&f))
 }

@@ -109,11 +109,17 @@ impl<'k, K: Kernel> Client<'k, K> {
         Ok(decode_response(R::TAG, t.0, bytes)?)
     }
 
-    /// Protocol version and limits.
+    /// Protocol version and limits. A service of another protocol version refuses the HELLO
+    /// (or, if older, reports its version): either way the result is
+    /// `ClientError::Vfs(VfsError::UnsupportedSchema)`.
     pub fn hello(&mut self) -> Result<HelloResponse> {
-        self.call::<req::Hello>(&HelloRequest {
+        let response = self.call::<req::Hello>(&HelloRequest {
             version: PROTOCOL_VERSION,
-        })
+        })?;
+        if response.version != PROTOCOL_VERSION {
+            return Err(ClientError::Vfs(VfsError::UnsupportedSchema));
+        }
+        Ok(response)
     }
 
     /// Creates a directory.

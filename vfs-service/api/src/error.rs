@@ -54,8 +54,9 @@ pub enum VfsError {
     /// A device error during a write left the store unsure of its state: it refuses writes
     /// (reads keep working) until the service restarts and mounts it again.
     Halted,
-    /// The filesystem's schema version on the medium is newer than (or unknown to) this
-    /// service: it was written by a later release and is not served.
+    /// A version this service does not serve: the filesystem's schema version on the medium is
+    /// newer than (or unknown to) this service, or a HELLO named a protocol version other than
+    /// the service's [`crate::protocol::limits::PROTOCOL_VERSION`].
     UnsupportedSchema,
 }
 
@@ -95,7 +96,9 @@ impl VfsError {
             Self::InvalidMove => "cannot move a directory into itself",
             Self::NoSpace => "no space left on the storage medium",
             Self::Halted => "storage halted after a device error (read-only until restart)",
-            Self::UnsupportedSchema => "filesystem schema version not supported by this service",
+            Self::UnsupportedSchema => {
+                "version not supported by this service (filesystem schema or protocol)"
+            }
         }
     }
 }

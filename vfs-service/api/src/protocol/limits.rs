@@ -1,7 +1,10 @@
 //! The protocol's fixed limits, also reported by [`super::tags::HELLO`].
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: `Handle::generation` is a `u64` (it was a `u32` whose 16-bit use count wrapped). A HELLO
+/// naming another version is refused with [`crate::error::VfsError::UnsupportedSchema`].
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).

@@ -355,8 +355,9 @@ pub struct OpenRequest {
 pub struct Handle {
     /// Slot.
     pub slot: u16,
-    /// Generation of the slot when the handle was issued.
-    pub generation: u32,
+    /// Generation of the slot when the handle was issued: the boot epoch in the high 16 bits,
+    /// the slot's use count in the low 48 (never reused within a boot).
+    pub generation: u64,
 }
 
 /// The reply to an open.

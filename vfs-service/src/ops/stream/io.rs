@@ -87,6 +87,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if !of.write {
             return Err(VfsError::BadHandleMode);
         }
+        if data.is_empty() {
+            // Nothing to write changes nothing: no growth to a position past the end, no stage
+            // (so no quota charge and no new modification time at the commit), no move.
+            return Ok(0);
+        }
         if of.append {
             of.pos = of.size;
         }

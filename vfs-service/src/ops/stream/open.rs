@@ -21,6 +21,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         key: Option<FileKey>,
         perms: Option<FilePermissions>,
     ) -> Result<OpenResponse, VfsError> {
+        // The limits first: a refused OPEN must not have created or truncated anything.
+        self.handles.can_insert(ctx.caller.task)?;
         let of = self.open_file(ctx, path, flags, key, perms)?;
         let size = of.size;
         match self.handles.insert(of) {
