@@ -224,3 +224,64 @@ fn every_cited_document_exists() {
         "documents cited but not in the repository: {bad:?}"
     );
 }
+
+/// The names in a Cargo.toml's `[dependencies]` table (not dev- or build-dependencies).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let text = fs::read_to_string(root().join(manifest)).unwrap_or_default();
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_deps = l == "[dependencies]";
+        } else if in_deps && !l.is_empty() && !l.starts_with('#') {
+            let name = l.split(['=', '.']).next().unwrap_or("").trim();
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn dependencies_run_down_the_layers() {
+    // The contract and the store depend on no project crate; the API crate, which every client
+    // links, depends on the contract alone: neither the store nor a cipher.
+    let project = [
+        "kernel-abi",
+        "storage-backend",
+        "vfs-api",
+        "vfs-service",
+        "zos-virtio",
+        "kernel-host",
+        "kernel-core",
+        "zos-runtime",
+        "init",
+    ];
+    for (manifest, allowed_project) in [
+        ("kernel-abi/Cargo.toml", &[][..]),
+        ("storage-backend/Cargo.toml", &[][..]),
+        ("vfs-service/api/Cargo.toml", &["kernel-abi"][..]),
+        ("kernel/core/Cargo.toml", &["kernel-abi"][..]),
+        (
+            "drivers/virtio/Cargo.toml",
+            &["kernel-abi", "storage-backend"][..],
+        ),
+    ] {
+        let deps = dependencies(manifest);
+        assert!(!deps.is_empty(), "{manifest}: no [dependencies] found");
+        for d in &deps {
+            assert!(
+                !project.contains(&d.as_str()) || allowed_project.contains(&d.as_str()),
+                "{manifest} depends on {d}, a crate above its layer"
+            );
+        }
+        if manifest.starts_with("vfs-service/api") || manifest.starts_with("kernel-abi") {
+            for cipher in ["aes-gcm", "aes", "hkdf", "storage-backend"] {
+                assert!(
+                    !deps.iter().any(|d| d == cipher),
+                    "{manifest} must not depend on {cipher}"
+                );
+            }
+        }
+    }
+}
