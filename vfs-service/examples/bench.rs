@@ -1,4 +1,4 @@
-//! `cargo xtask bench vfs`: the VFS on the kernel-abi host backend, over `storage-backend` on a
+//! `cargo xtask bench vfs`: the VFS on the host backend (`kernel-host`), over `storage-backend` on a
 //! RAM block device, driven through the client library by a separate task; the host's own
 //! filesystem (std::fs in a temporary directory) runs the same workload as the peer.
 //!

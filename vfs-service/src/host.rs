@@ -1,4 +1,4 @@
-//! A real VFS on the kernel-abi host backend, for the host tests of its clients (the shell, the
+//! A real VFS on the host backend (`kernel-host`), for the host tests of its clients (the shell, the
 //! identity relay, the conformance suite): `storage-backend` on a RAM block device with the
 //! software engine, served by [`crate::server::serve`] in a host task, exactly as the VFS task
 //! serves on the target. Only with the `host` feature.
