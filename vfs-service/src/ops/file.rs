@@ -323,9 +323,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(())
     }
 
-    /// The sticky rule: removing `entry` from `dir` (unlink, rename away) needs
-    /// [`may_remove`] on top of write on the directory.
-    fn check_remove(ctx: &Ctx<'_>, dir: &Inode, entry: &Inode) -> Result<(), VfsError> {
+    /// The sticky rule: removing `entry` from `dir` (unlink, rename away; RMDIR should ask it
+    /// too) needs [`may_remove`] on top of write on the directory.
+    pub(crate) fn check_remove(ctx: &Ctx<'_>, dir: &Inode, entry: &Inode) -> Result<(), VfsError> {
         if may_remove(
             &ctx.caller,
             dir.owner,
