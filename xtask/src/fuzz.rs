@@ -166,6 +166,15 @@ fn run(target: &str, opts: &Options) -> Result<(), String> {
     let artifacts = fuzz_dir().join("artifacts").join(target);
     std::fs::create_dir_all(&artifacts)
         .map_err(|e| format!("fuzz: {}: {e}", artifacts.display()))?;
+    // The commit fuzzed: the one checked out when the targets were built.
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let start = Instant::now();
     let mut children = Vec::new();
     for job in 0..opts.jobs {
@@ -217,7 +226,7 @@ fn run(target: &str, opts: &Options) -> Result<(), String> {
     let seconds = start.elapsed().as_secs_f64();
     println!("fuzz.{target}: {total} executions in {seconds:.0} s, no crash");
     if opts.record {
-        record(target, total, seconds, opts.jobs)?;
+        record(target, &commit, total, seconds, opts.jobs)?;
     }
     if opts.update_corpus {
         // libFuzzer's merge keeps the smallest set of inputs that covers everything both hold.
@@ -232,19 +241,17 @@ fn run(target: &str, opts: &Options) -> Result<(), String> {
 }
 
 /// Appends a campaign's figures to `tests/fuzz/RUNS.md` (the record the README sums up).
-fn record(target: &str, executions: u64, seconds: f64, jobs: u32) -> Result<(), String> {
+fn record(
+    target: &str,
+    commit: &str,
+    executions: u64,
+    seconds: f64,
+    jobs: u32,
+) -> Result<(), String> {
     use std::io::Write;
     let path = fuzz_dir().join("RUNS.md");
     let day = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M"])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(workspace_root())
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
