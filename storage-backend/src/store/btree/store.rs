@@ -22,6 +22,19 @@ pub trait PageStore {
     fn mark_dead(&mut self, ptr: PagePtr);
 }
 
+/// A borrowed store: lets a caller keep its store across a failed open.
+impl<T: PageStore + ?Sized> PageStore for &mut T {
+    fn read(&mut self, ptr: PagePtr, buf: &mut [u8]) -> Result<(), StoreError> {
+        (**self).read(ptr, buf)
+    }
+    fn write(&mut self, page: &[u8]) -> Result<PagePtr, StoreError> {
+        (**self).write(page)
+    }
+    fn mark_dead(&mut self, ptr: PagePtr) {
+        (**self).mark_dead(ptr)
+    }
+}
+
 /// Counters of a [`MemPageStore`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemStats {
