@@ -59,7 +59,7 @@ pub fn validate(b: &[u8], f: &PageFormat, e: &Expect<'_>) -> Result<usize, PageE
     for i in 0..n {
         let (k, after) = page::key_at(b, at)?;
         at = if level == 0 {
-            page::value_at(b, after, f.max_inline())?.1
+            after + page::value_len_at(b, after, f.max_inline())?
         } else {
             if i == 0 && (k.ns != 0 || !k.key.is_empty()) {
                 return Err(PageError::FirstSeparator);

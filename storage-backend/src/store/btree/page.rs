@@ -105,16 +105,19 @@ impl PageFormat {
     }
 }
 
+#[inline]
 fn rd_u16(b: &[u8], at: usize) -> Result<u16, PageError> {
     let s = b.get(at..at + 2).ok_or(PageError::Truncated)?;
     Ok(u16::from_le_bytes([s[0], s[1]]))
 }
 
+#[inline]
 fn rd_u32(b: &[u8], at: usize) -> Result<u32, PageError> {
     let s = b.get(at..at + 4).ok_or(PageError::Truncated)?;
     Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
+#[inline]
 fn rd_u64(b: &[u8], at: usize) -> Result<u64, PageError> {
     let s = b.get(at..at + 8).ok_or(PageError::Truncated)?;
     let mut a = [0u8; 8];
@@ -122,16 +125,19 @@ fn rd_u64(b: &[u8], at: usize) -> Result<u64, PageError> {
     Ok(u64::from_le_bytes(a))
 }
 
+#[inline]
 fn byte(b: &[u8], at: usize) -> Result<u8, PageError> {
     b.get(at).copied().ok_or(PageError::Truncated)
 }
 
 /// Level (0 = leaf).
+#[inline]
 pub fn level(b: &[u8]) -> Result<u8, PageError> {
     byte(b, 1)
 }
 
 /// Number of entries.
+#[inline]
 pub fn count(b: &[u8]) -> Result<usize, PageError> {
     Ok(usize::from(rd_u16(b, 2)?))
 }
@@ -170,6 +176,7 @@ pub fn set_generation(b: &mut [u8], ckpt: u64) -> Result<(), PageError> {
 }
 
 /// The key field at `at`: the key and the offset just after it.
+#[inline]
 pub fn key_at(b: &[u8], at: usize) -> Result<(Key<'_>, usize), PageError> {
     let ns = byte(b, at)?;
     let len = usize::from(byte(b, at + 1)?);
@@ -189,11 +196,13 @@ pub fn put_key(b: &mut [u8], at: usize, k: Key<'_>) -> Result<usize, PageError> 
 }
 
 /// The fence key and the offset of entry 0.
+#[inline]
 pub fn fence(b: &[u8]) -> Result<(Key<'_>, usize), PageError> {
     key_at(b, HEADER)
 }
 
 /// The value at `at` (its vtype byte): the value and the offset after it.
+#[inline]
 pub fn value_at(b: &[u8], at: usize, max_inline: usize) -> Result<(Value, usize), PageError> {
     let vt = byte(b, at)?;
     let v = at + 1;
@@ -232,6 +241,27 @@ pub fn value_at(b: &[u8], at: usize, max_inline: usize) -> Result<(Value, usize)
         }
         _ => Err(PageError::ValueType),
     }
+}
+
+/// Length of the value at `at` (its vtype byte included), checked like [`value_at`] but
+/// without building the value: the hot path of searches and validation.
+#[inline]
+pub fn value_len_at(b: &[u8], at: usize, max_inline: usize) -> Result<usize, PageError> {
+    let len = match byte(b, at)? {
+        VT_LOC | VT_EXTENT => 1 + FIXED_VALUE,
+        VT_INLINE => {
+            let len = usize::from(byte(b, at + 1)?);
+            if len > max_inline {
+                return Err(PageError::InlineLength);
+            }
+            2 + len
+        }
+        _ => return Err(PageError::ValueType),
+    };
+    if at + len > b.len() {
+        return Err(PageError::Truncated);
+    }
+    Ok(len)
 }
 
 /// Encoded length of a value (with its vtype byte).
@@ -300,6 +330,7 @@ pub fn encode_internal_entry(
 }
 
 /// The child pointer at `at`.
+#[inline]
 pub fn ptr_at(b: &[u8], at: usize) -> Result<PagePtr, PageError> {
     Ok(PagePtr {
         seg: rd_u32(b, at)?,
@@ -318,10 +349,11 @@ pub fn put_ptr(b: &mut [u8], at: usize, p: PagePtr) -> Result<(), PageError> {
 }
 
 /// Length of the entry at `at` on a page of `level`.
+#[inline]
 pub fn entry_len(b: &[u8], at: usize, level: u8, max_inline: usize) -> Result<usize, PageError> {
     let (_, after_key) = key_at(b, at)?;
     let end = if level == 0 {
-        value_at(b, after_key, max_inline)?.1
+        after_key + value_len_at(b, after_key, max_inline)?
     } else {
         if after_key + PTR_LEN > b.len() {
             return Err(PageError::Truncated);
@@ -343,8 +375,28 @@ pub fn used(b: &[u8], max_inline: usize) -> Result<usize, PageError> {
 }
 
 /// Compares two keys in tree order (namespace byte first, then key bytes).
+#[inline]
 pub fn cmp(a: Key<'_>, b: Key<'_>) -> Ordering {
-    (a.ns, a.key).cmp(&(b.ns, b.key))
+    match a.ns.cmp(&b.ns) {
+        Ordering::Equal => cmp_bytes(a.key, b.key),
+        o => o,
+    }
+}
+
+/// Lexicographic byte order, eight bytes at a time: keys are short, and searches and
+/// validation compare every entry they pass, so this beats a call into `memcmp`.
+#[inline]
+fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut x, mut y) = (a, b);
+    while let (Some((xa, xr)), Some((ya, yr))) =
+        (x.split_first_chunk::<8>(), y.split_first_chunk::<8>())
+    {
+        match u64::from_be_bytes(*xa).cmp(&u64::from_be_bytes(*ya)) {
+            Ordering::Equal => (x, y) = (xr, yr),
+            o => return o,
+        }
+    }
+    x.cmp(y)
 }
 
 /// The shortest separator `s` with `left < s <= right` (a prefix of `right`), for `left < right`.

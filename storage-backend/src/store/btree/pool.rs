@@ -58,6 +58,8 @@ pub(crate) struct Pool {
     page: usize,
     cap: usize,
     dirty: usize,
+    /// Slots whose page buffer is allocated (all of `slots`: a slot gets its buffer when pushed).
+    allocated: usize,
 }
 
 impl Pool {
@@ -83,13 +85,14 @@ impl Pool {
             page,
             cap,
             dirty: 0,
+            allocated: 0,
         })
     }
 
-    /// Heap bytes held now.
+    /// Heap bytes held now (O(1): every page buffer is allocated with exactly `page` bytes).
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<Slot>()
-            + self.slots.iter().map(|s| s.buf.capacity()).sum::<usize>()
+            + self.allocated * self.page
             + self.table.capacity() * 4
             + self.free.capacity() * 4
     }
@@ -241,6 +244,13 @@ impl Pool {
     /// A free slot for a new page: a never-used one, a freed one, or the least recently used
     /// clean unpinned page (leaves first). Returned in state `Free`, buffer zeroed.
     pub fn alloc(&mut self) -> Result<u32> {
+        let i = self.alloc_unzeroed()?;
+        self.slot_mut(i)?.buf.fill(0);
+        Ok(i)
+    }
+
+    /// Like [`Pool::alloc`], for a page about to be read over (its old bytes are overwritten).
+    pub fn alloc_unzeroed(&mut self) -> Result<u32> {
         let i = if let Some(i) = self.free.pop() {
             i
         } else if self.slots.len() < self.cap {
@@ -253,6 +263,7 @@ impl Pool {
                 prev: NIL,
                 next: NIL,
             });
+            self.allocated += 1;
             (self.slots.len() - 1) as u32
         } else {
             let victim = self.victim().ok_or(BTreeError::Internal)?;
@@ -264,7 +275,6 @@ impl Pool {
         let s = self.slot_mut(i)?;
         s.state = State::Free;
         s.pinned = false;
-        s.buf.fill(0);
         Ok(i)
     }
 

@@ -90,8 +90,10 @@ impl MemPageStore {
     /// Makes every dead location reusable (call after the checkpoint is durable).
     pub fn reclaim(&mut self) {
         for i in self.dead.drain(..) {
+            // The buffer is kept for the next write to this index.
             if let Some(p) = self.pages.get_mut(i as usize) {
-                *p = MemPage::default();
+                p.seq = 0;
+                p.dead = false;
             }
             self.free.push(i);
         }

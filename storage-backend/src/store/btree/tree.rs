@@ -233,7 +233,7 @@ impl<S: PageStore> BTree<S> {
             self.pool.touch(slot);
             return Ok(slot);
         }
-        let slot = self.pool.alloc()?;
+        let slot = self.pool.alloc_unzeroed()?;
         let s = self.pool.slot_mut(slot)?;
         if let Err(e) = self.store.read(r, &mut s.buf) {
             self.pool.release_free(slot);
@@ -268,25 +268,32 @@ impl<S: PageStore> BTree<S> {
     /// if none): its index, offset and child. Narrows `lo`/`hi` to the child's bounds.
     pub(crate) fn child_find(&mut self, slot: u32, k: Key<'_>) -> Result<(usize, usize, PagePtr)> {
         let b = &self.pool.slot(slot)?.buf;
-        let n = page::count(b).map_err(|_| BTreeError::Internal)?;
-        let (_, mut at) = page::fence(b).map_err(|_| BTreeError::Internal)?;
-        let (mut idx, mut idx_at) = (0, at);
+        let bad = |_| BTreeError::Internal;
+        let n = page::count(b).map_err(bad)?;
+        let (_, mut at) = page::fence(b).map_err(bad)?;
+        // Entry 0 always qualifies (its separator stands for the fence).
+        let (mut idx, mut idx_at, mut next_at) = (0, at, None);
         for i in 0..n {
-            let (sep, after) = page::key_at(b, at).map_err(|_| BTreeError::Internal)?;
-            if i > 0 {
-                if page::cmp(sep, k).is_gt() {
-                    self.hi.set(sep);
-                    self.hi_set = true;
-                    break;
-                }
-                self.lo.set(sep);
+            let (sep, after) = page::key_at(b, at).map_err(bad)?;
+            if i > 0 && page::cmp(sep, k).is_gt() {
+                next_at = Some(at);
+                break;
             }
             idx = i;
             idx_at = at;
             at = after + PTR_LEN;
         }
-        let (_, after) = page::key_at(b, idx_at).map_err(|_| BTreeError::Internal)?;
-        let child = page::ptr_at(b, after).map_err(|_| BTreeError::Internal)?;
+        let (sep, after) = page::key_at(b, idx_at).map_err(bad)?;
+        let child = page::ptr_at(b, after).map_err(bad)?;
+        if idx > 0 {
+            self.lo.set(sep);
+        }
+        if let Some(na) = next_at {
+            let b = &self.pool.slot(slot)?.buf;
+            let (hi, _) = page::key_at(b, na).map_err(bad)?;
+            self.hi.set(hi);
+            self.hi_set = true;
+        }
         Ok((idx, idx_at, child))
     }
 
