@@ -279,6 +279,14 @@ fn dirty_cap_refuses_before_changing_anything() {
 
 #[test]
 fn budget_is_enforced_and_ram_does_not_grow_with_keys() {
+    for (f, d) in [
+        (PageFormat::SMALL, 3),
+        (PageFormat::SMALL, 8),
+        (PageFormat::LARGE, 256),
+    ] {
+        let m = BTree::<MemPageStore>::min_budget(&cfg(f, d, 0));
+        println!("minimum budget: {} B pages, D = {d}: {m} B", f.plaintext());
+    }
     let c = cfg(PageFormat::LARGE, 16, 0);
     let min = BTree::<MemPageStore>::min_budget(&c);
     let low = cfg(PageFormat::LARGE, 16, min - 1);
