@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use storage_backend::store::btree::{
-    BTree, BTreeError, Config, Key, MemPageStore, PageFormat, PagePtr, Value,
+    BTree, BTreeError, Config, Counters, Key, MemPageStore, PageFormat, PagePtr, Value,
 };
 
 struct Rng(u64);
@@ -132,7 +132,8 @@ fn flush(t: &mut BTree<MemPageStore>, ckpt: &mut u64) -> PagePtr {
     root
 }
 
-fn run(cfg: Config, seed: u64, ops: usize, universe: u64) {
+/// Runs the model; returns what the tree did (summed over reopens).
+fn run(cfg: Config, seed: u64, ops: usize, universe: u64) -> Counters {
     let mut rng = Rng(seed);
     let mut t = BTree::create(MemPageStore::new(), cfg).unwrap();
     let mut m = Model::new();
@@ -140,9 +141,21 @@ fn run(cfg: Config, seed: u64, ops: usize, universe: u64) {
     let mut root = flush(&mut t, &mut ckpt);
     let mut flushed = m.clone();
     let (mut refusals, mut max_height, mut reopens) = (0, 1, 0);
+    let mut done = Counters::default();
+    let add = |d: &mut Counters, c: Counters| {
+        d.splits += c.splits;
+        d.merges += c.merges;
+        d.redistributions += c.redistributions;
+        d.root_grows += c.root_grows;
+        d.root_shrinks += c.root_shrinks;
+        d.refusals += c.refusals;
+    };
     for i in 0..ops {
+        // Alternate growing and shrinking phases so that both splits and merges (down to root
+        // shrinks) happen on both page sizes.
+        let grow = (i / 3000) % 2 == 0;
         let op = rng.below(100);
-        if op < 60 {
+        if op < if grow { 60 } else { 20 } {
             let key = key(&mut rng, universe);
             let v = value(&mut rng, &cfg.format);
             let r = loop {
@@ -163,7 +176,13 @@ fn run(cfg: Config, seed: u64, ops: usize, universe: u64) {
             };
             assert_eq!(r, m.insert(key, v));
         } else if op < 85 {
-            let key = key(&mut rng, universe);
+            let mut key = key(&mut rng, universe);
+            if !grow {
+                // Shrinking: delete a present key (the next one after a random key).
+                if let Some(k) = m.range(key.clone()..).next().or(m.iter().next()) {
+                    key = k.0.clone();
+                }
+            }
             let r = loop {
                 match t.delete(k(&key)) {
                     Err(BTreeError::NeedsCheckpoint) => {
@@ -199,12 +218,14 @@ fn run(cfg: Config, seed: u64, ops: usize, universe: u64) {
             // Clean reopen: flush, drop the cache, open the root with an empty pool.
             root = flush(&mut t, &mut ckpt);
             flushed = m.clone();
+            add(&mut done, t.counters());
             t = BTree::open(t.into_store(), cfg, root).unwrap();
             reopens += 1;
             check_all(&mut t, &m);
         } else {
             // Crash reopen: unflushed changes are dropped; the last flushed root is intact
             // because no written page was changed in place.
+            add(&mut done, t.counters());
             let mut store = t.into_store();
             store.crash();
             t = BTree::open(store, cfg, root).unwrap();
@@ -228,7 +249,13 @@ fn run(cfg: Config, seed: u64, ops: usize, universe: u64) {
         reopens > 0 && max_height >= 3,
         "the run must grow the tree (height {max_height})"
     );
-    let _ = refusals;
+    add(&mut done, t.counters());
+    assert_eq!(done.refusals, refusals, "every NeedsCheckpoint is counted");
+    assert!(
+        done.splits > 0 && done.merges > 0 && done.root_grows > 0,
+        "{done:?}"
+    );
+    done
 }
 
 fn min_cfg(format: PageFormat, d: usize) -> Config {
@@ -268,7 +295,7 @@ fn model_large_pages_roomy_budget() {
     let mut cfg = min_cfg(PageFormat::LARGE, 64);
     cfg.ram_budget = 1 << 20;
     let ops = if exhaustive() { 200_000 } else { 8_000 };
-    run(cfg, 0x5555_0000_1111_7777, ops, 4000);
+    run(cfg, 0x5555_0000_1111_7777, ops, 10_000);
 }
 
 #[test]

@@ -179,6 +179,11 @@ fn delete_down_to_empty_then_regrow() {
         }
         // Root shrink all the way down: one empty leaf, and after a flush one live page.
         assert_eq!(t.height(), 1);
+        let c = t.counters();
+        assert!(
+            c.merges > 0 && c.root_shrinks as usize + 1 >= c.root_grows as usize,
+            "{c:?}"
+        );
         let st = t.stats().unwrap();
         assert_eq!((st.entries, st.pages[0]), (0, 1));
         ckpt += 1;

@@ -31,7 +31,7 @@ pub use cursor::{Cursor, Entry, TreeStats};
 pub use error::{BTreeError, PageError, Result};
 pub use page::{MAX_KEY, PageFormat};
 pub use store::{MemPageStore, PageStore};
-pub use tree::BTree;
+pub use tree::{BTree, Counters};
 
 /// Most levels a tree may have (root included). With keys of at most 255 bytes and pages of at
 /// least 889 bytes every internal page but the root has two children after a rebalance, so this

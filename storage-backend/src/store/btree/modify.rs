@@ -58,7 +58,8 @@ impl<S: PageStore> BTree<S> {
         }
     }
 
-    fn refuse(&self) -> BTreeError {
+    fn refuse(&mut self) -> BTreeError {
+        self.counters.refusals += 1;
         if self.pool.dirty() == 0 {
             BTreeError::DirtyCapTooSmall
         } else {
@@ -150,7 +151,7 @@ impl<S: PageStore> BTree<S> {
         Ok(extra + 1)
     }
 
-    fn admit(&self, clean: usize, extra: usize) -> Result<()> {
+    fn admit(&mut self, clean: usize, extra: usize) -> Result<()> {
         if self.pool.dirty() + clean + extra > self.cfg.max_dirty {
             return Err(self.refuse());
         }
@@ -347,6 +348,7 @@ impl<S: PageStore> BTree<S> {
         };
         let level = page::level(self.pool.buf(slot)?).map_err(bug)?;
         self.index_scratch(len, level)?;
+        self.counters.splits += 1;
         self.split_scratch(slot, level, None).map(Some)
     }
 
@@ -475,6 +477,7 @@ impl<S: PageStore> BTree<S> {
             .copy_from_slice(second);
         self.root = PagePtr::dirty(root);
         self.height += 1;
+        self.counters.root_grows += 1;
         Ok(())
     }
 
@@ -513,10 +516,12 @@ impl<S: PageStore> BTree<S> {
             self.index_scratch(len, level)?;
             let len_r = self.entry_len(parent.slot, at_r)?;
             if self.head_len(l)? + len <= self.page_size() {
+                self.counters.merges += 1;
                 self.write_merged(l, len)?;
                 self.pool.release(r)?;
                 self.splice(parent.slot, at_r, len_r, &[])?;
                 if d - 1 == 0 && page::count(self.pool.buf(parent.slot)?).map_err(bug)? == 1 {
+                    self.counters.root_shrinks += 1;
                     self.pool.release(parent.slot)?;
                     self.root = PagePtr::dirty(l);
                     self.height -= 1;
@@ -525,6 +530,7 @@ impl<S: PageStore> BTree<S> {
                 d -= 1;
                 continue;
             }
+            self.counters.redistributions += 1;
             self.split_scratch(l, level, Some(r))?;
             let mut ent = [0u8; MAX_SEP_ENTRY];
             let sep = self.sep;

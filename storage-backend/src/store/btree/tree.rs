@@ -51,6 +51,23 @@ pub(crate) struct Step {
     pub at: usize,
 }
 
+/// What the tree has done since it was opened (structural changes and refusals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Pages split (leaf or internal).
+    pub splits: u64,
+    /// Pairs of siblings merged into one page.
+    pub merges: u64,
+    /// Pairs of siblings whose entries were redistributed.
+    pub redistributions: u64,
+    /// New roots (the tree grew a level).
+    pub root_grows: u64,
+    /// Roots replaced by their only child (the tree lost a level).
+    pub root_shrinks: u64,
+    /// Changes refused for the dirty-page cap.
+    pub refusals: u64,
+}
+
 /// A copy-on-write B+tree over a [`PageStore`], cached in a pool bounded by a RAM budget.
 pub struct BTree<S: PageStore> {
     pub(crate) store: S,
@@ -77,6 +94,7 @@ pub struct BTree<S: PageStore> {
     /// Spare key buffers for rebalancing and cursors.
     pub(crate) kb: [KeyBuf; 2],
     pub(crate) cursor_done: bool,
+    pub(crate) counters: Counters,
 }
 
 impl<S: PageStore> BTree<S> {
@@ -132,6 +150,7 @@ impl<S: PageStore> BTree<S> {
             sep: KeyBuf::MIN,
             kb: [KeyBuf::MIN; 2],
             cursor_done: true,
+            counters: Counters::default(),
         })
     }
 
@@ -169,6 +188,11 @@ impl<S: PageStore> BTree<S> {
             + self.path.capacity() * size_of::<Step>()
             + self.scratch.capacity()
             + self.offs.capacity() * 2
+    }
+
+    /// Structural changes and refusals since open.
+    pub fn counters(&self) -> Counters {
+        self.counters
     }
 
     /// The configuration the tree was opened with.
