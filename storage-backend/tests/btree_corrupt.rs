@@ -316,3 +316,82 @@ fn validator_never_panics_on_truncated_or_mutated_pages() {
         assert!(errs > page.len() * 4);
     }
 }
+
+/// The pointer of child `i` of the internal page at `p`.
+fn child(store: &mut MemPageStore, p: PagePtr, i: usize, format: PageFormat) -> PagePtr {
+    use storage_backend::store::btree::PageStore;
+    let mut buf = vec![0u8; format.plaintext()];
+    store.read(p, &mut buf).unwrap();
+    assert!(buf[1] > 0 && i < u16::from_le_bytes([buf[2], buf[3]]) as usize);
+    let mut at = 12 + 2 + buf[13] as usize;
+    for _ in 0..i {
+        at += 2 + buf[at + 1] as usize + 16;
+    }
+    at += 2 + buf[at + 1] as usize;
+    let seg = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
+    let off = u32::from_le_bytes(buf[at + 4..at + 8].try_into().unwrap());
+    let seq = u64::from_le_bytes(buf[at + 8..at + 16].try_into().unwrap());
+    PagePtr { seg, off, seq }
+}
+
+#[test]
+fn a_delete_that_cannot_read_its_sibling_changes_nothing() {
+    let format = PageFormat::SMALL;
+    let key = |i: u32| format!("/pc/{i:016}").into_bytes();
+    let v = Value::Loc {
+        seg: 1,
+        off: 2,
+        seq: 3,
+        disk_len: 4,
+        vlen: 5,
+    };
+    let mut t = BTree::create(MemPageStore::new(), cfg(format)).unwrap();
+    for i in 0..2000 {
+        t.insert(Key::new(1, &key(i)), &v).unwrap();
+        if i % 100 == 99 {
+            t.flush(u64::from(i)).unwrap();
+        }
+    }
+    let root = t.flush(5000).unwrap();
+    assert_eq!(t.height(), 3);
+    let mut store = t.into_store();
+    // The leftmost leaf and its right sibling, under the leftmost level-1 page.
+    let l1 = child(&mut store, root, 0, format);
+    let second = child(&mut store, l1, 1, format);
+    assert!(store.tamper(second, |b| b[20] ^= 0xff));
+    let mut t = BTree::open(&mut store, cfg(format), root).unwrap();
+    // Delete the smallest keys (all in the leftmost leaf) until one underflows the leaf: that
+    // delete must read the sibling, fail, and leave everything as it was.
+    let mut i = 0;
+    let err = loop {
+        match t.delete(Key::new(1, &key(i))) {
+            Ok(Some(_)) => i += 1,
+            Ok(None) => panic!("key {i} missing"),
+            Err(e) => break e,
+        }
+        assert!(i < 100, "no rebalance happened");
+    };
+    assert!(
+        matches!(err, BTreeError::Corrupt { ptr, .. } if ptr == second),
+        "{err:?}"
+    );
+    assert!(i > 0);
+    let dirty = t.dirty_pages();
+    assert_eq!(
+        t.get(Key::new(1, &key(i))).unwrap(),
+        Some(v),
+        "the failed delete removed its key"
+    );
+    assert_eq!(t.counters().merges + t.counters().redistributions, 0);
+    assert_eq!(t.dirty_pages(), dirty);
+    drop(t);
+    // Repaired, the same delete goes through and rebalances.
+    assert!(store.tamper(second, |b| b[20] ^= 0xff));
+    let mut t = BTree::open(&mut store, cfg(format), root).unwrap();
+    for j in 0..=i {
+        assert_eq!(t.delete(Key::new(1, &key(j))).unwrap(), Some(v));
+    }
+    let c = t.counters();
+    assert!(c.merges + c.redistributions > 0, "{c:?}");
+    assert_eq!(t.stats().unwrap().entries, 2000 - i as usize - 1);
+}

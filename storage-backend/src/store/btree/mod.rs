@@ -8,7 +8,7 @@
 //!   the trait over the log.
 //! * `pool` — the page cache: fixed-size slots within the RAM budget, clean pages evicted
 //!   least-recently-used (leaves before internal pages), dirty pages pinned and capped at `D`.
-//! * [`BTree`] (`tree`, `modify`, `cursor`) — get, insert/replace, delete, ordered scans,
+//! * [`BTree`] (`tree`, `modify`, `rebalance`, `cursor`) — get, insert/replace, delete, scans,
 //!   split/merge/redistribute, root growth and shrink, and [`BTree::flush`], the checkpoint's
 //!   page write: children before parents, root last.
 //!
@@ -24,6 +24,7 @@ pub mod error;
 mod modify;
 pub mod page;
 mod pool;
+mod rebalance;
 pub mod store;
 mod tree;
 

@@ -8,8 +8,7 @@
 //! If that bound exceeds `D` the change is refused before anything changed. The *apply* phase
 //! then makes the path dirty (reporting each old location dead, pointing each parent at its
 //! child's slot) and edits the encoded pages in place; a page that overflows is split through
-//! the scratch buffer, and an underfull one (entry bytes below a quarter of a page) is merged
-//! with a sibling, or the two are redistributed when they do not fit in one page.
+//! the scratch buffer; an underfull one is rebalanced by `rebalance`.
 
 use super::error::{BTreeError, Result};
 use super::page::{self, HEADER, MAX_SEP_ENTRY, PTR_LEN};
@@ -56,9 +55,14 @@ impl<S: PageStore> BTree<S> {
             let s = self.path[i].slot;
             self.pool.pin(s, false);
         }
+        for i in 0..self.sib_pinned {
+            let s = self.sib_pins[i];
+            self.pool.pin(s, false);
+        }
+        self.sib_pinned = 0;
     }
 
-    fn refuse(&mut self) -> BTreeError {
+    pub(crate) fn refuse(&mut self) -> BTreeError {
         self.counters.refusals += 1;
         if self.pool.dirty() == 0 {
             BTreeError::DirtyCapTooSmall
@@ -102,15 +106,15 @@ impl<S: PageStore> BTree<S> {
         Ok(clean)
     }
 
-    fn page_size(&self) -> usize {
+    pub(crate) fn page_size(&self) -> usize {
         self.cfg.format.plaintext()
     }
 
-    fn used(&self, slot: u32) -> Result<usize> {
+    pub(crate) fn used(&self, slot: u32) -> Result<usize> {
         page::used(self.pool.buf(slot)?, self.cfg.format.max_inline()).map_err(bug)
     }
 
-    fn entry_len(&self, slot: u32, at: usize) -> Result<usize> {
+    pub(crate) fn entry_len(&self, slot: u32, at: usize) -> Result<usize> {
         let b = self.pool.buf(slot)?;
         let level = page::level(b).map_err(bug)?;
         page::entry_len(b, at, level, self.cfg.format.max_inline()).map_err(bug)
@@ -135,7 +139,7 @@ impl<S: PageStore> BTree<S> {
     /// will hold is `key_field`: one for it, one per ancestor that may not take the separator
     /// pushed into it (a prefix of a key of the page below, or a separator of it), and a new
     /// root if the root splits.
-    fn split_chain(&self, depth: usize, mut key_field: usize) -> Result<usize> {
+    pub(crate) fn split_chain(&self, depth: usize, mut key_field: usize) -> Result<usize> {
         let mut extra = 1;
         for d in (0..depth).rev() {
             let slot = self.path[d].slot;
@@ -212,7 +216,7 @@ impl<S: PageStore> BTree<S> {
         let (_, bytes) = self.entry_bytes(slot)?;
         let underflow = leaf > 0 && bytes - (end - at) < self.cfg.format.underfull();
         let extra = if underflow {
-            self.rebalance_bound()?
+            self.plan_rebalance(clean)?
         } else {
             0
         };
@@ -225,71 +229,15 @@ impl<S: PageStore> BTree<S> {
         Ok(Some(old))
     }
 
-    /// Bound of extra dirty pages a rebalance chain starting at the leaf can need.
-    fn rebalance_bound(&self) -> Result<usize> {
-        let (mut extra, mut d) = (0, self.height - 1);
-        while d > 0 {
-            let parent = self.path[d - 1];
-            let b = self.pool.buf(parent.slot)?;
-            let n = page::count(b).map_err(bug)?;
-            if n < 2 {
-                break;
-            }
-            let (li, ri) = if parent.idx + 1 < n {
-                (parent.idx, parent.idx + 1)
-            } else {
-                (parent.idx - 1, parent.idx)
-            };
-            let (at_l, at_r) = self.pair_offsets(parent.slot, parent.idx, parent.at, li)?;
-            let sib_at = if ri == parent.idx { at_l } else { at_r };
-            let sib_ptr = {
-                let after = page::key_at(b, sib_at).map_err(bug)?.1;
-                page::ptr_at(b, after).map_err(bug)?
-            };
-            if !sib_ptr.is_dirty() {
-                extra += 1;
-            }
-            let len_r = self.entry_len(parent.slot, at_r)?;
-            let pused = self.used(parent.slot)?;
-            // Redistribution replaces the right child's separator: the parent may split.
-            if pused - len_r + MAX_SEP_ENTRY > self.page_size() {
-                extra += self.split_chain(d - 1, MAX_SEP_ENTRY - PTR_LEN)?;
-            }
-            // A merge removes the right child's entry: the parent may underflow in turn.
-            let head = self.head_len(parent.slot)?;
-            if d - 1 == 0 || pused - len_r - head >= self.cfg.format.underfull() {
-                break;
-            }
-            d -= 1;
-        }
-        Ok(extra)
-    }
-
-    /// Offsets of entries `li` and `li + 1` of the internal page at `slot`, given that entry
-    /// `idx` (one of them) is at `at`.
-    fn pair_offsets(&self, slot: u32, idx: usize, at: usize, li: usize) -> Result<(usize, usize)> {
-        let at_l = if li == idx {
-            at
-        } else {
-            let b = self.pool.buf(slot)?;
-            let mut o = page::fence(b).map_err(bug)?.1;
-            for _ in 0..li {
-                o += self.entry_len(slot, o)?;
-            }
-            o
-        };
-        Ok((at_l, at_l + self.entry_len(slot, at_l)?))
-    }
-
     /// Points the parent entry at `at` (its pointer follows the key) to `p`.
-    fn set_child(&mut self, slot: u32, at: usize, p: PagePtr) -> Result<()> {
+    pub(crate) fn set_child(&mut self, slot: u32, at: usize, p: PagePtr) -> Result<()> {
         let b = self.pool.buf_mut(slot)?;
         let after = page::key_at(b, at).map_err(bug)?.1;
         page::put_ptr(b, after, p).map_err(bug)
     }
 
     /// Makes the clean page in `slot` dirty: its old location is dead from now on.
-    fn cow(&mut self, slot: u32) -> Result<()> {
+    pub(crate) fn cow(&mut self, slot: u32) -> Result<()> {
         let s = self.pool.slot(slot)?;
         if s.state == super::pool::State::Clean {
             let ptr = s.ptr;
@@ -319,7 +267,13 @@ impl<S: PageStore> BTree<S> {
     /// Replaces `remove` bytes at `at` of the dirty page in `slot` with `new` (an entry, or
     /// nothing). If the page overflows it is split; the new right page is returned and its
     /// separator left in `self.sep`.
-    fn splice(&mut self, slot: u32, at: usize, remove: usize, new: &[u8]) -> Result<Option<u32>> {
+    pub(crate) fn splice(
+        &mut self,
+        slot: u32,
+        at: usize,
+        remove: usize,
+        new: &[u8],
+    ) -> Result<Option<u32>> {
         let used = self.used(slot)?;
         let p = self.page_size();
         let n = page::count(self.pool.buf(slot)?).map_err(bug)?;
@@ -353,7 +307,7 @@ impl<S: PageStore> BTree<S> {
     }
 
     /// Fills `offs` with the entry starts of `scratch[..len]` and its end.
-    fn index_scratch(&mut self, len: usize, level: u8) -> Result<()> {
+    pub(crate) fn index_scratch(&mut self, len: usize, level: u8) -> Result<()> {
         self.offs.clear();
         let mi = self.cfg.format.max_inline();
         let mut at = 0;
@@ -371,7 +325,12 @@ impl<S: PageStore> BTree<S> {
     /// Writes the entries in `scratch` (indexed by `offs`) into two pages: `left` keeps its
     /// fence, `right` (a new dirty page unless given) gets the separator, which is also left
     /// in `self.sep`. The split point is the most balanced one where both pages fit.
-    fn split_scratch(&mut self, left: u32, level: u8, right: Option<u32>) -> Result<u32> {
+    pub(crate) fn split_scratch(
+        &mut self,
+        left: u32,
+        level: u8,
+        right: Option<u32>,
+    ) -> Result<u32> {
         let p = self.page_size();
         let ne = self.offs.len() - 1;
         let lhead = self.head_len(left)?;
@@ -441,7 +400,7 @@ impl<S: PageStore> BTree<S> {
 
     /// After the page at `depth` split into itself and `right`: adds the separator to the
     /// parent (splitting it in turn as needed) or grows a new root.
-    fn propagate(&mut self, mut depth: usize, mut right: Option<u32>) -> Result<()> {
+    pub(crate) fn propagate(&mut self, mut depth: usize, mut right: Option<u32>) -> Result<()> {
         while let Some(r) = right {
             let left = self.path[depth].slot;
             let mut ent = [0u8; MAX_SEP_ENTRY];
@@ -459,7 +418,7 @@ impl<S: PageStore> BTree<S> {
         Ok(())
     }
 
-    fn grow_root(&mut self, left: u32, second: &[u8]) -> Result<()> {
+    pub(crate) fn grow_root(&mut self, left: u32, second: &[u8]) -> Result<()> {
         if self.height >= MAX_HEIGHT {
             return Err(BTreeError::TooTall);
         }
@@ -479,137 +438,5 @@ impl<S: PageStore> BTree<S> {
         self.height += 1;
         self.counters.root_grows += 1;
         Ok(())
-    }
-
-    /// Restores the fill of the underfull page at `depth` (and of its ancestors, as merges
-    /// empty them) by merging with or borrowing from a sibling.
-    fn rebalance(&mut self, mut d: usize) -> Result<()> {
-        while d > 0 {
-            let child = self.path[d].slot;
-            if self.entry_bytes(child)?.1 >= self.cfg.format.underfull() {
-                return Ok(());
-            }
-            let parent = self.path[d - 1];
-            let n = page::count(self.pool.buf(parent.slot)?).map_err(bug)?;
-            if n < 2 {
-                return Ok(());
-            }
-            let right_is_sib = parent.idx + 1 < n;
-            let li = if right_is_sib {
-                parent.idx
-            } else {
-                parent.idx - 1
-            };
-            let (at_l, at_r) = self.pair_offsets(parent.slot, parent.idx, parent.at, li)?;
-            let sib = self.load_sibling(parent.slot, li, at_l, at_r, right_is_sib, d)?;
-            let (l, r) = if right_is_sib {
-                (child, sib)
-            } else {
-                (sib, child)
-            };
-            let level = page::level(self.pool.buf(child)?).map_err(bug)?;
-            // The right page's separator in the parent becomes the key of its entry 0.
-            let pb = self.pool.buf(parent.slot)?;
-            let (rsep, _) = page::key_at(pb, at_r).map_err(bug)?;
-            self.kb[0].set(rsep);
-            let len = self.gather(l, r, level)?;
-            self.index_scratch(len, level)?;
-            let len_r = self.entry_len(parent.slot, at_r)?;
-            if self.head_len(l)? + len <= self.page_size() {
-                self.counters.merges += 1;
-                self.write_merged(l, len)?;
-                self.pool.release(r)?;
-                self.splice(parent.slot, at_r, len_r, &[])?;
-                if d - 1 == 0 && page::count(self.pool.buf(parent.slot)?).map_err(bug)? == 1 {
-                    self.counters.root_shrinks += 1;
-                    self.pool.release(parent.slot)?;
-                    self.root = PagePtr::dirty(l);
-                    self.height -= 1;
-                    return Ok(());
-                }
-                d -= 1;
-                continue;
-            }
-            self.counters.redistributions += 1;
-            self.split_scratch(l, level, Some(r))?;
-            let mut ent = [0u8; MAX_SEP_ENTRY];
-            let sep = self.sep;
-            let elen =
-                page::encode_internal_entry(&mut ent, sep.key(), PagePtr::dirty(r)).map_err(bug)?;
-            let split = self.splice(parent.slot, at_r, len_r, &ent[..elen])?;
-            return self.propagate(d - 1, split);
-        }
-        Ok(())
-    }
-
-    /// Reads the sibling of the child at `d` (checked against its bounds in the parent) and
-    /// makes it dirty; returns its slot.
-    fn load_sibling(
-        &mut self,
-        ps: u32,
-        li: usize,
-        at_l: usize,
-        at_r: usize,
-        right: bool,
-        d: usize,
-    ) -> Result<u32> {
-        let level = (self.height - 1 - d) as u8;
-        let pb = self.pool.buf(ps)?;
-        let n = page::count(pb).map_err(bug)?;
-        let (sib_at, sib_idx) = if right { (at_r, li + 1) } else { (at_l, li) };
-        let (key, after) = page::key_at(pb, sib_at).map_err(bug)?;
-        let ptr = page::ptr_at(pb, after).map_err(bug)?;
-        // Fence: the sibling's separator (entry 0: the parent's fence); upper: the next one.
-        if sib_idx == 0 {
-            let f = page::fence(pb).map_err(bug)?.0;
-            self.lo.set(f);
-        } else {
-            self.lo.set(key);
-        }
-        self.hi_set = false;
-        if sib_idx + 1 < n {
-            let next = after + PTR_LEN;
-            let (k2, _) = page::key_at(pb, next).map_err(bug)?;
-            self.hi.set(k2);
-            self.hi_set = true;
-        }
-        let ckpt = self.child_gen(ps)?;
-        let slot = self.fetch(ptr, Some(level), false, ckpt, true)?;
-        self.cow(slot)?;
-        self.set_child(ps, sib_at, PagePtr::dirty(slot))?;
-        Ok(slot)
-    }
-
-    /// Copies the entries of `l` and then `r` into the scratch; for internal pages the right
-    /// page's entry 0 gets its real separator (`kb[0]`). Returns the bytes gathered.
-    fn gather(&mut self, l: u32, r: u32, level: u8) -> Result<usize> {
-        let (ls, lbytes) = self.entry_bytes(l)?;
-        let (rs, rbytes) = self.entry_bytes(r)?;
-        let lb = self.pool.buf(l)?;
-        let s = &mut self.scratch;
-        s[..lbytes].copy_from_slice(&lb[ls..ls + lbytes]);
-        let mut at = lbytes;
-        let rb = self.pool.buf(r)?;
-        let mut from = rs;
-        if level > 0 && rbytes > 0 {
-            let after = page::key_at(rb, rs).map_err(bug)?.1;
-            at = page::put_key(s, at, self.kb[0].key()).map_err(bug)?;
-            s[at..at + PTR_LEN].copy_from_slice(&rb[after..after + PTR_LEN]);
-            at += PTR_LEN;
-            from = after + PTR_LEN;
-        }
-        let rest = rs + rbytes - from;
-        s[at..at + rest].copy_from_slice(&rb[from..from + rest]);
-        Ok(at + rest)
-    }
-
-    /// Writes all gathered entries into `l` (which keeps its header and fence).
-    fn write_merged(&mut self, l: u32, len: usize) -> Result<()> {
-        let head = self.head_len(l)?;
-        let ne = self.offs.len() - 1;
-        let b = self.pool.buf_mut(l)?;
-        b[head..head + len].copy_from_slice(&self.scratch[..len]);
-        b[head + len..].fill(0);
-        page::set_count(b, ne).map_err(bug)
     }
 }

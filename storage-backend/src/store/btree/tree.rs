@@ -95,6 +95,9 @@ pub struct BTree<S: PageStore> {
     pub(crate) kb: [KeyBuf; 2],
     pub(crate) cursor_done: bool,
     pub(crate) counters: Counters,
+    /// Siblings pinned by a delete's plan (unpinned with the path).
+    pub(crate) sib_pins: [u32; MAX_HEIGHT],
+    pub(crate) sib_pinned: usize,
 }
 
 impl<S: PageStore> BTree<S> {
@@ -151,6 +154,8 @@ impl<S: PageStore> BTree<S> {
             kb: [KeyBuf::MIN; 2],
             cursor_done: true,
             counters: Counters::default(),
+            sib_pins: [0; MAX_HEIGHT],
+            sib_pinned: 0,
         })
     }
 
