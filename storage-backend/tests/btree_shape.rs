@@ -357,3 +357,61 @@ fn arguments_are_checked() {
         "generations only grow"
     );
 }
+
+#[test]
+fn edge_keys_sort_and_survive_splits() {
+    // The smallest key (0, ""), empty keys in other namespaces, 0x00 and 0xff bytes, the
+    // longest key: all ordered by namespace, then bytes, through splits and merges.
+    let mut keys: Vec<(u8, Vec<u8>)> = vec![
+        (0, vec![]),
+        (0, vec![0]),
+        (0, vec![0, 0]),
+        (1, vec![]),
+        (1, vec![0xff; 255]),
+        (255, vec![]),
+        (255, vec![0xff; 255]),
+    ];
+    for i in 0..600u32 {
+        keys.push(((i % 3) as u8, i.to_be_bytes().to_vec()));
+        keys.push((1, vec![0xff; (i % 256) as usize]));
+    }
+    keys.sort();
+    keys.dedup();
+    let mut t = BTree::create(MemPageStore::new(), cfg(PageFormat::SMALL, 24, 64 << 10)).unwrap();
+    let mut ckpt = 0;
+    for (n, (ns, k)) in keys.iter().enumerate().rev() {
+        let mut r = t.insert(Key::new(*ns, k), &loc(n as u64));
+        if r == Err(BTreeError::NeedsCheckpoint) {
+            ckpt += 1;
+            t.flush(ckpt).unwrap();
+            r = t.insert(Key::new(*ns, k), &loc(n as u64));
+        }
+        assert_eq!(r, Ok(None));
+    }
+    assert!(t.height() >= 3);
+    let mut c = t.cursor(Key::new(0, &[])).unwrap();
+    for (n, (ns, k)) in keys.iter().enumerate() {
+        let e = c.next_entry().unwrap().unwrap();
+        assert_eq!((e.ns, e.key(), e.value), (*ns, &k[..], loc(n as u64)));
+    }
+    assert!(c.next_entry().unwrap().is_none());
+    ckpt += 1;
+    let root = t.flush(ckpt).unwrap();
+    let mut t = BTree::open(t.into_store(), cfg(PageFormat::SMALL, 24, 64 << 10), root).unwrap();
+    for (n, (ns, k)) in keys.iter().enumerate() {
+        if n % 2 == 0 {
+            let mut r = t.delete(Key::new(*ns, k));
+            if r == Err(BTreeError::NeedsCheckpoint) {
+                ckpt += 1;
+                t.flush(ckpt).unwrap();
+                r = t.delete(Key::new(*ns, k));
+            }
+            assert_eq!(r, Ok(Some(loc(n as u64))));
+        }
+    }
+    for (n, (ns, k)) in keys.iter().enumerate() {
+        let want = (n % 2 == 1).then(|| loc(n as u64));
+        assert_eq!(t.get(Key::new(*ns, k)).unwrap(), want);
+    }
+    assert_eq!(t.stats().unwrap().entries, keys.len() / 2);
+}
