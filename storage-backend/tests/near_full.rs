@@ -199,3 +199,99 @@ fn near_full_churn_16k_segments() {
         }
     }
 }
+
+/// Puts `key = value` in its own transaction.
+fn put_one(s: &mut Store<Dev, SoftwareEngine>, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    let mut t = s.begin(Db::Userspace)?;
+    t.put(key, value)?;
+    t.commit()
+}
+
+/// A userspace database filled until not even a value of `last` bytes fits, with a 120-byte
+/// `parent` record, and its model.
+fn full_store(last: usize) -> (Store<Dev, SoftwareEngine>, Model) {
+    let opts = FormatOptions {
+        kernel_units: Some(40),
+        segment_bytes: 16 * 1024,
+        ..FormatOptions::default()
+    };
+    let mut s = common::nor_store(112, &opts);
+    let mut model = Model::new();
+    put_one(&mut s, PARENT, &[0; 120]).expect("parent");
+    model.insert(PARENT.to_vec(), vec![0; 120]);
+    let mut i = 0u32;
+    for size in [4096usize, 600, last] {
+        loop {
+            let key = format!("file-{i:05}").into_bytes();
+            let v = vec![(i % 251) as u8; size];
+            match put_one(&mut s, &key, &v) {
+                Ok(()) => {
+                    model.insert(key, v);
+                    i += 1;
+                }
+                Err(StoreError::NoSpace) => break,
+                Err(e) => panic!("fill {i}: {e:?}"),
+            }
+        }
+    }
+    (s, model)
+}
+
+const PARENT: &[u8] = b"dir-parent";
+
+/// On a store full to the last byte, a transaction that deletes a record and then rewrites a
+/// smaller one (as a VFS unlink deletes a file and rewrites its parent directory) still commits,
+/// because it frees more than it writes — whichever way the deleted and the rewritten record
+/// fall at the end of the head segment (the fill ends with values of every size from 1 to 120
+/// bytes). One that writes more than it frees is refused with `NoSpace` and changes nothing.
+#[test]
+fn full_store_admits_transactions_that_free_more_than_they_write() {
+    for last in 1..=120 {
+        let (mut s, mut model) = full_store(last);
+        let when = format!("fill ending with {last}-byte values");
+        assert_eq!(
+            put_one(&mut s, PARENT, &[1; 120]),
+            Err(StoreError::NoSpace),
+            "{when}: the store is not full: a plain rewrite still fits"
+        );
+        let victim = model
+            .iter()
+            .find(|(_, v)| v.len() == 600)
+            .map(|(k, _)| k.clone())
+            .expect("a 600-byte value");
+        let small = model
+            .iter()
+            .filter(|(k, _)| k.as_slice() != PARENT)
+            .min_by_key(|(_, v)| v.len())
+            .map(|(k, _)| k.clone())
+            .expect("a small value");
+        // Growth paid by a small delete: refused, nothing changes.
+        let mut t = s.begin(Db::Userspace).expect("begin");
+        let r = t
+            .delete(&small)
+            .and_then(|()| t.put(b"grow", &[7u8; 4000]))
+            .and_then(|()| t.commit());
+        assert_eq!(
+            r,
+            Err(StoreError::NoSpace),
+            "{when}: growth on a full store"
+        );
+        assert_model(&mut s, &model, &when);
+        // The unlink.
+        let mut t = s.begin(Db::Userspace).expect("begin");
+        t.delete(&victim).expect("delete on a full store");
+        t.put(PARENT, &[2; 120])
+            .unwrap_or_else(|e| panic!("{when}: rewrite after a delete that paid for it: {e:?}"));
+        t.commit()
+            .unwrap_or_else(|e| panic!("{when}: commit of a shrinking transaction: {e:?}"));
+        model.remove(&victim);
+        model.insert(PARENT.to_vec(), vec![2; 120]);
+        assert_model(&mut s, &model, &when);
+        if last % 15 == 0 {
+            s.check(Db::Userspace).expect("check");
+            let mut s = remount(s);
+            assert_model(&mut s, &model, &format!("{when}, after remount"));
+            s.check(Db::Userspace).expect("check after remount");
+        }
+    }
+}

@@ -132,7 +132,25 @@ struct OpenTxn {
     bytes_delta: i64,
     key_bytes_delta: i64,
     poisoned: bool,
-    has_puts: bool,
+    /// Medium bytes of the put records this transaction has appended. (A delete record is never
+    /// larger than the record it makes dead, so deletes are not charged.)
+    written: u64,
+    /// Medium bytes of committed or pending records this transaction has made dead (deleted or
+    /// replaced keys): what committing it returns to the cleaner.
+    freed: u64,
+}
+
+impl OpenTxn {
+    /// Whether the transaction, after a further put record of `more` bytes that makes `frees`
+    /// bytes dead, and with its commit record, still frees at least as much as it writes (a
+    /// transaction of deletes only always does): such a
+    /// transaction may use one reserved segment, so that a full store can always delete (also
+    /// when a delete comes with small rewrites, such as the parent directory a VFS unlink
+    /// updates).
+    fn shrinks_with(&self, frees: u64, more: u64) -> bool {
+        self.written == 0 && more == 0
+            || self.written + more + txn::commit_len() as u64 <= self.freed + frees
+    }
 }
 
 /// Geometry of a region, in device terms.
@@ -204,8 +222,8 @@ pub struct Region {
     segs_since_ckpt: u32,
     modified_ns: u64,
     synced: bool,
-    /// Set while appending records that only shrink the database (deletes, the commit of a
-    /// delete-only transaction): they may use one reserved segment, so a full store can still
+    /// Set while appending a record of a transaction that frees at least as much as it writes
+    /// ([`OpenTxn::shrinks_with`]): it may use one reserved segment, so a full store can still
     /// free space.
     shrinking: bool,
     /// A device error hit a write; no more writes until remount.

@@ -46,7 +46,8 @@ impl Region {
             bytes_delta: 0,
             key_bytes_delta: 0,
             poisoned: false,
-            has_puts: false,
+            written: 0,
+            freed: 0,
         });
     }
 
@@ -57,14 +58,45 @@ impl Region {
         self.txn = None;
     }
 
-    /// The value length `key` has as seen by the open transaction (`None` if absent).
-    fn effective_len(&self, key: &[u8]) -> Option<u32> {
+    /// Where `key`'s value is as seen by the open transaction (`None` if absent).
+    fn effective_loc(&self, key: &[u8]) -> Option<Loc> {
         if let Some(t) = &self.txn
             && let Some(p) = t.pending.get(key)
         {
-            return (p != TOMBSTONE).then_some(p.vlen);
+            return (p != TOMBSTONE).then_some(p);
         }
-        self.index.get(key).map(|l| l.vlen)
+        self.index.get(key)
+    }
+
+    /// Appends a record of the open transaction, letting it use one reserved segment when the
+    /// transaction still frees at least as much as it writes, and counts its bytes. `frees`:
+    /// the bytes of the record it makes dead; `is_put`: whether its own bytes are charged.
+    fn append_txn_record<D: BlockDevice, E: CryptoEngine>(
+        &mut self,
+        io: &mut Io<'_, D, E>,
+        plain: &[u8],
+        frees: u64,
+        is_put: bool,
+        tags: &mut dyn FnMut(&[u8; 16]),
+    ) -> Result<(u32, usize, usize)> {
+        let need = if is_put {
+            super::super::seal::sealed_len(plain.len()) as u64
+        } else {
+            0
+        };
+        // A delete always frees at least its own bytes, so it may always use the reserve.
+        self.shrinking = !is_put
+            || self
+                .txn
+                .as_ref()
+                .is_some_and(|t| t.shrinks_with(frees, need));
+        let r = self.append(io, stream::TXN, plain, false, commit_len(), tags);
+        self.shrinking = false;
+        if let (Ok(_), Some(t)) = (&r, &mut self.txn) {
+            t.written += need;
+            t.freed += frees;
+        }
+        r
     }
 
     fn txn_ok(&self) -> Result<()> {
@@ -91,9 +123,9 @@ impl Region {
         if key.is_empty() || key.len() > MAX_KEY || value.len() > MAX_VALUE {
             return Err(StoreError::InvalidArgument);
         }
-        let before = self.effective_len(key);
+        let before = self.effective_loc(key);
         let (dobj, dbytes) = match before {
-            Some(old) => (0i64, value.len() as i64 - i64::from(old)),
+            Some(old) => (0i64, value.len() as i64 - i64::from(old.vlen)),
             None => (1i64, (key.len() + value.len()) as i64),
         };
         let t = self.txn.as_ref().ok_or(StoreError::TxnPoisoned)?;
@@ -112,14 +144,12 @@ impl Region {
             .as_ref()
             .map(|t| t.tags.clone())
             .unwrap_or_default();
-        match self.append(io, stream::TXN, &plain, false, commit_len(), &mut |tag| {
-            tags.update(tag)
-        }) {
+        let frees = before.map_or(0, |l| u64::from(l.disk_len));
+        match self.append_txn_record(io, &plain, frees, true, &mut |tag| tags.update(tag)) {
             Ok((seg, off, len)) => {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
                     t.n += 1;
-                    t.has_puts = true;
                     t.objects_delta += dobj;
                     t.bytes_delta += dbytes;
                     if before.is_none() {
@@ -152,7 +182,7 @@ impl Region {
         if key.is_empty() || key.len() > MAX_KEY {
             return Err(StoreError::InvalidArgument);
         }
-        let Some(old) = self.effective_len(key) else {
+        let Some(old) = self.effective_loc(key) else {
             return Ok(());
         };
         let id = self.txn.as_ref().map(|t| t.id).unwrap_or(0);
@@ -162,18 +192,16 @@ impl Region {
             .as_ref()
             .map(|t| t.tags.clone())
             .unwrap_or_default();
-        self.shrinking = true;
-        let r = self.append(io, stream::TXN, &plain, false, commit_len(), &mut |tag| {
+        let r = self.append_txn_record(io, &plain, u64::from(old.disk_len), false, &mut |tag| {
             tags.update(tag)
         });
-        self.shrinking = false;
         match r {
             Ok(_) => {
                 if let Some(t) = &mut self.txn {
                     t.tags = tags;
                     t.n += 1;
                     t.objects_delta -= 1;
-                    t.bytes_delta -= (key.len() as u32 + old) as i64;
+                    t.bytes_delta -= key.len() as i64 + i64::from(old.vlen);
                     t.key_bytes_delta -= key.len() as i64;
                     t.pending.insert(key, TOMBSTONE);
                 }
@@ -197,14 +225,14 @@ impl Region {
             self.txn = None;
             return Ok(());
         }
-        let (id, n, has_puts) = (t.id, t.n, t.has_puts);
+        let (id, n, shrinks) = (t.id, t.n, t.shrinks_with(0, 0));
         let tags: [u8; 32] = t.tags.clone().finalize().into();
         // The transaction stays open until its commit record is durable: while it is open no
         // checkpoint can be written, and a checkpoint between a transaction's records and its
         // commit record would leave replay a commit without records, and would let the segments
         // holding those records count as free. (Each record of the transaction already reserved
         // room for the commit record, so making room is not needed here anyway.)
-        self.shrinking = !has_puts;
+        self.shrinking = shrinks;
         let r = self.write_commit(io, id, n, tags, false);
         self.shrinking = false;
         let t = self.txn.take();
