@@ -83,20 +83,23 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     return Ok(true);
                 }
                 let from = be_u32(&value).unwrap_or(0);
-                self.delete_pieces(content, from, key, left)?;
+                if !self.delete_pieces(content, from, key, left)? {
+                    return Ok(true);
+                }
             }
         }
     }
 
     /// Deletes pieces `from..` of `content`, at most `left` of them; once none remain, deletes
     /// `record` (the garbage or staging record that named them) in the same transaction.
+    /// Returns whether the record is gone.
     fn delete_pieces(
         &mut self,
         content: u64,
         from: u32,
         record: Vec<u8>,
         left: &mut usize,
-    ) -> Result<(), VfsError> {
+    ) -> Result<bool, VfsError> {
         let start = (from > 0).then(|| keys::piece(content, from - 1));
         let pieces = self
             .store
@@ -117,7 +120,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 tx.delete(Db::Userspace, record);
             }
             Ok(())
-        })
+        })?;
+        Ok(done)
     }
 
     fn collect_abandoned_staging(&mut self, left: &mut usize) -> Result<bool, VfsError> {
@@ -141,7 +145,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 if *left == 0 {
                     return Ok(true);
                 }
-                self.delete_pieces(content, 0, key, left)?;
+                if !self.delete_pieces(content, 0, key, left)? {
+                    return Ok(true);
+                }
             }
         }
     }
@@ -152,12 +158,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         loop {
             // Bounded transactions, however large the stage grew.
             let mut left = 256;
-            if self
-                .delete_pieces(content, 0, keys::staging(content), &mut left)
-                .is_err()
-                || left > 0
-            {
-                return;
+            match self.delete_pieces(content, 0, keys::staging(content), &mut left) {
+                Ok(false) => {}
+                Ok(true) | Err(_) => return,
             }
         }
     }

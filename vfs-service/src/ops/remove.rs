@@ -111,8 +111,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     }
 
     /// Unlinks the directory `inode` from its parent with its whole subtree, leaving the
-    /// subtree to the reaper: the entry, the ancestors' totals and a detached-subtree record,
-    /// whatever the subtree holds.
+    /// subtree to the reaper: the entry, the directory's inode, the ancestors' totals and a
+    /// detached-subtree record, whatever the subtree holds.
     fn detach(&mut self, ctx: &Ctx<'_>, tx: &mut Tx, inode: &Inode) -> Result<(), VfsError> {
         let chain = self.chain(tx, inode.parent)?;
         Self::apply_growth(
@@ -125,6 +125,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         dir.modified_ns = ctx.env.now_ns();
         tx.put_inode(dir);
         tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
+        // The root's inode goes now (the reaper needs only its id, which the record's key
+        // holds): so the transaction frees well over what it writes, as a full store requires.
+        tx.inodes.remove(&inode.id);
+        tx.delete(Db::Userspace, keys::inode(inode.id));
         tx.put(Db::Userspace, keys::detached(inode.id), Vec::new());
         Ok(())
     }
