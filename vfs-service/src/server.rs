@@ -3,7 +3,9 @@
 //! [`dispatch`] is the whole request path minus the IPC, so it is tested directly; [`serve`]
 //! wraps it in the receive/reply loop. A request that does not decode gets a
 //! [`tags::PROTOCOL_ERROR`] reply and the loop carries on; nothing a client sends can make the
-//! service panic.
+//! service panic. Besides the VFS requests it accepts one message of init's protocol,
+//! `TASK_STOPPED`, which releases a stopped task's handles (believed from System tasks only).
+//! Between requests it collects garbage in bounded batches.
 
 use alloc::vec;
 use alloc::vec::Vec;

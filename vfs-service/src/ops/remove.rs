@@ -2,8 +2,9 @@
 //! reaper of detached subtrees, and the depth bound that RENAME applies to a moved subtree.
 //!
 //! A recursive removal first **detaches** the subtree in one small transaction: the directory's
-//! entry leaves its parent, the ancestors' totals drop by the subtree's, and a detached-subtree
-//! record (`R` ‖ root id) is written. From then on the subtree is invisible and its removal is
+//! entry and inode are deleted, the ancestors' totals drop by the subtree's, and a
+//! detached-subtree record (`R` ‖ root id) is written — less than what it deletes, so it
+//! commits on a full store. From then on the subtree is invisible and its removal is
 //! the reaper's business: it deletes entries bottom-up with an explicit stack (no recursion, so
 //! any depth is removable, including trees deeper than the depth limit made before it existed),
 //! in transactions that only delete records or add garbage records smaller than what they
