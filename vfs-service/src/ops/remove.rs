@@ -25,6 +25,11 @@ use storage_backend::{BlockDevice, CryptoEngine, Db};
 /// Directory entries read per scan.
 const PAGE: usize = 32;
 
+/// Levels a walk of a subtree goes down at most before it calls the tree corrupt: far beyond
+/// any tree the service ever made (`MAX_DEPTH`, or a path's worth before it), so only a cycle
+/// in damaged records reaches it, and the walk ends instead of running forever.
+const WALK_LEVELS: usize = 1 << 16;
+
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Removes a directory; with `recursive`, everything below it too.
     ///
@@ -69,13 +74,16 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Checks that the caller may write every directory below `root` (and `root` itself).
     /// Reads only; an explicit stack, so any depth is walked.
     fn check_subtree_writable(&mut self, ctx: &Ctx<'_>, root: u64) -> Result<(), VfsError> {
-        let mut stack: Vec<u64> = alloc::vec![root];
-        while let Some(dir) = stack.pop() {
+        let mut stack: Vec<(u64, usize)> = alloc::vec![(root, 0)];
+        while let Some((dir, level)) = stack.pop() {
+            if level > WALK_LEVELS {
+                return Err(VfsError::IntegrityError);
+            }
             let node = self.inode(dir)?;
             Self::check(ctx, &node, Access::Write)?;
             self.for_each_child(dir, |_, child| {
                 if child.is_dir() {
-                    stack.push(child.id);
+                    stack.push((child.id, level + 1));
                 }
                 Ok(true)
             })?;
@@ -183,11 +191,18 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                         Err(VfsError::NotFound) => None,
                         Err(e) => return Err(e),
                     };
-                    if child.as_ref().is_some_and(Inode::is_dir) {
+                    // A directory entry naming a directory already on the way down (damaged
+                    // records): only the entry goes, or the walk would never end.
+                    let on_path = stack.contains(&child_id);
+                    if child.as_ref().is_some_and(Inode::is_dir) && !on_path {
                         descend = Some(child_id);
                         break;
                     }
                     tx.delete(Db::Userspace, key);
+                    removed += 1;
+                    if on_path {
+                        continue;
+                    }
                     tx.delete(Db::Userspace, keys::inode(child_id));
                     if let Some(Inode {
                         kind: Kind::File { content },
@@ -197,7 +212,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     {
                         tx.discard(content, 0);
                     }
-                    removed += 1;
                 }
                 Ok(())
             })?;

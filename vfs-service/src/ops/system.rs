@@ -61,8 +61,9 @@ pub struct BootReport {
     pub first_boot: bool,
     /// Entries removed from `/tmp`.
     pub tmp_cleaned: u64,
-    /// Derived files (`machine.json`, a missing `registry.json`) boot could not write because
-    /// the store was still full after its clean-up; boot completed without them.
+    /// Steps boot skipped because the store refused them for want of room: emptying `/tmp`
+    /// or collecting garbage (left for later), writing `machine.json` or a missing
+    /// `registry.json` (left as they were). Boot completed without them.
     pub skipped_writes: u32,
 }
 
@@ -91,11 +92,20 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         // Free before writing: /tmp's entries, detached subtrees, abandoned staging areas and
         // garbage go first, in transactions that delete more than they write, so that a store
         // filled to the last byte (through /tmp, say) boots and comes back with room.
+        // A store that refuses even these (its reserve used up) does not stop boot: what is
+        // left is retried between requests and at the next boot.
+        let mut skipped_writes = 0;
         let tmp_cleaned = match self.resolve(&ctx, &CanonPath::parse("/tmp")?, false) {
-            Ok(tmp) if tmp.inode.is_dir() => self.empty_dir(&ctx, &tmp.inode)?,
+            Ok(tmp) if tmp.inode.is_dir() => match self.empty_dir(&ctx, &tmp.inode) {
+                Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {
+                    skipped_writes += 1;
+                    0
+                }
+                other => other?,
+            },
             _ => 0,
         };
-        self.collect_all()?;
+        skipped_writes += tolerate_full(self.collect_all())?;
 
         if stored_schema.is_none() {
             // First boot, or a filesystem from before the version record (version 1).
@@ -182,7 +192,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let machine = format!(
             "{{\"machine_id\":\"{machine_id}\",\"created_at\":{created_at},\"boot_count\":{boot_count}}}"
         );
-        let mut skipped_writes = 0;
         let machine_path = "/system/config/machine.json";
         let written = self.rewrite_boot_file(&ctx, machine_path, machine.as_bytes());
         skipped_writes += tolerate_full(written)?;
