@@ -48,6 +48,7 @@ pub mod store;
 pub use block::{BlockDevice, DeviceError, Geometry};
 pub use crypto::{CryptoEngine, CryptoError, KeyHandle, Sha256Hasher, SoftwareEngine};
 pub use db::{DbKeys, FormatOptions, Store, Txn};
+pub use store::anchor;
 pub use store::error::{Db, IntegrityError, IntegrityKind, LimitKind, Result, StoreError};
 pub use store::region::txn::{MAX_KEY, MAX_VALUE};
 pub use store::region::{

@@ -58,6 +58,14 @@ pub(crate) struct OpenFile {
     pub verify: Option<(Hasher, u64)>,
     /// Largest size known to fit the quota and limits, and the commit generation it holds at.
     pub allowance: Option<(u64, u64)>,
+    /// The file's content id when the handle opened it or last committed: a commit finding
+    /// another one there would drop someone else's write (`Conflict`).
+    pub seen: u64,
+    /// Opened with `OpenFlags::overwrite`: commit over other writers' changes.
+    pub overwrite: bool,
+    /// With append: the stage differs from the base only by bytes appended from this offset,
+    /// so they can be re-applied at the end of a file another writer changed.
+    pub appends_from: Option<u64>,
 }
 
 impl OpenFile {
@@ -81,6 +89,9 @@ impl OpenFile {
             stage: None,
             verify: None,
             allowance: None,
+            seen: 0,
+            overwrite: false,
+            appends_from: None,
         }
     }
 }

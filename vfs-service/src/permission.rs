@@ -6,6 +6,13 @@
 //! traverse. On top of the bits, [`guard`] keeps `/system/**` and `/users/registry.json`
 //! read-only to everyone but System and Runtime callers. The caller's class and user come from
 //! the kernel, never from a message.
+//!
+//! Shared directories: every world-writable directory (`/tmp` above all) is *sticky*. In it,
+//! write on the directory is not enough to remove or rename an entry: [`may_remove`] also asks
+//! that the caller own the entry or the directory, or be System. And a path-based write
+//! follows a symlink found in such a directory only if the link is the caller's own or the
+//! directory owner's ([`may_follow`], Linux's `protected_symlinks`), so nobody can plant a link
+//! where someone else will write.
 
 use kernel_abi::{Credentials, ProcessClass};
 use uuid::Uuid;
@@ -99,6 +106,60 @@ pub fn guard(caller: &Credentials, path: &CanonPath) -> Result<(), VfsError> {
     }
 }
 
+/// Whether a directory with `perms` is sticky: every world-writable directory is.
+pub fn is_sticky(perms: FilePermissions) -> bool {
+    perms.world_write
+}
+
+/// Whether `caller` is the identity an entry with `owner` and `perms` belongs to.
+///
+/// A user's entries belong to that user. Entries without an owner belong either to the system
+/// or to the applications without a user, which share one identity today (they carry no
+/// application id yet): such an application creates world-writable entries and System
+/// creates entries without world write, so the world-write bit tells the two apart. System
+/// never counts as owning an entry that any application could rewrite anyway, and an
+/// application without a user never owns what System made.
+pub fn owns(caller: &Credentials, owner: Option<Uuid>, perms: FilePermissions) -> bool {
+    match (caller.user, owner) {
+        (Some(user), Some(owner)) => user == owner,
+        (None, None) => is_system(caller) != perms.world_write,
+        _ => false,
+    }
+}
+
+/// Whether `caller` may remove (unlink, rmdir, rename away) an entry with `entry_owner` and
+/// `entry_perms` from a directory with `dir_owner` and `dir_perms`, write on the directory
+/// granted. In a sticky directory only System, the entry's owner and the directory's owner
+/// (a user) may; elsewhere write on the directory suffices.
+pub fn may_remove(
+    caller: &Credentials,
+    dir_owner: Option<Uuid>,
+    dir_perms: FilePermissions,
+    entry_owner: Option<Uuid>,
+    entry_perms: FilePermissions,
+) -> bool {
+    !is_sticky(dir_perms)
+        || is_system(caller)
+        || owns(caller, entry_owner, entry_perms)
+        || (caller.user.is_some() && caller.user == dir_owner)
+}
+
+/// Whether a path-based write by `caller` may follow a symlink with `link_owner` and
+/// `link_perms` found in a directory with `dir_owner` and `dir_perms`. Outside sticky
+/// directories always; in one only the caller's own links and those of the directory's owner,
+/// so a link planted in `/tmp` by someone else never redirects a write.
+pub fn may_follow(
+    caller: &Credentials,
+    dir_owner: Option<Uuid>,
+    dir_perms: FilePermissions,
+    link_owner: Option<Uuid>,
+    link_perms: FilePermissions,
+) -> bool {
+    !is_sticky(dir_perms)
+        || owns(caller, link_owner, link_perms)
+        || (link_owner.is_some() && link_owner == dir_owner)
+}
+
 /// Whether `caller` may change owners.
 pub fn may_chown(caller: &Credentials) -> bool {
     is_system(caller)
@@ -157,5 +218,55 @@ mod tests {
         ));
         assert!(may_chmod(&a, Some(alice)) && !may_chmod(&b, Some(alice)));
         assert!(!may_chmod(&anon, None) && !may_chown(&a) && may_chown(&sys));
+    }
+
+    #[test]
+    fn sticky_directories_protect_their_entries_and_links() {
+        let alice = Uuid::from_u128(1);
+        let bob = Uuid::from_u128(2);
+        let sys = creds(ProcessClass::System, None);
+        let a = creds(ProcessClass::Application, Some(alice));
+        let b = creds(ProcessClass::Application, Some(bob));
+        let anon = creds(ProcessClass::Application, None);
+        let tmp = FilePermissions::ALL;
+        let file = FilePermissions::USER_FILE;
+        let anon_file = default_for(&anon, false);
+        let sys_file = default_for(&sys, false);
+        // /tmp: System-owned and world-writable, so sticky.
+        assert!(is_sticky(tmp) && !is_sticky(FilePermissions::USER_DIR));
+        assert!(may_remove(&a, None, tmp, Some(alice), file));
+        assert!(!may_remove(&b, None, tmp, Some(alice), file));
+        assert!(may_remove(&sys, None, tmp, Some(alice), file));
+        assert!(!may_remove(&anon, None, tmp, Some(alice), file));
+        assert!(may_remove(&anon, None, tmp, None, anon_file));
+        assert!(!may_remove(&anon, None, tmp, None, sys_file));
+        assert!(!may_remove(&a, None, tmp, None, anon_file));
+        // A user's own world-writable directory: she may clean it, others only their entries.
+        assert!(may_remove(&a, Some(alice), tmp, Some(bob), file));
+        assert!(!may_remove(&b, Some(alice), tmp, Some(alice), file));
+        // Not sticky: write on the directory is enough.
+        assert!(may_remove(
+            &b,
+            Some(alice),
+            FilePermissions::USER_DIR,
+            Some(alice),
+            file
+        ));
+        // Links in /tmp: followed for writes only when the caller's or the directory owner's.
+        assert!(may_follow(&a, None, tmp, Some(alice), file));
+        assert!(!may_follow(&a, None, tmp, Some(bob), file));
+        assert!(!may_follow(&sys, None, tmp, Some(bob), file));
+        assert!(!may_follow(&a, None, tmp, None, anon_file));
+        assert!(!may_follow(&sys, None, tmp, None, anon_file));
+        assert!(may_follow(&sys, None, tmp, None, sys_file));
+        assert!(may_follow(&anon, None, tmp, None, anon_file));
+        assert!(may_follow(&b, Some(alice), tmp, Some(alice), file));
+        assert!(may_follow(
+            &b,
+            Some(alice),
+            FilePermissions::USER_DIR,
+            Some(alice),
+            file
+        ));
     }
 }

@@ -317,6 +317,18 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         path: &CanonPath,
         follow_last: bool,
     ) -> Result<Found, VfsError> {
+        self.resolve_for(ctx, path, follow_last, false)
+    }
+
+    /// [`Vfs::resolve`] for a path-based write: a symlink in a sticky directory is followed
+    /// only if [`crate::permission::may_follow`] allows it (`PermissionDenied` otherwise).
+    pub(crate) fn resolve_for(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        follow_last: bool,
+        write: bool,
+    ) -> Result<Found, VfsError> {
         let mut depth = 0u32;
         let mut pending: Vec<String> = path.parts().iter().rev().cloned().collect();
         let mut cur = self.inode(ROOT_ID)?;
@@ -339,6 +351,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             if let Kind::Symlink { target } = &next.kind
                 && (!pending.is_empty() || follow_last)
             {
+                if write
+                    && !crate::permission::may_follow(
+                        &ctx.caller,
+                        cur.owner,
+                        cur.permissions(),
+                        next.owner,
+                        next.permissions(),
+                    )
+                {
+                    return Err(VfsError::PermissionDenied);
+                }
                 depth += 1;
                 if depth > SYMLINK_DEPTH {
                     return Err(VfsError::SymlinkLoop);
@@ -365,23 +388,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         ctx: &Ctx<'_>,
         path: &CanonPath,
     ) -> Result<(Found, String), VfsError> {
-        let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
-            return Err(VfsError::InvalidPath);
-        };
-        let dir = self.resolve(ctx, &parent, true)?;
-        if !dir.inode.is_dir() {
-            return Err(VfsError::NotADirectory);
-        }
-        if !allowed(
-            &ctx.caller,
-            dir.inode.owner,
-            dir.inode.permissions(),
-            true,
-            Access::Traverse,
-        ) {
-            return Err(VfsError::PermissionDenied);
-        }
-        Ok((dir, String::from(name)))
+        self.resolve_parent_for(ctx, path, false)
     }
 
     /// Checks an access on a found entry.

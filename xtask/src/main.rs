@@ -5,7 +5,7 @@
 //!                                                           build and boot in QEMU
 //! cargo xtask test [--exhaustive]                           every test, lint and target build
 //! cargo xtask bench <suite>                                 measurements, written to docs/benchmarks
-//! cargo xtask fuzz mount [iterations] [seed]                mount mutated storage images
+//! cargo xtask fuzz <decode|dispatch|mount|all> [--runs N] [--time S] [--jobs N]   libFuzzer targets
 //! ```
 
 #![forbid(unsafe_code)]
@@ -34,8 +34,10 @@ commands:
         and the QEMU system tests; --exhaustive runs every power-loss cut point
   bench <suite>
         run a benchmark suite and write its results under docs/benchmarks/
-  fuzz mount [iterations] [seed]
-        mount mutated storage images and exercise every path; any panic is a failure
+  fuzz <decode|dispatch|mount|all> [--runs N] [--time SECONDS] [--jobs N] [--update-corpus] [--record]
+       | <target> --replay FILE
+        libFuzzer (cargo-fuzz, installed when missing) on the message decoder, the server's
+        dispatch and mounts of patched images; 60 s per target unless --runs/--time say otherwise
 ";
 
 fn main() -> ExitCode {

@@ -4,7 +4,8 @@
 //! 2. clippy with `-D warnings` on the host workspace and on the no_std crates for the image target
 //! 3. host tests (every crate's unit and integration tests)
 //! 4. release builds of the no_std crates for every pinned target (a no_std regression fails here)
-//! 5. the QEMU system tests, against the kernel images built for them (kernel tests, VFS
+//! 5. a short pass of every fuzz target (`cargo xtask fuzz`)
+//! 6. the QEMU system tests, against the kernel images built for them (kernel tests, VFS
 //!    conformance, the product system)
 
 use std::process::ExitCode;
@@ -16,6 +17,9 @@ use crate::cmd::{cargo, cargo_command, status};
 use crate::image::{
     build_kernel, build_kernel_for, conformance_system_file, kernel_tests_system_file,
 };
+
+/// The fuzz targets' workspace (its own, see `tests/fuzz/Cargo.toml`).
+const FUZZ_MANIFEST: &str = "tests/fuzz/Cargo.toml";
 
 /// The crates that must build without `std` for every board target.
 const NO_STD_CRATES: &[&str] = &[
@@ -58,6 +62,10 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         &["fmt", "--all", "--check"],
     )?;
     cargo(
+        "formatting of the fuzz targets",
+        &["fmt", "--manifest-path", FUZZ_MANIFEST, "--check"],
+    )?;
+    cargo(
         "clippy on the host workspace",
         &[
             "clippy",
@@ -75,6 +83,14 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
     target_clippy.extend(["--", "-D", "warnings"]);
     cargo(&format!("clippy for {IMAGE_TARGET}"), &target_clippy)?;
 
+    let fuzz_target_dir = target_dir().join("fuzz");
+    let mut fuzz_clippy =
+        cargo_command(&["clippy", "--manifest-path", FUZZ_MANIFEST, "--target-dir"]);
+    fuzz_clippy
+        .arg(&fuzz_target_dir)
+        .args(["--all-targets", "--", "-D", "warnings"]);
+    status("clippy on the fuzz targets", &mut fuzz_clippy)?;
+
     let mut host_tests = cargo_command(&["test", "--workspace"]);
     if exhaustive {
         // Power-loss suites read this: every cut point of the large workloads, not a sample.
@@ -89,6 +105,9 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         }
         cargo(&format!("no_std build for {target}"), &build)?;
     }
+
+    // A short pass of every fuzz target: the committed corpus, then a few thousand new inputs.
+    crate::fuzz::short_pass()?;
 
     // The kernel's test system (demo tasks) for the kernel and boot tests, the conformance
     // system for the suite in QEMU, and the product system (VFS + shell) for the VFS tests.

@@ -62,6 +62,8 @@ pub enum IntegrityKind {
     Accounting,
     /// The footer (clean-sync marker) does not match the log.
     Footer,
+    /// The anchor ring is inconsistent (generations out of order, or exhausted).
+    Anchor,
 }
 
 /// An integrity failure with its location (region-relative segment and byte offset).

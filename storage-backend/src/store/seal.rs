@@ -46,7 +46,8 @@ pub fn sealed_len(len: usize) -> usize {
     total
 }
 
-fn aad(chunk: &[u8]) -> [u8; 12] {
+/// The associated data of a continuation chunk: its header word and stream header.
+pub(crate) fn aad(chunk: &[u8]) -> [u8; 12] {
     let mut a = [0u8; 12];
     a[..2].copy_from_slice(&chunk[..2]);
     a[2..].copy_from_slice(&chunk[4..14]);

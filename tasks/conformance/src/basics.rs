@@ -111,9 +111,9 @@ fn create_homes<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
 
 fn hello<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     let h = step("hello", w.anon.hello())?;
-    ensure(h.version == PROTOCOL_VERSION && h.version == 2, "version 2")?;
+    ensure(h.version == PROTOCOL_VERSION && h.version == 3, "version 3")?;
     // A version-1 client (32-bit handle generations) gets an error it can decode: the HELLO
-    // reply is `Err(UnsupportedSchema)`, wire index 21 in both versions.
+    // reply is `Err(UnsupportedSchema)`, wire index 21 in every version.
     let (t, body) = step("hello v1", w.anon.raw_call(tags::HELLO, &[0x01]))?;
     ensure(
         t == tags::response(tags::HELLO) && body == [0x01, 21],

@@ -24,6 +24,7 @@ mod files;
 mod handles;
 mod protocol;
 mod security;
+mod semantics;
 
 /// Alice's user id wherever the suite runs (the host runner and `qemu/conformance.toml`).
 pub const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
@@ -87,6 +88,7 @@ pub fn cases<K: Kernel + 'static>() -> Vec<Case<K>> {
     all.extend(files::cases());
     all.extend(handles::cases());
     all.extend(security::cases());
+    all.extend(semantics::cases());
     all.extend(protocol::cases());
     all
 }

@@ -262,7 +262,12 @@ impl<'k, K: Kernel> Shell<'k, K> {
                         return Err(CmdError::fs(&path, e));
                     }
                 }
-                self.client.close(h).map_err(|e| CmdError::fs(&path, e))
+                // A CLOSE that cannot commit keeps the handle: release it, nothing was added.
+                if let Err(e) = self.client.close(h) {
+                    let _ = self.client.discard(h);
+                    return Err(CmdError::fs(&path, e));
+                }
+                Ok(())
             }
         }
     }

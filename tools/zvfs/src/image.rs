@@ -417,6 +417,8 @@ impl Image {
             exclusive: false,
             truncate: true,
             append: false,
+            // A replacement, like WRITE: the last writer wins.
+            overwrite: true,
         };
         let handle = self
             .op(path, |v, c| v.open(c, path, flags, None, None))?
@@ -439,6 +441,7 @@ impl Image {
             exclusive: false,
             truncate: false,
             append: false,
+            overwrite: false,
         };
         let handle = self
             .op(path, |v, c| v.open(c, path, flags, None, None))?

@@ -214,10 +214,12 @@ impl<'k, K: Kernel> Client<'k, K> {
                 return self.call_encoded::<req::Write>(&payload);
             }
         }
+        // A whole-file replacement, like WRITE: the last writer wins, so `overwrite`.
         let flags = OpenFlags {
             write: true,
             create: true,
             truncate: true,
+            overwrite: true,
             ..OpenFlags::default()
         };
         let opened = self.open_with(path, flags, key, permissions)?;
@@ -228,7 +230,12 @@ impl<'k, K: Kernel> Client<'k, K> {
                 return Err(e);
             }
         }
-        self.close(h)
+        // A CLOSE that fails to commit keeps the handle: release it, nothing was committed.
+        if let Err(e) = self.close(h) {
+            let _ = self.discard(h);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Reads a whole file, streaming through a handle when it does not fit one message.
@@ -452,7 +459,8 @@ impl<'k, K: Kernel> Client<'k, K> {
         self.call::<req::Flush>(&HandleRequest { handle })
     }
 
-    /// Commits and closes.
+    /// Commits and closes. If the commit fails (`Conflict`, `QuotaExceeded`, `NoSpace`, ...)
+    /// the handle stays open with its writes: retry, or [`Client::discard`] it.
     pub fn close(&mut self, handle: Handle) -> Result<()> {
         self.call::<req::Close>(&HandleRequest { handle })
     }

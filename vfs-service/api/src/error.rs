@@ -58,6 +58,11 @@ pub enum VfsError {
     /// newer than (or unknown to) this service, or a HELLO named a protocol version other than
     /// the service's [`crate::protocol::limits::PROTOCOL_VERSION`].
     UnsupportedSchema,
+    /// FLUSH or CLOSE of a handle whose file another writer changed since the handle opened
+    /// it (or last committed): committing would silently drop the other writer's data. Nothing
+    /// was committed and the handle stays open (DISCARD it, or reopen and redo the change).
+    /// A handle opened with `OpenFlags::overwrite` replaces the file instead.
+    Conflict,
 }
 
 /// Why a request could not be decoded; sent with tag [`crate::protocol::tags::PROTOCOL_ERROR`].
@@ -99,6 +104,7 @@ impl VfsError {
             Self::UnsupportedSchema => {
                 "version not supported by this service (filesystem schema or protocol)"
             }
+            Self::Conflict => "the file was changed by another writer since it was opened",
         }
     }
 }

@@ -1,12 +1,18 @@
 //! Whole-file write and ranged read, unlink, rename and copy.
+//!
+//! Rules kept here: a path-based write never follows a symlink someone else planted in a
+//! sticky directory (every path is resolved as a write); unlink and rename in a sticky
+//! directory need [`crate::permission::may_remove`] on top of write on the directory; a whole-file
+//! write of an encrypted file needs its key (`EncryptionError` otherwise, and nothing changes),
+//! so encrypted content is never replaced by plaintext or by content under another key.
 
 use alloc::vec::Vec;
 
 use crate::crypto::Hasher;
 use crate::error::VfsError;
-use crate::inode::{Kind, keys};
+use crate::inode::{Inode, Kind, keys};
 use crate::path::CanonPath;
-use crate::permission::{Access, FilePermissions, default_for, guard};
+use crate::permission::{Access, FilePermissions, default_for, guard, may_remove};
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::{FileKey, ReadResponse};
 use crate::vfs::{Ctx, Tx, Vfs, store_err};
@@ -25,7 +31,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         perms: Option<FilePermissions>,
     ) -> Result<(), VfsError> {
         let path = CanonPath::parse(path)?;
-        let existing = match self.resolve(ctx, &path, true) {
+        let existing = match self.resolve_for(ctx, &path, true, true) {
             Ok(found) => Some(found),
             Err(VfsError::NotFound) => None,
             Err(e) => return Err(e),
@@ -42,6 +48,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     };
                     guard(&ctx.caller, &found.path)?;
                     Self::check(ctx, &inode, Access::Write)?;
+                    if inode.enc.is_some() {
+                        // Only the key's holder may replace encrypted content.
+                        fs.cipher_for(&inode, key.as_ref())?;
+                    }
                     let bound = found.path.to_path_string();
                     let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
                     let delta = data.len() as i128 - inode.size as i128;
@@ -57,7 +67,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     }
                 }
                 None => {
-                    let (dir, name) = fs.resolve_parent(ctx, &path)?;
+                    let (dir, name) = fs.resolve_parent_for(ctx, &path, true)?;
                     let full = dir.path.child(&name);
                     guard(&ctx.caller, &full)?;
                     Self::check(ctx, &dir.inode, Access::Write)?;
@@ -178,7 +188,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Removes a file or symlink.
     pub fn unlink(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<(), VfsError> {
         let path = CanonPath::parse(path)?;
-        let (dir, name) = self.resolve_parent(ctx, &path)?;
+        let (dir, name) = self.resolve_parent_for(ctx, &path, true)?;
         let id = self.child(dir.inode.id, &name)?.ok_or(VfsError::NotFound)?;
         let inode = self.inode(id)?;
         if inode.is_dir() {
@@ -186,6 +196,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
+        Self::check_remove(ctx, &dir.inode, &inode)?;
         self.tx(|fs, tx| {
             fs.unlink_entry(ctx, tx, &inode)?;
             Ok(())
@@ -197,16 +208,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub fn rename(&mut self, ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), VfsError> {
         let from = CanonPath::parse(from)?;
         let to = CanonPath::parse(to)?;
-        let (src_dir, src_name) = self.resolve_parent(ctx, &from)?;
+        let (src_dir, src_name) = self.resolve_parent_for(ctx, &from, true)?;
         let id = self
             .child(src_dir.inode.id, &src_name)?
             .ok_or(VfsError::NotFound)?;
         let mut inode = self.inode(id)?;
-        let (dst_dir, dst_name) = self.resolve_parent(ctx, &to)?;
+        let (dst_dir, dst_name) = self.resolve_parent_for(ctx, &to, true)?;
         guard(&ctx.caller, &src_dir.path.child(&src_name))?;
         guard(&ctx.caller, &dst_dir.path.child(&dst_name))?;
         Self::check(ctx, &src_dir.inode, Access::Write)?;
         Self::check(ctx, &dst_dir.inode, Access::Write)?;
+        Self::check_remove(ctx, &src_dir.inode, &inode)?;
         if dst_dir.inode.id == src_dir.inode.id && dst_name == src_name {
             return Ok(());
         }
@@ -257,7 +269,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::NotAFile);
         };
         Self::check(ctx, &src.inode, Access::Read)?;
-        let (dir, name) = self.resolve_parent(ctx, &to)?;
+        let (dir, name) = self.resolve_parent_for(ctx, &to, true)?;
         let full = dir.path.child(&name);
         guard(&ctx.caller, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
@@ -313,6 +325,22 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// The sticky rule: removing `entry` from `dir` (unlink, rename away; RMDIR should ask it
+    /// too) needs [`may_remove`] on top of write on the directory.
+    pub(crate) fn check_remove(ctx: &Ctx<'_>, dir: &Inode, entry: &Inode) -> Result<(), VfsError> {
+        if may_remove(
+            &ctx.caller,
+            dir.owner,
+            dir.permissions(),
+            entry.owner,
+            entry.permissions(),
+        ) {
+            Ok(())
+        } else {
+            Err(VfsError::PermissionDenied)
+        }
     }
 
     fn copy_pieces(&mut self, from: u64, to: u64) -> Result<(), VfsError> {

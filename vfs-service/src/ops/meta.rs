@@ -1,4 +1,8 @@
 //! stat, exists, chmod, chown, symlinks, path resolution, usage and quotas.
+//!
+//! STAT shows a file's content hash only to callers who may read the file. Every path-based
+//! change resolves its path as a write, so it never follows a symlink someone else planted in
+//! a sticky directory ([`crate::permission::may_follow`]).
 
 use alloc::format;
 use alloc::string::String;
@@ -12,10 +16,37 @@ use crate::permission::{
 };
 use crate::protocol::limits::{MAX_PATH, SOFT_LIMIT_PERCENT};
 use crate::protocol::messages::{FileKind, Quota, Stat, Usage};
-use crate::vfs::{Ctx, Vfs};
+use crate::vfs::{Ctx, Found, Vfs};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
+    /// [`Vfs::resolve_parent`] for a path-based write (see [`Vfs::resolve_for`]); it lives
+    /// here, beside the other path rules of this module.
+    pub(crate) fn resolve_parent_for(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        write: bool,
+    ) -> Result<(Found, String), VfsError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
+            return Err(VfsError::InvalidPath);
+        };
+        let dir = self.resolve_for(ctx, &parent, true, write)?;
+        if !dir.inode.is_dir() {
+            return Err(VfsError::NotADirectory);
+        }
+        if !crate::permission::allowed(
+            &ctx.caller,
+            dir.inode.owner,
+            dir.inode.permissions(),
+            true,
+            Access::Traverse,
+        ) {
+            return Err(VfsError::PermissionDenied);
+        }
+        Ok((dir, String::from(name)))
+    }
+
     pub(crate) fn stat_of(path: &CanonPath, inode: &Inode) -> Stat {
         let kind = match &inode.kind {
             Kind::File { .. } => FileKind::File,
@@ -38,11 +69,21 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
     }
 
+    /// [`Vfs::stat_of`] as `ctx`'s caller may see it: the content hash only to a caller who
+    /// may read the file, since a hash confirms a guess of the content to anyone who has it.
+    pub(crate) fn stat_for(ctx: &Ctx<'_>, path: &CanonPath, inode: &Inode) -> Stat {
+        let mut stat = Self::stat_of(path, inode);
+        if Self::check(ctx, inode, Access::Read).is_err() {
+            stat.sha256 = None;
+        }
+        stat
+    }
+
     /// Metadata of an entry (of a symlink's target with `follow`).
     pub fn stat(&mut self, ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<Stat, VfsError> {
         let path = CanonPath::parse(path)?;
         let found = self.resolve(ctx, &path, follow)?;
-        Ok(Self::stat_of(&found.path, &found.inode))
+        Ok(Self::stat_for(ctx, &found.path, &found.inode))
     }
 
     /// Whether an entry exists (a dangling symlink exists).
@@ -63,7 +104,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         perms: FilePermissions,
     ) -> Result<(), VfsError> {
         let path = CanonPath::parse(path)?;
-        let found = self.resolve(ctx, &path, true)?;
+        let found = self.resolve_for(ctx, &path, true, true)?;
         guard(&ctx.caller, &found.path)?;
         if !may_chmod(&ctx.caller, found.inode.owner) {
             return Err(VfsError::PermissionDenied);
@@ -88,7 +129,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::PermissionDenied);
         }
         let path = CanonPath::parse(path)?;
-        let found = self.resolve(ctx, &path, true)?;
+        let found = self.resolve_for(ctx, &path, true, true)?;
         let mut inode = found.inode;
         inode.owner = owner;
         inode.modified_ns = ctx.env.now_ns();
@@ -116,7 +157,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::PermissionDenied);
         }
         let path = CanonPath::parse(path)?;
-        let found = self.resolve(ctx, &path, false)?;
+        let found = self.resolve_for(ctx, &path, false, true)?;
         let mut inode = found.inode;
         inode.owner = meta.owner;
         inode.perms = meta.permissions.bits();
@@ -137,7 +178,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::InvalidPath);
         }
         let link = CanonPath::parse(link)?;
-        let (dir, name) = self.resolve_parent(ctx, &link)?;
+        let (dir, name) = self.resolve_parent_for(ctx, &link, true)?;
         check_name(&name)?;
         let full = dir.path.child(&name);
         guard(&ctx.caller, &full)?;

@@ -41,7 +41,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if path.is_root() {
             return Err(VfsError::PermissionDenied);
         }
-        let (dir, name) = self.resolve_parent(ctx, &path)?;
+        // Resolved as a write: no symlink someone else planted in a sticky directory is
+        // followed, and the sticky rule decides who may remove the entry.
+        let (dir, name) = self.resolve_parent_for(ctx, &path, true)?;
         let id = self.child(dir.inode.id, &name)?.ok_or(VfsError::NotFound)?;
         let target = self.inode(id)?;
         if !target.is_dir() {
@@ -49,6 +51,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         guard(&ctx.caller, &dir.path.child(&name))?;
         Self::check(ctx, &dir.inode, Access::Write)?;
+        Self::check_remove(ctx, &dir.inode, &target)?;
         if !self.has_children(id)? {
             return self.tx(|fs, tx| fs.unlink_entry(ctx, tx, &target));
         }
@@ -71,8 +74,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             .is_empty())
     }
 
-    /// Checks that the caller may write every directory below `root` (and `root` itself).
-    /// Reads only; an explicit stack, so any depth is walked.
+    /// Checks that the caller may write every directory below `root` (and `root` itself) and,
+    /// in a sticky one, remove each of its entries. Reads only; an explicit stack, so any depth
+    /// is walked.
     fn check_subtree_writable(&mut self, ctx: &Ctx<'_>, root: u64) -> Result<(), VfsError> {
         let mut stack: Vec<(u64, usize)> = alloc::vec![(root, 0)];
         while let Some((dir, level)) = stack.pop() {
@@ -82,6 +86,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             let node = self.inode(dir)?;
             Self::check(ctx, &node, Access::Write)?;
             self.for_each_child(dir, |_, child| {
+                Self::check_remove(ctx, &node, &child)?;
                 if child.is_dir() {
                     stack.push((child.id, level + 1));
                 }

@@ -7,6 +7,7 @@
 //! - [`depth`]: trees deeper than the limit through `mkdir -p`, symlinks and RENAME are
 //!   refused; a tree deeper than the limit left by an older version is still removable.
 //! - [`dead_tasks`]: handles of tasks that stopped are released on init's notice.
+//! - [`removal`]: RMDIR follows the sticky rule of `/tmp`, recursively too.
 //! - [`staging`]: DISCARD after a failed FLUSH, and stages abandoned otherwise, give their
 //!   space back.
 
@@ -17,4 +18,5 @@ mod dead_tasks;
 mod depth;
 mod env;
 mod full_store;
+mod removal;
 mod staging;

@@ -4,7 +4,10 @@
 ///
 /// 2: `Handle::generation` is a `u64` (it was a `u32` whose 16-bit use count wrapped). A HELLO
 /// naming another version is refused with [`crate::error::VfsError::UnsupportedSchema`].
-pub const PROTOCOL_VERSION: u16 = 2;
+///
+/// 3: `OpenFlags` has a seventh flag, `overwrite`, and FLUSH/CLOSE can fail with the new
+/// [`crate::error::VfsError::Conflict`] (a handle whose file another writer changed).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).

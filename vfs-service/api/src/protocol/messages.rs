@@ -335,6 +335,11 @@ pub struct OpenFlags {
     pub truncate: bool,
     /// Every write goes to the end of the file.
     pub append: bool,
+    /// FLUSH and CLOSE replace the file even if another writer changed it since this handle
+    /// opened it (last writer wins). Without it such a commit fails with
+    /// [`crate::VfsError::Conflict`]; an append handle's appends are added to the file's new
+    /// end instead, with or without it.
+    pub overwrite: bool,
 }
 
 /// [`super::tags::OPEN`].

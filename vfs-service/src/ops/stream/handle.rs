@@ -82,12 +82,14 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         self.with_handle(ctx, handle, |vfs, of| vfs.commit_file(ctx, of))
     }
 
-    /// Commits and releases a handle. The handle is released even if the commit fails.
+    /// Commits and releases a handle. If the commit fails the handle stays open with its
+    /// writes, so the client can retry (after making room, say) or DISCARD them: a failed
+    /// CLOSE never drops data on its own.
     pub fn handle_close(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
-        let mut of = self.handles.remove(ctx.caller.task, handle)?;
-        let result = self.commit_file(ctx, &mut of);
+        self.with_handle(ctx, handle, |vfs, of| vfs.commit_file(ctx, of))?;
+        let of = self.handles.remove(ctx.caller.task, handle)?;
         self.drop_file(of);
-        result
+        Ok(())
     }
 
     /// Releases a handle and drops its uncommitted writes.
@@ -102,7 +104,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let (id, size) = self.with_handle(ctx, handle, |_, of| Ok((of.inode, of.size)))?;
         let inode = self.inode(id)?;
         let path = self.path_of(id)?;
-        let mut stat = Self::stat_of(&path, &inode);
+        let mut stat = Self::stat_for(ctx, &path, &inode);
         stat.size = size;
         Ok(stat)
     }

@@ -170,6 +170,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Ok(());
         }
         self.ensure_stage(ctx, of, false)?;
+        // No longer appends only: a commit over another writer's change would lose data.
+        of.appends_from = None;
         if size < of.size {
             let keep = pieces(size);
             if !size.is_multiple_of(PIECE) {

@@ -50,7 +50,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::InvalidArgument);
         }
         let path = CanonPath::parse(path)?;
-        let (found, created) = match self.resolve(ctx, &path, true) {
+        let (found, created) = match self.resolve_for(ctx, &path, true, flags.write) {
             Ok(found) => {
                 if flags.create && flags.exclusive {
                     return Err(VfsError::AlreadyExists);
@@ -77,7 +77,14 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 Self::check(ctx, &inode, Access::Write)?;
             }
         }
-        let base_cipher = if flags.truncate || created {
+        let base_cipher = if created {
+            None
+        } else if flags.truncate {
+            if inode.enc.is_some() {
+                // Truncating discards the content, but only the key's holder may replace it:
+                // without the key the new content would be plaintext, or under another key.
+                self.cipher_for(&inode, key.as_ref())?;
+            }
             None
         } else {
             self.cipher_for(&inode, key.as_ref())?
@@ -108,6 +115,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             stage: None,
             verify: Some((Hasher::default(), 0)),
             allowance: None,
+            seen: content,
+            overwrite: flags.overwrite,
+            appends_from: None,
         };
         if !flags.truncate && content != 0 {
             of.base = content;
@@ -132,7 +142,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         _encrypted: bool,
         perms: Option<FilePermissions>,
     ) -> Result<Found, VfsError> {
-        let (dir, name) = self.resolve_parent(ctx, path)?;
+        let (dir, name) = self.resolve_parent_for(ctx, path, true)?;
         let full = dir.path.child(&name);
         guard(&ctx.caller, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;

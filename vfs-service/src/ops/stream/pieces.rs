@@ -154,6 +154,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             of.base_valid = 0;
             of.size = 0;
         }
+        // An append handle's stage starts as the base: what it adds lies past today's end.
+        of.appends_from = (of.append && !empty).then_some(of.size);
         of.stage = Some(Stage {
             content,
             enc,
