@@ -346,11 +346,19 @@ impl Image {
     /// Collects what the command left unreferenced (the pieces of removed or replaced files,
     /// abandoned staging areas, detached subtrees: the running VFS does this between requests,
     /// the tool before it returns), then makes everything written durable.
+    ///
+    /// A collection the store refuses for want of room does not fail the command (its own
+    /// change is committed): what is left stays reclaimable (`zvfs info`) for the next one.
     pub fn sync(&mut self) -> Result<(), ImageError> {
-        self.vfs.collect_all().map_err(|error| ImageError::Vfs {
-            path: "/".into(),
-            error,
-        })?;
+        match self.vfs.collect_all() {
+            Ok(()) | Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {}
+            Err(error) => {
+                return Err(ImageError::Vfs {
+                    path: "/".into(),
+                    error,
+                });
+            }
+        }
         self.vfs.store_mut().sync().map_err(ImageError::Store)
     }
 
