@@ -210,6 +210,11 @@ fn put_one(s: &mut Store<Dev, SoftwareEngine>, key: &[u8], value: &[u8]) -> Resu
 /// A userspace database filled until not even a value of `last` bytes fits, with a 120-byte
 /// `parent` record, and its model.
 fn full_store(last: usize) -> (Store<Dev, SoftwareEngine>, Model) {
+    full_store_of(&[4096, 600, last])
+}
+
+/// As [`full_store`], filled with values of `sizes` bytes in turn (each until refused).
+fn full_store_of(sizes: &[usize]) -> (Store<Dev, SoftwareEngine>, Model) {
     let opts = FormatOptions {
         kernel_units: Some(40),
         segment_bytes: 16 * 1024,
@@ -220,7 +225,7 @@ fn full_store(last: usize) -> (Store<Dev, SoftwareEngine>, Model) {
     put_one(&mut s, PARENT, &[0; 120]).expect("parent");
     model.insert(PARENT.to_vec(), vec![0; 120]);
     let mut i = 0u32;
-    for size in [4096usize, 600, last] {
+    for &size in sizes {
         loop {
             let key = format!("file-{i:05}").into_bytes();
             let v = vec![(i % 251) as u8; size];
@@ -293,5 +298,49 @@ fn full_store_admits_transactions_that_free_more_than_they_write() {
             assert_model(&mut s, &model, &format!("{when}, after remount"));
             s.check(Db::Userspace).expect("check after remount");
         }
+    }
+}
+
+/// Refused writes on a full medium do not use up the reserve: each `begin` runs the upkeep,
+/// which may try a checkpoint; one that could not finish used to keep the segments it had
+/// written, so after a few refusals even a delete failed.
+#[test]
+fn refused_writes_on_a_full_medium_leave_deletes_possible() {
+    // Small values make a large index, hence a checkpoint of many segments.
+    for sizes in [&[1usize][..], &[40], &[600, 1], &[4096, 600, 1]] {
+        let (mut s, mut model) = full_store_of(sizes);
+        let mut refused = 0;
+        for attempt in 0..60u32 {
+            // Upkeep between attempts may still find room now and then.
+            let key = format!("more-{attempt}").into_bytes();
+            match put_one(&mut s, &key, &[9; 3000]) {
+                Ok(()) => {
+                    model.insert(key, vec![9; 3000]);
+                }
+                Err(StoreError::NoSpace) => refused += 1,
+                Err(e) => panic!("attempt {attempt}: {e:?}"),
+            }
+        }
+        assert!(
+            refused >= 30,
+            "fill of {sizes:?}: the medium was not full ({refused} refused)"
+        );
+        let victims: Vec<Vec<u8>> = model
+            .keys()
+            .filter(|k| k.as_slice() != PARENT)
+            .take(3)
+            .cloned()
+            .collect();
+        for k in victims {
+            let mut t = s.begin(Db::Userspace).expect("begin");
+            t.delete(&k).expect("delete");
+            t.commit()
+                .unwrap_or_else(|e| panic!("fill of {sizes:?}: delete after refusals: {e:?}"));
+            model.remove(&k);
+        }
+        assert_model(&mut s, &model, "after the deletes");
+        s.check(Db::Userspace).expect("check");
+        let mut s = remount(s);
+        assert_model(&mut s, &model, "after remount");
     }
 }

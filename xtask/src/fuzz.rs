@@ -249,7 +249,7 @@ fn record(
     jobs: u32,
 ) -> Result<(), String> {
     use std::io::Write;
-    let path = fuzz_dir().join("RUNS.md");
+    let path = workspace_root().join("tests/fuzz/RUNS.md");
     let day = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M"])
         .output()

@@ -229,7 +229,7 @@ pub struct Churn {
 
 /// Runs the scale series and the throughput and churn figures; prints them and returns whether
 /// the targets are met.
-pub fn run(seq_write_mib: f64, seq_read_mib: f64, write_amp_4k: f64) -> bool {
+pub fn run(seq_write_mib: f64, seq_read_mib: f64, raw: f64, write_amp_4k: f64) -> bool {
     let sizes: Vec<usize> = match std::env::var("ZOS_BENCH_SCALE_MAX") {
         Ok(v) => {
             let max: usize = v.parse().unwrap_or(1_000_000);
@@ -254,8 +254,8 @@ pub fn run(seq_write_mib: f64, seq_read_mib: f64, write_amp_4k: f64) -> bool {
         println!("storage.scale.{n}.ram_bytes: {} bytes", f.ram_bytes);
         all.push(f);
     }
-    let raw = raw_aes_gcm_sha256_mib();
     println!("storage.raw_aes_gcm_sha256: {raw:.1} MiB/s");
+
     eprintln!("storage-bench: churn at 90 %");
     let churn = churn90();
     let wa = churn.write_amplification;

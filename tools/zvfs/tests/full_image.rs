@@ -3,10 +3,9 @@
 //! from what a clean-up would return.
 //!
 //! The full-image scenario (`put` until the image refuses, `rm` a large file, `put`
-//! again, boot the full image) is `#[ignore]`d: on a full medium the store uses up the reserve
-//! its deletes rely on (a checkpoint that `Store::begin` attempts and that fails with `NoSpace`
-//! keeps its segments), so the `rm` itself can be refused. Run it with `--ignored` once the
-//! store keeps its reserve.
+//! again, boot the full image) is `#[ignore]`d: on a full medium the store can still refuse
+//! deletes with `NoSpace` (the refused put's staged pieces stay reclaimable, and the `rm`
+//! itself can be refused). Run it with `--ignored`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,7 +98,7 @@ fn removed_files_are_collected_so_put_and_rm_can_go_on_forever() {
 }
 
 #[test]
-#[ignore = "on a full medium the store loses the reserve its deletes need (see the module doc)"]
+#[ignore = "on a full medium the store can still refuse deletes (see the module doc)"]
 fn rm_on_a_full_image_gives_the_space_back_and_the_image_still_boots() {
     let dir = scratch("full_image");
     let img_path = dir.join("disk.img");

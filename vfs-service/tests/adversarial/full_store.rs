@@ -2,9 +2,8 @@
 //!
 //! Each attack runs twice: on a store whose userspace database is full by its byte limit
 //! (refusals `ResourceLimitExceeded`), and on one whose medium is full (refusals `NoSpace`).
-//! The second is ignored for now: the store's `begin` tries a checkpoint on a nearly full
-//! region and a checkpoint that fails with `NoSpace` keeps the segments it wrote, so a few
-//! transactions on a full medium use up the reserve and then even deletes fail. See the
+//! The second is ignored for now: on a full medium the store still refuses some of these
+//! removals with `NoSpace` (boot's emptying of `/tmp`, an unlink in a full home), see the
 //! README's "What does not work yet"; run them with `--ignored`. What already holds on a full
 //! medium — boot completes, again and again — is checked by `a_full_medium_never_stops_boot`.
 
@@ -93,7 +92,7 @@ fn a_store_filled_through_tmp_to_its_limit_locks_nobody_out() {
 }
 
 #[test]
-#[ignore = "the store leaks the segments of a checkpoint that fails with NoSpace (see module doc)"]
+#[ignore = "on a full medium the store still refuses some removals (see module doc)"]
 fn a_medium_filled_through_tmp_locks_nobody_out() {
     tmp_attack(unlimited_store());
 }
@@ -127,7 +126,7 @@ fn boot_completes_on_a_store_full_to_its_limit_of_files_it_may_not_delete() {
 }
 
 #[test]
-#[ignore = "the store leaks the segments of a checkpoint that fails with NoSpace (see module doc)"]
+#[ignore = "on a full medium the store still refuses some removals (see module doc)"]
 fn boot_completes_on_a_full_medium_of_files_it_may_not_delete() {
     home_attack(unlimited_store());
 }

@@ -210,7 +210,8 @@ fn write_report(figures: &[(String, String)]) -> Result<(), String> {
     );
     md.push_str(&format!(
         "\nSequential 16 MiB against the crypto alone (AES-256-GCM sealing and SHA-256 over \
-         the same bytes in 4 KiB pieces, nothing else): {raw}; the store writes at {sw} ({}) \
+         the same bytes in 4 KiB pieces, nothing else, measured right before the store's \
+         sequential phase so both see the same load): {raw}; the store writes at {sw} ({}) \
          and reads at {sr} ({}); target ≥ 50 % both ways.\n\n\
          Churn at 90 % full (a 64 MiB store filled with values of 64 B to 8 KiB to 90 % of the \
          capacity it reports when empty, or until it refuses; then random overwrites of twice \

@@ -140,6 +140,12 @@ impl Region {
         if self.txn.is_some() {
             return Ok(());
         }
+        // A checkpoint that runs out of room half-way keeps the segments it wrote until a later
+        // checkpoint completes (replay must still find the log through them), so one that
+        // cannot finish must not start: on a full medium, attempts would use up the reserve.
+        if self.free_count() < self.ckpt_segments() {
+            return Err(StoreError::NoSpace);
+        }
         self.make_free(io, true)?;
         self.roll(io, true)?;
         let ckpt_seq = self
@@ -199,6 +205,21 @@ impl Region {
         self.ckpt_seq = ckpt_seq;
         self.segs_since_ckpt = 0;
         Ok(())
+    }
+
+    /// Free segments a checkpoint of the current index needs at most, starting in a fresh
+    /// segment: an upper bound in O(1). Entry and erase-count records are one chunk of at most
+    /// 4,096 bytes each; entry batches hold at least `CKPT_BATCH - 2 - (17 + MAX_KEY)` bytes
+    /// of entries (17 + key bytes each) except the last; erase counts go 975 to a record; the
+    /// begin and end records (under 128 bytes each) are kept room for in every segment.
+    pub(super) fn ckpt_segments(&self) -> u32 {
+        const CHUNK: u64 = crate::chunk::codec::MAX_CHUNK as u64;
+        let min_batch = (CKPT_BATCH - 2 - 17 - super::txn::MAX_KEY) as u64;
+        let entry_bytes = self.index.len() as u64 * 17 + self.key_bytes;
+        let chunks = entry_bytes.div_ceil(min_batch).max(1)
+            + (self.segs.len() as u64).div_ceil((CKPT_BATCH / 4) as u64);
+        let per_seg = (self.seg_capacity() as u64).saturating_sub(256) / CHUNK;
+        u32::try_from(chunks.div_ceil(per_seg.max(1))).unwrap_or(u32::MAX)
     }
 
     /// Called before a transaction begins: the same upkeep as after a commit, so that space left

@@ -365,9 +365,7 @@ impl Region {
 
     /// Segments kept free so a checkpoint and one cleaning pass can always run.
     fn reserve(&self) -> u32 {
-        let est = self.index.len() as u64 * 20 + self.key_bytes + self.segs.len() as u64 * 4 + 8192;
-        let ckpt = est / self.seg_capacity() as u64 + 1;
-        ckpt as u32 + 1
+        self.ckpt_segments() + 1
     }
 
     /// Usage figures.
