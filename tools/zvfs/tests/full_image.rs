@@ -28,12 +28,11 @@ fn zvfs(args: &[&str]) -> (i32, String, String) {
 /// makes the store clean and sync often, and a disk's syncs would make this take minutes.
 fn scratch(name: &str) -> PathBuf {
     let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.join(format!("zvfs-tests-{}", std::process::id()))
+    let dir = if shm.is_dir() {
+        shm.join(format!("zvfs-tests-{}-{name}", std::process::id()))
     } else {
-        Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf()
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
     };
-    let dir = base.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
