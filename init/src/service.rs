@@ -7,7 +7,9 @@ use heapless::Vec;
 use kernel_abi::{
     Credentials, EndpointId, Errno, MAX_PAYLOAD, ProcessClass, Received, Supervisor, Tag, TaskId,
     TaskState,
-    init_proto::{self, FaultReport, InitError, MAX_NAME, Request, ServiceName},
+    init_proto::{
+        self, FaultReport, InitError, MAX_NAME, Request, ServiceName, TASK_STOPPED, TaskStopped,
+    },
     klog,
 };
 
@@ -18,6 +20,10 @@ use crate::{
 
 /// How many endpoints init looks at when seeding the registry.
 pub const MAX_ENDPOINTS: u16 = 256;
+
+/// The services init tells when a task stops ([`TASK_STOPPED`]), by registered name: those
+/// that keep state per task (the VFS's open handles and their staged writes).
+pub const STOP_NOTICE_SERVICES: &[&str] = &["vfs"];
 
 /// How long init sleeps between looks at its queue while a delayed restart is pending.
 const POLL_NS: u64 = 5_000_000;
@@ -33,6 +39,9 @@ struct Known {
 pub struct Init<'k, K: Supervisor + ?Sized> {
     kernel: &'k K,
     me: u16,
+    /// Init's own incarnation, learnt at boot: to grant itself the endpoints it sends
+    /// notices to.
+    me_id: Option<TaskId>,
     registry: Registry,
     supervision: Supervision,
     tasks: Vec<Known, MAX_TASKS>,
@@ -46,6 +55,7 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
         Self {
             kernel,
             me,
+            me_id: None,
             registry: Registry::new(),
             supervision: Supervision::new(config),
             tasks: Vec::new(),
@@ -86,6 +96,7 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
                 break;
             }
             if index == self.me {
+                self.me_id = Some(info.id);
                 continue;
             }
             self.supervision.track(info.id);
@@ -337,7 +348,47 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
             ),
             Decision::Stale => klog!(k, Debug, "stale fault report for {}", who),
         }
+        self.tell_stopped(report.task);
         self.restart_due();
+    }
+
+    /// Tells the [`STOP_NOTICE_SERVICES`] that `task` stopped, without waiting for them: a
+    /// notice that cannot be queued is logged and dropped (the service then releases the
+    /// task's state when a later incarnation calls in).
+    fn tell_stopped(&mut self, task: TaskId) {
+        let k = self.kernel;
+        let notice = TaskStopped { task }.encode();
+        for raw in STOP_NOTICE_SERVICES {
+            let Ok(name) = ServiceName::new(raw.as_bytes()) else {
+                continue;
+            };
+            let Some(endpoint) = self.registry.lookup(&name) else {
+                continue;
+            };
+            match k.endpoint_info(endpoint, &mut []) {
+                // The service itself stopped: its state went with it.
+                Ok(info) if info.server == task => continue,
+                Ok(_) => {}
+                Err(_) => continue,
+            }
+            let mut sent = k.send(endpoint, TASK_STOPPED, &notice);
+            if sent == Err(Errno::NotGranted)
+                && let Some(me) = self.me_id
+                && k.grant(me, endpoint).is_ok()
+            {
+                sent = k.send(endpoint, TASK_STOPPED, &notice);
+            }
+            if let Err(e) = sent {
+                klog!(
+                    k,
+                    Warn,
+                    "could not tell {} that {} stopped: {}",
+                    name,
+                    Id(task),
+                    e
+                );
+            }
+        }
     }
 }
 

@@ -359,3 +359,42 @@ fn init_answers_garbage_with_errors_and_keeps_serving() {
         Err(InitCallError::Init(InitError::NotFound))
     );
 }
+
+#[test]
+fn init_tells_the_vfs_when_a_task_stops() {
+    let k = HostKernel::new();
+    let init = spawn_init(&k);
+    // A server registered as "vfs" that records what init sends it.
+    let vfs = k.endpoint("vfs", 8);
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    k.spawn(
+        TaskSpec::new("vfs").serves(vfs).start_now(false),
+        move |h: TaskHandle| {
+            let mut buf = [0u8; MAX_PAYLOAD];
+            loop {
+                if let Ok(m) = h.receive(vfs, &mut buf, true) {
+                    let notice = init_proto::TaskStopped::decode(&buf[..m.len]);
+                    if let Ok(tx) = tx.lock() {
+                        let _ = tx.send((m.tag, notice, m.sender.class));
+                    }
+                }
+            }
+        },
+    );
+    // A task that exits at once.
+    let quitter = k.spawn(TaskSpec::new("quitter").start_now(false), |_| {});
+    k.restart(init.index).expect("start init");
+    let (tag, notice, class) = within(&rx);
+    assert_eq!(tag, init_proto::TASK_STOPPED);
+    assert_eq!(class, ProcessClass::System, "init's own class");
+    let stopped = notice.expect("a well-formed notice").task;
+    assert_eq!(stopped.index, quitter.index);
+    assert_eq!(
+        k.task_id(quitter.index),
+        Some(stopped),
+        "the incarnation that stopped"
+    );
+    // Nothing else was sent: the VFS itself is alive and the others are running.
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}

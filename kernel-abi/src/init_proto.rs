@@ -10,6 +10,7 @@
 //! | 0x1002 | [`LOOKUP`] | any task, by `call` | the name | status `u16`, then on success endpoint `u16` |
 //! | 0x1004 | [`FAULT_REPORT`] | the kernel only, as a message | [`FaultReport`] (16 bytes) | none |
 //! | 0x1006 | [`SET_RESTART_POLICY`] | System task, by `call` | policy `u8`, then the task's name | status `u16` |
+//! | 0x1008 | [`TASK_STOPPED`] | init to a service, as a message | [`TaskStopped`] (4 bytes) | none |
 //!
 //! Status 0 is success; anything else is an [`InitError`] code. Names are [`ServiceName`]s: 1 to
 //! [`MAX_NAME`] bytes of `a-z 0-9 . _ -`.
@@ -24,6 +25,11 @@
 //! - **Fault report:** the kernel tells init that a task stopped; init restarts it per its
 //!   policy. Init ignores fault reports whose sender is not [`Credentials::KERNEL`].
 //! - **Set restart policy:** a System task changes the policy of a task by name.
+//! - **Task stopped:** init passes on what a fault report told it — this incarnation of a task
+//!   is gone (exited, faulted or killed) — to the services that keep per-task state (the VFS's
+//!   open handles), so they release it at once instead of when a later incarnation calls in.
+//!   Sent without waiting (init never blocks on a service); a service believes it only from a
+//!   System-class sender, and a lost notice (full queue) only delays the release.
 
 use crate::{Credentials, EndpointId, Errno, FaultKind, Kernel, Tag, TaskId};
 
@@ -35,6 +41,9 @@ pub const LOOKUP: Tag = Tag(0x1002);
 pub const FAULT_REPORT: Tag = Tag(0x1004);
 /// Change a task's restart policy.
 pub const SET_RESTART_POLICY: Tag = Tag(0x1006);
+
+/// Init tells a service that a task stopped (a notice: sent, not called; no reply).
+pub const TASK_STOPPED: Tag = Tag(0x1008);
 
 /// The longest service or task name, in bytes.
 pub const MAX_NAME: usize = 32;
@@ -212,6 +221,33 @@ impl FaultReport {
             task: TaskId::from_raw(u32::from_le_bytes([t0, t1, t2, t3])),
             kind: FaultKind::from_raw(kind).ok_or(InitError::Malformed)?,
             detail: u64::from_le_bytes(d),
+        })
+    }
+}
+
+/// The payload of [`TASK_STOPPED`]: the incarnation that stopped.
+///
+/// Layout, 4 bytes little-endian: the task id's register form (`TaskId::to_raw`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskStopped {
+    /// The incarnation that stopped.
+    pub task: TaskId,
+}
+
+impl TaskStopped {
+    /// The encoded size.
+    pub const SIZE: usize = 4;
+
+    /// Encodes the notice.
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        self.task.to_raw().to_le_bytes()
+    }
+
+    /// Decodes a notice from untrusted bytes.
+    pub fn decode(raw: &[u8]) -> Result<Self, InitError> {
+        let raw: [u8; Self::SIZE] = raw.try_into().map_err(|_| InitError::Malformed)?;
+        Ok(Self {
+            task: TaskId::from_raw(u32::from_le_bytes(raw)),
         })
     }
 }
@@ -408,11 +444,30 @@ mod tests {
 
     #[test]
     fn tags_are_in_init_range_and_even() {
-        for t in [REGISTER, LOOKUP, FAULT_REPORT, SET_RESTART_POLICY] {
+        for t in [
+            REGISTER,
+            LOOKUP,
+            FAULT_REPORT,
+            SET_RESTART_POLICY,
+            TASK_STOPPED,
+        ] {
             assert!(crate::message::ranges::INIT.contains(&t.0));
             assert!(t.is_request());
             assert!(crate::message::ranges::INIT.contains(&t.response().0));
         }
+    }
+
+    #[test]
+    fn task_stopped_round_trips_and_rejects_other_lengths() {
+        let n = TaskStopped {
+            task: TaskId {
+                index: 7,
+                generation: 3,
+            },
+        };
+        assert_eq!(TaskStopped::decode(&n.encode()), Ok(n));
+        assert_eq!(TaskStopped::decode(&[1, 2, 3]), Err(InitError::Malformed));
+        assert_eq!(TaskStopped::decode(&[0; 5]), Err(InitError::Malformed));
     }
 
     #[test]

@@ -174,6 +174,17 @@ impl HandleTable {
             .count()
     }
 
+    /// Whether an open file stages its writes in the content object `content` (the collector
+    /// leaves such staging areas alone and reclaims every other one).
+    pub(crate) fn stages(&self, content: u64) -> bool {
+        self.slots.iter().any(|s| {
+            s.file
+                .as_ref()
+                .and_then(|f| f.stage.as_ref())
+                .is_some_and(|st| st.content == content)
+        })
+    }
+
     /// Stores an open file; fails when the task or the service holds too many.
     pub(crate) fn insert(&mut self, file: OpenFile) -> Result<Handle, Rejected> {
         if self.count_for(file.task) >= MAX_HANDLES_PER_TASK {
@@ -251,6 +262,21 @@ impl HandleTable {
         let file = self.slots[i].file.take().ok_or(VfsError::StaleHandle)?;
         self.advance(i);
         Ok(file)
+    }
+
+    /// Takes out every open file of the incarnation `task` (which has stopped).
+    pub(crate) fn reap_exact(&mut self, task: TaskId) -> Vec<OpenFile> {
+        let mut out = Vec::new();
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            if slot.file.as_ref().is_some_and(|f| f.task == task)
+                && let Some(f) = slot.file.take()
+            {
+                out.push(f);
+                self.advance(i);
+            }
+        }
+        out
     }
 
     /// Takes out every open file of earlier incarnations of `task`'s slot.

@@ -9,6 +9,7 @@
 //! | `C` content id (8) piece index (4) | one stored piece (≤ 4 KiB of content) |
 //! | `G` content id (8) | first piece index to delete (4): content awaiting collection |
 //! | `S` content id (8) | empty: content being staged by an open handle |
+//! | `R` inode id (8) | empty: a subtree detached by a recursive removal, awaiting reaping |
 //! | `Q` user (16) | quota limit (8) |
 //! | `Mnext` | next free inode / content id (8) |
 //! | `Mschema` | schema version of this layout (4) |
@@ -146,6 +147,9 @@ pub mod keys {
     pub const STAGING: u8 = b'S';
     /// Userspace database: prefix of quota limits (`Q` ‖ user uuid).
     pub const QUOTA: u8 = b'Q';
+    /// Userspace database: prefix of detached subtrees (`R` ‖ root inode id), which a
+    /// recursive removal has unlinked from the tree and the reaper deletes.
+    pub const DETACHED: u8 = b'R';
 
     /// Key of an inode.
     pub fn inode(id: u64) -> Vec<u8> {
@@ -198,6 +202,14 @@ pub mod keys {
         let mut k = Vec::with_capacity(9);
         k.push(STAGING);
         k.extend_from_slice(&content.to_be_bytes());
+        k
+    }
+
+    /// Key of a detached-subtree record.
+    pub fn detached(root: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9);
+        k.push(DETACHED);
+        k.extend_from_slice(&root.to_be_bytes());
         k
     }
 
@@ -323,6 +335,7 @@ mod tests {
         assert_eq!(keys::piece(7, 2), b"C\0\0\0\0\0\0\0\x07\0\0\0\x02");
         assert_eq!(keys::garbage(7), b"G\0\0\0\0\0\0\0\x07");
         assert_eq!(keys::staging(7), b"S\0\0\0\0\0\0\0\x07");
+        assert_eq!(keys::detached(7), b"R\0\0\0\0\0\0\0\x07");
         let u = Uuid::from_u128(1);
         assert_eq!(keys::quota(&u)[0], b'Q');
         assert_eq!(keys::quota(&u).len(), 17);

@@ -3,11 +3,14 @@
 //! [`dispatch`] is the whole request path minus the IPC, so it is tested directly; [`serve`]
 //! wraps it in the receive/reply loop. A request that does not decode gets a
 //! [`tags::PROTOCOL_ERROR`] reply and the loop carries on; nothing a client sends can make the
-//! service panic.
+//! service panic. Besides the VFS requests it accepts one message of init's protocol,
+//! `TASK_STOPPED`, which releases a stopped task's handles (believed from System tasks only).
+//! Between requests it collects garbage in bounded batches.
 
 use alloc::vec;
 use alloc::vec::Vec;
-use kernel_abi::{Credentials, EndpointId, Errno, Kernel, LogLevel, Tag};
+use kernel_abi::init_proto::{TASK_STOPPED, TaskStopped};
+use kernel_abi::{Credentials, EndpointId, Errno, Kernel, LogLevel, ProcessClass, Tag};
 
 use alloc::string::String;
 
@@ -71,6 +74,9 @@ pub fn dispatch<D: BlockDevice, E: CryptoEngine>(
     tag: u32,
     payload: &[u8],
 ) -> (u32, Vec<u8>) {
+    if tag == TASK_STOPPED.0 {
+        return task_stopped(vfs, caller, payload);
+    }
     let request = match decode_request(tag, payload) {
         Ok(r) => r,
         Err(e) => return (tags::PROTOCOL_ERROR, encode_protocol_error(e)),
@@ -78,6 +84,24 @@ pub fn dispatch<D: BlockDevice, E: CryptoEngine>(
     let ctx = Ctx { caller, env };
     vfs.reap_task(caller.task);
     handle(&mut Session { vfs, ctx: &ctx }, request)
+}
+
+/// Init's notice that a task stopped (kernel-abi's `init_proto::TASK_STOPPED`, outside the VFS
+/// range: it is init's message, not a VFS request): the task's handles are released. Believed
+/// only from a System-class sender (init, or another part of the operating system); anyone
+/// else's is ignored, so no application can release another task's handles. The notice is
+/// sent without waiting, so the reply (an empty payload, the tag's response) is dropped.
+fn task_stopped<D: BlockDevice, E: CryptoEngine>(
+    vfs: &mut Vfs<D, E>,
+    caller: Credentials,
+    payload: &[u8],
+) -> (u32, Vec<u8>) {
+    if caller.class == ProcessClass::System
+        && let Ok(notice) = TaskStopped::decode(payload)
+    {
+        vfs.task_stopped(notice.task);
+    }
+    (TASK_STOPPED.response().0, Vec::new())
 }
 
 /// One request's view of the service: the VFS and the caller. Implements the request table's

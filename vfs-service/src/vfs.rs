@@ -290,10 +290,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 continue;
             }
             let mut txn = self.store.begin(db).map_err(store_err)?;
-            for ((_, key), value) in changes {
-                match value {
-                    Some(v) => txn.put(key, v).map_err(store_err)?,
-                    None => txn.delete(key).map_err(store_err)?,
+            // Deletes before puts: on a full store a transaction may write into the reserve
+            // only while the records it has made dead cover what it has written so far, so a
+            // removal that also rewrites a few records (accounting, a garbage record) must
+            // free first. The outcome is the same in either order (one change per key).
+            let (deletes, puts): (Vec<_>, Vec<_>) = changes.partition(|(_, v)| v.is_none());
+            for ((_, key), _) in deletes {
+                txn.delete(key).map_err(store_err)?;
+            }
+            for ((_, key), value) in puts {
+                if let Some(v) = value {
+                    txn.put(key, v).map_err(store_err)?;
                 }
             }
             txn.commit().map_err(store_err)?;
@@ -553,12 +560,15 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         inode: Inode,
     ) -> Result<(), VfsError> {
         let parent = inode.parent;
-        self.grow(
-            tx,
-            parent,
-            inode.usage_bytes() as i128,
-            inode.usage_entries() as i128,
-        )?;
+        let chain = self.chain(tx, parent)?;
+        // The parent's chain holds the root and every ancestor: its length is the new entry's
+        // depth. Checked on the real tree, so a path shortened by symlinks gains nothing.
+        if chain.len() > crate::protocol::limits::MAX_DEPTH {
+            return Err(VfsError::InvalidPath);
+        }
+        let (bytes, entries) = (inode.usage_bytes() as i128, inode.usage_entries() as i128);
+        self.check_growth(&chain, bytes, entries)?;
+        Self::apply_growth(tx, chain, bytes, entries);
         let mut dir = self.tx_inode(tx, parent)?;
         dir.modified_ns = ctx.env.now_ns();
         tx.put_inode(dir);

@@ -349,7 +349,18 @@ mod task {
 
         let mut vfs = Vfs::new(store, Limits::default());
         match vfs.boot(&KernelEnv(&k)) {
-            Ok(_) => klog!(&k, Info, "vfs: boot count {}", vfs.boot_count()),
+            Ok(report) => {
+                klog!(&k, Info, "vfs: boot count {}", vfs.boot_count());
+                // A full store does not stop the machine: boot went on without these steps.
+                if report.skipped_writes > 0 {
+                    klog!(
+                        &k,
+                        Warn,
+                        "vfs: the store is full: {} boot step(s) skipped (clean-up or machine.json)",
+                        report.skipped_writes
+                    );
+                }
+            }
             Err(vfs_service::VfsError::UnsupportedSchema) => {
                 klog!(
                     &k,

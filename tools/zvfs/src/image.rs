@@ -278,7 +278,10 @@ impl Image {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, ImageError> {
         let mut writer = self.writer(path)?;
-        copy(content, &mut writer, progress)?;
+        if let Err(e) = copy(content, &mut writer, progress) {
+            // The filesystem's refusal (a full image, a limit) as such, not as an I/O error.
+            return Err(writer.refused.take().unwrap_or(e));
+        }
         writer.finish()
     }
 
@@ -340,9 +343,31 @@ impl Image {
         self.vfs.store_mut()
     }
 
-    /// Makes everything written durable.
+    /// Collects what the command left unreferenced (the pieces of removed or replaced files,
+    /// abandoned staging areas, detached subtrees: the running VFS does this between requests,
+    /// the tool before it returns), then makes everything written durable.
+    ///
+    /// A collection the store refuses for want of room does not fail the command (its own
+    /// change is committed): what is left stays reclaimable (`zvfs info`) for the next one.
     pub fn sync(&mut self) -> Result<(), ImageError> {
+        match self.vfs.collect_all() {
+            Ok(()) | Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {}
+            Err(error) => {
+                return Err(ImageError::Vfs {
+                    path: "/".into(),
+                    error,
+                });
+            }
+        }
         self.vfs.store_mut().sync().map_err(ImageError::Store)
+    }
+
+    /// What collection would give back now (`zvfs info`).
+    pub fn reclaimable(&mut self) -> Result<vfs_service::ops::gc::Reclaimable, ImageError> {
+        self.vfs.reclaimable().map_err(|error| ImageError::Vfs {
+            path: "/".into(),
+            error,
+        })
     }
 }
 
@@ -386,6 +411,8 @@ pub struct FileWriter<'a> {
     path: String,
     handle: Option<vfs_service::protocol::messages::Handle>,
     written: u64,
+    /// Why the VFS refused the last write, if it did.
+    refused: Option<ImageError>,
 }
 
 impl Image {
@@ -409,6 +436,7 @@ impl Image {
             path: path.to_string(),
             handle: Some(handle),
             written: 0,
+            refused: None,
         })
     }
 
@@ -455,9 +483,14 @@ impl Write for FileWriter<'_> {
         };
         let piece = &data[..data.len().min(MAX_IO)];
         let path = self.path.clone();
-        self.image
+        if let Err(e) = self
+            .image
             .op(&path, |v, c| v.handle_write(c, handle, piece))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        {
+            let io = std::io::Error::other(e.to_string());
+            self.refused = Some(e);
+            return Err(io);
+        }
         self.written += piece.len() as u64;
         Ok(piece.len())
     }

@@ -1,10 +1,10 @@
-//! mkdir, rmdir and readdir.
+//! mkdir and readdir (removal is in [`super::remove`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::VfsError;
-use crate::inode::{Inode, Kind, be_u64, keys};
+use crate::inode::{Kind, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::limits::{MAX_NAME, MAX_PAYLOAD};
@@ -67,86 +67,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             fs.link_new(ctx, tx, inode)?;
             Ok(())
         })
-    }
-
-    /// Removes a directory; with `recursive`, everything below it first.
-    pub fn rmdir(&mut self, ctx: &Ctx<'_>, path: &str, recursive: bool) -> Result<(), VfsError> {
-        let path = CanonPath::parse(path)?;
-        if path.is_root() {
-            return Err(VfsError::PermissionDenied);
-        }
-        let (dir, name) = self.resolve_parent(ctx, &path)?;
-        let id = self.child(dir.inode.id, &name)?.ok_or(VfsError::NotFound)?;
-        let target = self.inode(id)?;
-        if !target.is_dir() {
-            return Err(VfsError::NotADirectory);
-        }
-        guard(&ctx.caller, &dir.path.child(&name))?;
-        Self::check(ctx, &dir.inode, Access::Write)?;
-        if recursive {
-            self.empty_dir(ctx, &target, true)?;
-        }
-        let target = self.inode(id)?;
-        if self.has_children(id)? {
-            return Err(VfsError::DirectoryNotEmpty);
-        }
-        self.tx(|fs, tx| {
-            fs.unlink_entry(ctx, tx, &target)?;
-            Ok(())
-        })
-    }
-
-    fn has_children(&mut self, id: u64) -> Result<bool, VfsError> {
-        Ok(!self
-            .store
-            .scan(Db::Userspace, &keys::dir_prefix(id), None, 1)
-            .map_err(store_err)?
-            .is_empty())
-    }
-
-    /// Removes everything below `dir`, depth first, one small transaction per entry. With
-    /// `check`, the caller needs write permission on every directory it empties.
-    pub(crate) fn empty_dir(
-        &mut self,
-        ctx: &Ctx<'_>,
-        dir: &Inode,
-        check: bool,
-    ) -> Result<(), VfsError> {
-        // An explicit stack of directories keeps the recursion depth out of the call stack.
-        let mut stack: Vec<u64> = alloc::vec![dir.id];
-        while let Some(&top) = stack.last() {
-            let node = self.inode(top)?;
-            if check {
-                Self::check(ctx, &node, Access::Write)?;
-            }
-            let page = self
-                .store
-                .scan(Db::Userspace, &keys::dir_prefix(top), None, 32)
-                .map_err(store_err)?;
-            if page.is_empty() {
-                stack.pop();
-                if top != dir.id {
-                    self.tx(|fs, tx| {
-                        fs.unlink_entry(ctx, tx, &node)?;
-                        Ok(())
-                    })?;
-                }
-                continue;
-            }
-            for (_, v) in page {
-                let child_id = be_u64(&v).ok_or(VfsError::IntegrityError)?;
-                let child = self.inode(child_id)?;
-                if child.is_dir() {
-                    stack.push(child_id);
-                    break;
-                }
-                self.tx(|fs, tx| {
-                    fs.unlink_entry(ctx, tx, &child)?;
-                    Ok(())
-                })?;
-            }
-        }
-        Ok(())
     }
 
     /// One page of a directory listing after `cursor`.

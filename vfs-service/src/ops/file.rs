@@ -165,16 +165,18 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::IntegrityError);
         }
         // Access time, updated lazily (once a day or after a modification) to spare writes.
+        // Best effort: a read never fails because its access time cannot be written (a full
+        // store, a halted database); the update is skipped and the next read tries again.
         let now = ctx.env.now_ns();
         if inode.accessed_ns < inode.modified_ns
             || now.saturating_sub(inode.accessed_ns) > 86_400_000_000_000
         {
             inode.accessed_ns = now;
             let size = inode.size;
-            self.tx(|_, tx| {
+            let _skipped = self.tx(|_, tx| {
                 tx.put_inode(inode);
                 Ok(())
-            })?;
+            });
             return Ok(ReadResponse { data, size });
         }
         Ok(ReadResponse {
@@ -231,6 +233,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             let bytes = inode.usage_bytes() as i128;
             let entries = inode.usage_entries() as i128;
             let src_chain = fs.chain(&*tx, src_dir.inode.id)?;
+            // The depth limit holds for the moved entry and everything below it.
+            fs.check_move_depth(&inode, src_chain.len(), dst_chain.len())?;
             Self::apply_growth(tx, src_chain, -bytes, -entries);
             fs.grow(tx, dst_dir.inode.id, bytes, entries)?;
             let now = ctx.env.now_ns();

@@ -5,5 +5,6 @@ pub mod dir;
 pub mod file;
 pub mod gc;
 pub mod meta;
+pub mod remove;
 pub mod stream;
 pub mod system;

@@ -14,10 +14,11 @@ use crate::inode::{Inode, Kind, ROOT_ID, SCHEMA_VERSION, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{FilePermissions, is_system};
 use crate::protocol::limits::{
-    AUDIT_PAGE_ENTRIES, AUDIT_PAGE_OVERHEAD, MAX_PAYLOAD, PROTOCOL_VERSION,
+    AUDIT_PAGE_ENTRIES, AUDIT_PAGE_OVERHEAD, MAX_PAYLOAD, PIECE_SIZE, PROTOCOL_VERSION,
 };
 use crate::protocol::messages::{AuditEntry, AuditPage, bound_audit_action};
 use crate::vfs::{Ctx, Env, Tx, Vfs, store_err};
+use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 /// The canonical directories and their permissions. `/system`, `/users` and `/home` are
@@ -60,6 +61,20 @@ pub struct BootReport {
     pub first_boot: bool,
     /// Entries removed from `/tmp`.
     pub tmp_cleaned: u64,
+    /// Steps boot skipped because the store refused them for want of room: emptying `/tmp`
+    /// or collecting garbage (left for later), writing `machine.json` or a missing
+    /// `registry.json` (left as they were). Boot completed without them.
+    pub skipped_writes: u32,
+}
+
+/// `Ok(1)` for an error of a full store (the write is skipped), `Ok(0)` for success, the
+/// error otherwise.
+fn tolerate_full(result: Result<(), VfsError>) -> Result<u32, VfsError> {
+    match result {
+        Ok(()) => Ok(0),
+        Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => Ok(1),
+        Err(e) => Err(e),
+    }
 }
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
@@ -73,6 +88,25 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let stored_schema = self.schema_version()?;
         self.load_next_id()?;
         let now = env.now_ns();
+
+        // Free before writing: /tmp's entries, detached subtrees, abandoned staging areas and
+        // garbage go first, in transactions that delete more than they write, so that a store
+        // filled to the last byte (through /tmp, say) boots and comes back with room.
+        // A store that refuses even these (its reserve used up) does not stop boot: what is
+        // left is retried between requests and at the next boot.
+        let mut skipped_writes = 0;
+        let tmp_cleaned = match self.resolve(&ctx, &CanonPath::parse("/tmp")?, false) {
+            Ok(tmp) if tmp.inode.is_dir() => match self.empty_dir(&ctx, &tmp.inode) {
+                Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {
+                    skipped_writes += 1;
+                    0
+                }
+                other => other?,
+            },
+            _ => 0,
+        };
+        skipped_writes += tolerate_full(self.collect_all())?;
+
         if stored_schema.is_none() {
             // First boot, or a filesystem from before the version record (version 1).
             self.tx(|_, tx| {
@@ -151,35 +185,67 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         self.boot_count = boot_count;
         self.handles = HandleTable::new(boot_count as u16);
 
+        // The derived files: machine.json rewritten in place (the same records, so it fits
+        // where its old version was), registry.json only when missing. On a store still full
+        // after the clean-up boot goes on without them (the kernel database keeps the truth)
+        // and says so in the report.
         let machine = format!(
             "{{\"machine_id\":\"{machine_id}\",\"created_at\":{created_at},\"boot_count\":{boot_count}}}"
         );
-        self.write_file(
-            &ctx,
-            "/system/config/machine.json",
-            machine.as_bytes(),
-            None,
-            Some(FilePermissions::SYSTEM_PUBLIC),
-        )?;
+        let machine_path = "/system/config/machine.json";
+        let written = self.rewrite_boot_file(&ctx, machine_path, machine.as_bytes());
+        skipped_writes += tolerate_full(written)?;
         if !self.exists(&ctx, "/users/registry.json")? {
-            self.write_registry(&ctx)?;
+            skipped_writes += tolerate_full(self.write_registry(&ctx))?;
         }
-
-        let tmp_cleaned = match self.resolve(&ctx, &CanonPath::parse("/tmp")?, false) {
-            Ok(tmp) => {
-                let before = tmp.inode.usage_entries() - 1;
-                self.empty_dir(&ctx, &tmp.inode, false)?;
-                before
-            }
-            Err(_) => 0,
-        };
-        self.abandon_stale_staging()?;
-        while self.collect_garbage(1024)? {}
         Ok(BootReport {
             boot_count,
             machine_id,
             first_boot,
             tmp_cleaned,
+            skipped_writes,
+        })
+    }
+
+    /// Replaces the small plain file at `path` with `data` in place when it has one piece
+    /// (its piece record and inode rewritten in one transaction, nothing added), otherwise
+    /// through [`Vfs::write_file`]. Only at boot: no handle can be reading the old piece.
+    fn rewrite_boot_file(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &str,
+        data: &[u8],
+    ) -> Result<(), VfsError> {
+        let found = match self.resolve(ctx, &CanonPath::parse(path)?, false) {
+            Ok(found) => Some(found),
+            Err(VfsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let in_place = found.filter(|f| {
+            matches!(f.inode.kind, Kind::File { content } if content != 0)
+                && f.inode.enc.is_none()
+                && f.inode.size as usize <= PIECE_SIZE
+                && !data.is_empty()
+                && data.len() <= PIECE_SIZE
+        });
+        let Some(found) = in_place else {
+            return self.write_file(ctx, path, data, None, Some(FilePermissions::SYSTEM_PUBLIC));
+        };
+        let mut inode = found.inode;
+        let Kind::File { content } = inode.kind else {
+            return Err(VfsError::NotAFile);
+        };
+        self.tx(|fs, tx| {
+            let mut hasher = crate::crypto::Hasher::default();
+            hasher.update(data);
+            let delta = data.len() as i128 - inode.size as i128;
+            fs.grow(tx, inode.parent, delta, 0)?;
+            tx.put(Db::Userspace, keys::piece(content, 0), data.to_vec());
+            inode.size = data.len() as u64;
+            inode.sha256 = hasher.finalize();
+            inode.modified_ns = ctx.env.now_ns();
+            tx.put_inode(inode);
+            Ok(())
         })
     }
 

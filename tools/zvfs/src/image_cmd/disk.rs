@@ -63,6 +63,10 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
     let schema = img
         .schema_version()
         .map_err(|e| Failure::Check(e.to_string()))?;
+    // The tree's own totals (what the files hold) and what a collection would give back:
+    // the store's figures count both, and garbage is not space in use.
+    let live = img.op("/", |v, c| v.usage(c, "/"))?;
+    let garbage = img.reclaimable()?;
     let mut dbs = Vec::new();
     for db in [Db::Kernel, Db::Userspace] {
         let store = img.store();
@@ -93,6 +97,7 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
                     "bytes": usage.bytes,
                     "device_bytes_total": usage.device_bytes_total,
                     "device_bytes_free": usage.device_bytes_free,
+                    "device_bytes_live": usage.device_bytes_live,
                     "master_hash": hex(master),
                     "encryption": "AES-256-GCM",
                 })
@@ -105,6 +110,16 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
                 "machine": machine,
                 "schema_version": schema,
                 "schema_version_supported": SCHEMA_VERSION,
+                "files": {
+                    "entries": live.entries,
+                    "bytes": live.bytes,
+                },
+                "reclaimable": {
+                    "objects": garbage.objects,
+                    "pieces": garbage.pieces,
+                    "bytes": garbage.bytes,
+                    "detached_subtrees": garbage.detached,
+                },
             })
         );
         return Ok(());
@@ -127,13 +142,36 @@ pub(super) fn info(image: &ImageArgs, json: bool) -> Result<(), Failure> {
             usage.objects,
             human_size(usage.bytes)
         );
+        // Dead records (removed or replaced) still occupy the log until the store cleans
+        // their segments, which it does as it needs room: they are not space in use.
+        let dead = usage
+            .device_bytes_total
+            .saturating_sub(usage.device_bytes_live)
+            .saturating_sub(usage.device_bytes_free);
         println!(
-            "  space           {} of {} free",
+            "  space           {} of {} free, {} of dead records (cleaned as room is needed)",
             human_size(usage.device_bytes_free),
-            human_size(usage.device_bytes_total)
+            human_size(usage.device_bytes_total),
+            human_size(dead)
         );
         println!("  master hash     {}", hex(master));
     }
+    println!(
+        "files             {} in {} entries (live)",
+        human_size(live.bytes),
+        live.entries
+    );
+    println!(
+        "reclaimable       {} in {} pieces of {} removed or abandoned files{}",
+        human_size(garbage.bytes),
+        garbage.pieces,
+        garbage.objects,
+        if garbage.detached > 0 {
+            format!(", {} removed directory trees", garbage.detached)
+        } else {
+            String::new()
+        }
+    );
     match schema {
         Some(v) => println!("filesystem schema version {v} (this tool: {SCHEMA_VERSION})"),
         None => {

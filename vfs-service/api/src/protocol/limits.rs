@@ -14,6 +14,12 @@ pub use kernel_abi::MAX_PAYLOAD;
 pub const MAX_IO: usize = 3968;
 /// Longest path in bytes.
 pub const MAX_PATH: usize = 1024;
+/// Deepest an entry may lie below the root (the root is at depth 0, `/a` at 1): as deep as
+/// the longest path can name (`/a` per level). Every operation that creates depth checks it —
+/// MKDIR, WRITE, OPEN with create, SYMLINK, COPY (the new entry's depth, also when reached
+/// through symlinks) and RENAME (destination depth plus the moved subtree's height) — and
+/// refuses with `InvalidPath`.
+pub const MAX_DEPTH: usize = MAX_PATH / 2;
 /// Longest name (one path component) in bytes: the store's 255-byte key limit minus the
 /// 9-byte directory-entry prefix (tag and parent inode id).
 pub const MAX_NAME: usize = 246;

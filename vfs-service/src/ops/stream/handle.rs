@@ -109,6 +109,18 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(stat)
     }
 
+    /// Releases every handle of the incarnation `task`, which has stopped (init's
+    /// `TASK_STOPPED` notice): uncommitted writes are discarded and their space given back,
+    /// and the slots count against no limit any more. Returns how many were released.
+    pub fn task_stopped(&mut self, task: TaskId) -> usize {
+        let files = self.handles.reap_exact(task);
+        let n = files.len();
+        for of in files {
+            self.drop_file(of);
+        }
+        n
+    }
+
     /// Releases the handles of earlier incarnations of `task`.
     pub fn reap_task(&mut self, task: TaskId) {
         for of in self.handles.reap_older(task) {

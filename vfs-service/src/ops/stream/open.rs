@@ -2,12 +2,12 @@
 
 use crate::crypto::Hasher;
 use crate::error::VfsError;
-use crate::inode::{Kind, keys};
+use crate::inode::Kind;
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
 use crate::vfs::{Ctx, Found, Vfs};
-use storage_backend::{BlockDevice, CryptoEngine, Db};
+use storage_backend::{BlockDevice, CryptoEngine};
 
 use crate::handles::OpenFile;
 
@@ -169,12 +169,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
         self.unpin(of.base);
         if let Some(stage) = of.stage.take() {
-            let _ = self.tx(|_, tx| {
-                tx.discard(stage.content, 0);
-                tx.delete(Db::Userspace, keys::staging(stage.content));
-                // Best effort: if this fails the staging record makes the next boot collect it.
-                Ok(())
-            });
+            // The stage is abandoned: its pieces go now, in delete-only transactions that
+            // commit on a full store; whatever an error leaves, the staging record hands to
+            // the collector (`ops::gc`), so the space always comes back.
+            self.abandon_stage(stage.content);
         }
     }
 }
