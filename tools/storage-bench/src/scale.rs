@@ -185,8 +185,13 @@ pub fn churn90() -> Churn {
     let w0 = s.device().counters().bytes_written;
     let mut user = 0u64;
     let (mut tries, mut refused, mut refused_in_a_row) = (0u64, 0u64, 0u32);
-    // A store that refuses a thousand overwrites in a row has locked up: stop measuring.
-    while user < 2 * total && refused_in_a_row < 1000 {
+    // A store that refuses a thousand overwrites in a row, or is still churning after two
+    // minutes (near full, each refusal may clean for long), has locked up: stop measuring.
+    let started = Instant::now();
+    while user < 2 * total
+        && refused_in_a_row < 1000
+        && started.elapsed() < std::time::Duration::from_secs(120)
+    {
         let k = &keys[(rng.next() % keys.len() as u64) as usize];
         let v = vec![rng.next() as u8; size(&mut rng)];
         tries += 1;

@@ -215,7 +215,7 @@ fn write_report(figures: &[(String, String)]) -> Result<(), String> {
          and reads at {sr} ({}); target ≥ 50 % both ways.\n\n\
          Churn at 90 % full (a 64 MiB store filled with values of 64 B to 8 KiB to 90 % of the \
          capacity it reports when empty, or until it refuses; then random overwrites of twice \
-         that capacity, stopped after 1,000 refusals in a row): filled to {}, write \
+         that capacity, stopped after 1,000 refusals in a row or two minutes): filled to {}, write \
          amplification {} (target ≤ 2.0), overwrites refused with `NoSpace`: {} (target: \
          none). The 4 KiB-file phase above: {} (target ≤ 1.3).\n\n\
          Targets met: scale {}, sequential {}, write amplification {}, small files {}.\n\n\
