@@ -61,3 +61,61 @@ pub fn ram_store_with(
 /// The VFS of the tests: on a RAM store.
 #[allow(dead_code)]
 pub type RamVfs = Vfs<storage_backend::block::RamDevice, storage_backend::SoftwareEngine>;
+
+/// A clock that moves 1 µs per reading (and can jump days) and a deterministic xorshift entropy
+/// source: the `Env` of the integration tests.
+#[allow(dead_code)]
+pub struct TestEnv {
+    now: std::cell::Cell<u64>,
+    rng: std::cell::Cell<u64>,
+}
+
+#[allow(dead_code)]
+impl TestEnv {
+    pub fn new() -> Self {
+        Self {
+            now: std::cell::Cell::new(1_700_000_000_000_000_000),
+            rng: std::cell::Cell::new(0x1234_5678_9abc_def1),
+        }
+    }
+
+    /// Moves the clock forward by `days` days.
+    pub fn skip_days(&self, days: u64) {
+        self.now.set(self.now.get() + days * 86_400_000_000_000);
+    }
+}
+
+impl vfs_service::Env for TestEnv {
+    fn now_ns(&self) -> u64 {
+        self.now.set(self.now.get() + 1000);
+        self.now.get()
+    }
+    fn random(&self, out: &mut [u8]) -> Result<(), vfs_service::VfsError> {
+        for b in out {
+            let mut s = self.rng.get();
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            self.rng.set(s);
+            *b = s as u8;
+        }
+        Ok(())
+    }
+}
+
+/// Kernel-stamped credentials of task slot `index`, incarnation 0.
+#[allow(dead_code)]
+pub fn creds(
+    index: u16,
+    class: kernel_abi::ProcessClass,
+    user: Option<uuid::Uuid>,
+) -> kernel_abi::Credentials {
+    kernel_abi::Credentials {
+        task: kernel_abi::TaskId {
+            index,
+            generation: 0,
+        },
+        user,
+        class,
+    }
+}

@@ -3,64 +3,19 @@
 
 #![allow(dead_code)]
 
-use std::cell::Cell;
-
-use kernel_abi::{Credentials, ProcessClass, TaskId};
+use kernel_abi::ProcessClass;
 use uuid::Uuid;
 use vfs_service::protocol::messages::{FileKey, Handle, OpenFlags};
-use vfs_service::{Ctx, Env, Limits, Vfs, VfsError};
+use vfs_service::{Ctx, Limits, Vfs};
 
 #[path = "../common/mod.rs"]
 mod common;
 pub use common::RamVfs;
 
-/// A clock that ticks 1 µs per reading and a xorshift "random" source.
-pub struct TestEnv {
-    now: Cell<u64>,
-    rng: Cell<u64>,
-}
-
-impl TestEnv {
-    pub fn new() -> Self {
-        Self {
-            now: Cell::new(1_700_000_000_000_000_000),
-            rng: Cell::new(0x0ddc_0ffe_e15e_a5e1),
-        }
-    }
-}
-
-impl Env for TestEnv {
-    fn now_ns(&self) -> u64 {
-        self.now.set(self.now.get() + 1000);
-        self.now.get()
-    }
-    fn random(&self, out: &mut [u8]) -> Result<(), VfsError> {
-        for b in out {
-            let mut s = self.rng.get();
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            self.rng.set(s);
-            *b = s as u8;
-        }
-        Ok(())
-    }
-}
+pub use common::{TestEnv, creds};
 
 pub const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
 pub const BOB: Uuid = Uuid::from_u128(0x0b0b0000_0000_4000_8000_000000000002);
-
-/// Kernel-stamped credentials of task `index`.
-pub fn creds(index: u16, class: ProcessClass, user: Option<Uuid>) -> Credentials {
-    Credentials {
-        task: TaskId {
-            index,
-            generation: 0,
-        },
-        user,
-        class,
-    }
-}
 
 /// The callers of a test.
 pub struct Callers<'e> {
