@@ -46,7 +46,7 @@ pub mod db;
 pub mod store;
 
 pub use block::{BlockDevice, DeviceError, Geometry};
-pub use crypto::{CryptoEngine, CryptoError, KeyHandle, Sha256Hasher, SoftwareEngine};
+pub use crypto::{CryptoEngine, CryptoError, EngineInfo, KeyHandle, Sha256Hasher, SoftwareEngine};
 pub use db::{DbKeys, FormatOptions, Store, Txn};
 pub use store::anchor;
 pub use store::error::{Db, IntegrityError, IntegrityKind, LimitKind, Result, StoreError};

@@ -20,7 +20,7 @@ use crate::protocol::limits::{
     MAX_HANDLES_PER_TASK, MAX_IO, MAX_NAME, MAX_PATH, MAX_PAYLOAD, PROTOCOL_VERSION, SYMLINK_DEPTH,
 };
 use crate::protocol::messages::*;
-use crate::protocol::{Handler, handle, tags};
+use crate::protocol::{FsStat, Handler, handle, tags};
 use crate::vfs::{Ctx, Env, Vfs};
 use storage_backend::{BlockDevice, CryptoEngine};
 
@@ -182,6 +182,12 @@ impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
     }
     fn audit_log(&mut self, r: AuditRequest) -> Result<AuditPage, VfsError> {
         self.vfs.audit_log(self.ctx, r.after)
+    }
+    fn statfs(&mut self, _: ()) -> Result<FsStat, VfsError> {
+        self.vfs.statfs(self.ctx)
+    }
+    fn sync(&mut self, _: ()) -> Result<(), VfsError> {
+        self.vfs.sync(self.ctx)
     }
     fn open(&mut self, r: OpenRequest) -> Result<OpenResponse, VfsError> {
         self.vfs

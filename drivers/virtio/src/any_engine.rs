@@ -5,8 +5,8 @@
 use crate::hw_engine::HardwareEngine;
 use alloc::boxed::Box;
 use storage_backend::crypto::{
-    CryptoEngine, CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareEngine, SoftwareHasher,
-    TAG_LEN,
+    CryptoEngine, CryptoError, EngineInfo, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareEngine,
+    SoftwareHasher, TAG_LEN,
 };
 use virtio_drivers::Hal;
 use virtio_drivers::transport::Transport;
@@ -57,6 +57,13 @@ impl<H: Hal, T: Transport> AnyEngine<H, T> {
 
 impl<H: Hal, T: Transport> CryptoEngine for AnyEngine<H, T> {
     type Hasher = SoftwareHasher;
+
+    fn info(&self) -> EngineInfo {
+        match self {
+            Self::Hardware(e) => e.info(),
+            Self::Software(e) => e.info(),
+        }
+    }
 
     fn import_key(&mut self, raw: &[u8; KEY_LEN]) -> Result<KeyHandle, CryptoError> {
         match self {

@@ -25,8 +25,8 @@
 use crate::engine::{EngineError, EngineKey, VirtioCryptoEngine};
 use alloc::collections::BTreeMap;
 use storage_backend::crypto::{
-    CryptoEngine, CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareEngine, SoftwareHasher,
-    TAG_LEN, hkdf_sha256,
+    CryptoEngine, CryptoError, EngineInfo, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareEngine,
+    SoftwareHasher, TAG_LEN, hkdf_sha256,
 };
 use virtio_drivers::Hal;
 use virtio_drivers::transport::Transport;
@@ -138,6 +138,13 @@ impl<H: Hal, T: Transport> HardwareEngine<H, T> {
 
 impl<H: Hal, T: Transport> CryptoEngine for HardwareEngine<H, T> {
     type Hasher = SoftwareHasher;
+
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            hardware: true,
+            name: "virtio-crypto",
+        }
+    }
 
     fn import_key(&mut self, raw: &[u8; KEY_LEN]) -> Result<KeyHandle, CryptoError> {
         self.insert(raw, true)

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use storage_backend::crypto::{
-    CryptoEngine, CryptoError, KeyHandle, SoftwareEngine, SoftwareHasher,
+    CryptoEngine, CryptoError, EngineInfo, KeyHandle, SoftwareEngine, SoftwareHasher,
 };
 use zos_virtio::any_engine::AnyEngine;
 use zos_virtio::engine::VirtioCryptoEngine;
@@ -38,6 +38,9 @@ struct Broken(SoftwareEngine);
 
 impl CryptoEngine for Broken {
     type Hasher = SoftwareHasher;
+    fn info(&self) -> EngineInfo {
+        self.0.info()
+    }
     fn import_key(&mut self, raw: &[u8; 32]) -> Result<KeyHandle, CryptoError> {
         self.0.import_key(raw)
     }

@@ -53,10 +53,23 @@ pub trait Sha256Hasher {
     fn finalize(self) -> [u8; 32];
 }
 
+/// What an engine is, for reports such as the VFS's STATFS: whether keys and computation sit in
+/// a hardware block, and its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// A hardware engine: keys are held by the device once imported.
+    pub hardware: bool,
+    /// A short name (`software`, `virtio-crypto`, a board's peripheral).
+    pub name: &'static str,
+}
+
 /// A crypto engine: software, or hardware behind the same API.
 pub trait CryptoEngine {
     /// The incremental hasher type.
     type Hasher: Sha256Hasher;
+
+    /// What this engine is. Required, so that no engine can be reported as another.
+    fn info(&self) -> EngineInfo;
 
     /// Imports a raw 256-bit key; the engine keeps its own copy.
     fn import_key(&mut self, raw: &[u8; KEY_LEN]) -> Result<KeyHandle, CryptoError>;

@@ -11,7 +11,9 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 
-use super::{CryptoEngine, CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, Sha256Hasher, TAG_LEN};
+use super::{
+    CryptoEngine, CryptoError, EngineInfo, KEY_LEN, KeyHandle, NONCE_LEN, Sha256Hasher, TAG_LEN,
+};
 
 struct Slot {
     raw: [u8; KEY_LEN],
@@ -85,6 +87,13 @@ impl Sha256Hasher for SoftwareHasher {
 
 impl CryptoEngine for SoftwareEngine {
     type Hasher = SoftwareHasher;
+
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            hardware: false,
+            name: "software",
+        }
+    }
 
     fn import_key(&mut self, raw: &[u8; KEY_LEN]) -> Result<KeyHandle, CryptoError> {
         self.insert(*raw)

@@ -159,6 +159,11 @@ impl<'k, K: Kernel> Shell<'k, K> {
         let cmd = parsed.words.first()?.as_str();
         let args: Vec<&str> = parsed.words.iter().skip(1).map(String::as_str).collect();
         if cmd == "shutdown" {
+            // The footer proves at the next mount that nothing was cut off; a failure is
+            // reported and does not stop the power-off (every commit is durable already).
+            if let Err(e) = self.client.sync() {
+                console.write_str(&format!("shutdown: sync failed: {}\n", describe(&e)));
+            }
             console.write_str("shutting down\n");
             return Some(Outcome::Shutdown);
         }

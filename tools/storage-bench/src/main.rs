@@ -13,7 +13,7 @@ use littlefs2::fs::Filesystem;
 use littlefs2::path::PathBuf;
 use storage_backend::block::RamDevice;
 use storage_backend::crypto::{
-    CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareHasher, TAG_LEN,
+    CryptoError, EngineInfo, KEY_LEN, KeyHandle, NONCE_LEN, SoftwareHasher, TAG_LEN,
 };
 use storage_backend::{CryptoEngine, Db, DbKeys, FormatOptions, SoftwareEngine, Store};
 
@@ -90,6 +90,12 @@ struct NullEngine(u32);
 
 impl CryptoEngine for NullEngine {
     type Hasher = SoftwareHasher;
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            hardware: false,
+            name: "null (benchmarks only)",
+        }
+    }
     fn import_key(&mut self, _raw: &[u8; KEY_LEN]) -> Result<KeyHandle, CryptoError> {
         self.0 += 1;
         Ok(KeyHandle::new(self.0))

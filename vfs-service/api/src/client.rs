@@ -14,6 +14,7 @@ use crate::error::{ProtocolError, VfsError};
 use crate::protocol::codec::{ReplyError, decode_response, encode_message};
 use crate::protocol::limits::{MAX_IO, MAX_PAYLOAD, PROTOCOL_VERSION};
 use crate::protocol::messages::*;
+use crate::protocol::statfs::FsStat;
 use crate::protocol::table::{Message, req};
 
 /// Files up to this many read messages are read with ranged reads instead of a handle.
@@ -388,6 +389,16 @@ impl<'k, K: Kernel> Client<'k, K> {
     /// Usage of a subtree.
     pub fn usage(&mut self, path: &str) -> Result<Usage> {
         self.call::<req::GetUsage>(&PathRequest { path: path.into() })
+    }
+
+    /// Capacity, usage, limits and the protecting engine of the filesystem (`df`).
+    pub fn statfs(&mut self) -> Result<FsStat> {
+        self.call::<req::Statfs>(&())
+    }
+
+    /// Writes the integrity footer of every changed database and flushes (before power-off).
+    pub fn sync(&mut self) -> Result<()> {
+        self.call::<req::Sync>(&())
     }
 
     /// A user's quota.

@@ -6,5 +6,6 @@ pub mod file;
 pub mod gc;
 pub mod meta;
 pub mod remove;
+pub mod statfs;
 pub mod stream;
 pub mod system;

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use kernel_abi::Kernel;
 use uuid::Uuid;
+use vfs_api::protocol::EngineClass;
 
 use super::{CmdError, Out, Shell, describe};
 use crate::format::{human_size, parse_permissions};
@@ -49,19 +50,59 @@ impl<K: Kernel> Shell<'_, K> {
         Ok(())
     }
 
+    /// `df`: the filesystem's tree against its limits, each database's medium (the kernel
+    /// database only for System callers) and what protects the data, from one STATFS.
     pub(super) fn df(&mut self, args: &[&str], out: &mut Out<'_>) -> Result<(), CmdError> {
         if !args.is_empty() {
             return Err(CmdError::Usage("df"));
         }
-        let u = self.client.usage("/").map_err(|e| CmdError::fs("/", e))?;
-        let _ = writeln!(out, "{:<12} {:>12} {:>10}", "filesystem", "used", "entries");
+        let s = self.client.statfs().map_err(|e| CmdError::fs("/", e))?;
+        let t = &s.tree;
         let _ = writeln!(
             out,
-            "{:<12} {:>12} {:>10}",
-            "/",
-            human_size(u.bytes),
-            u.entries
+            "files:   {} of {} used, {} of {} entries, largest file {}",
+            human_size(t.bytes),
+            limit_size(t.max_bytes),
+            t.entries,
+            limit_count(t.max_entries),
+            limit_size(t.max_file_size),
         );
+        let _ = writeln!(
+            out,
+            "{:<10} {:>11} {:>11} {:>11} {:>11} {:>9}",
+            "database", "size", "live", "dead", "free", "records"
+        );
+        let dbs = [
+            ("userspace", Some(&s.userspace)),
+            ("kernel", s.kernel.as_ref()),
+        ];
+        for (name, db) in dbs {
+            let Some(d) = db else { continue };
+            let dead = d
+                .capacity_bytes
+                .saturating_sub(d.live_bytes)
+                .saturating_sub(d.free_bytes);
+            let _ = writeln!(
+                out,
+                "{:<10} {:>11} {:>11} {:>11} {:>11} {:>9}",
+                name,
+                human_size(d.capacity_bytes),
+                human_size(d.live_bytes),
+                human_size(dead),
+                human_size(d.free_bytes),
+                d.objects,
+            );
+        }
+        let engine = match s.security.engine {
+            EngineClass::Hardware => "hardware",
+            EngineClass::Software => "software",
+        };
+        let _ = writeln!(
+            out,
+            "security: {} ({engine} engine), integrity: {}",
+            s.security.cipher, s.security.integrity,
+        );
+        let _ = writeln!(out, "engine:   {}", s.security.engine_name);
         Ok(())
     }
 
@@ -146,11 +187,25 @@ impl<K: Kernel> Shell<'_, K> {
     /// The VFS commits every request before it replies, so all acknowledged changes are
     /// already durable; `sync` checks that the VFS answers (a round trip behind every earlier
     /// request).
+    /// `sync`: the VFS writes the integrity footer of every changed database and flushes.
     pub(super) fn sync(&mut self) -> Result<(), CmdError> {
-        self.client
-            .hello()
-            .map(|_| ())
-            .map_err(|e| CmdError::fs("/", e))
+        self.client.sync().map_err(|e| CmdError::fs("/", e))
+    }
+}
+
+/// A byte limit, or `no limit` when the service sets none.
+fn limit_size(bytes: u64) -> alloc::string::String {
+    match bytes {
+        u64::MAX => "no limit".into(),
+        b => human_size(b),
+    }
+}
+
+/// A count limit, or `no limit` when the service sets none.
+fn limit_count(n: u64) -> alloc::string::String {
+    match n {
+        u64::MAX => "no limit".into(),
+        n => format!("{n}"),
     }
 }
 

@@ -7,7 +7,7 @@
 ///
 /// 3: `OpenFlags` has a seventh flag, `overwrite`, and FLUSH/CLOSE can fail with the new
 /// [`crate::error::VfsError::Conflict`] (a handle whose file another writer changed).
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).

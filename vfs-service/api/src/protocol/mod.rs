@@ -10,6 +10,7 @@
 pub mod codec;
 pub mod limits;
 pub mod messages;
+pub mod statfs;
 pub mod table;
 pub mod tags;
 
@@ -18,4 +19,5 @@ pub use codec::{
     encode_reply, encode_request,
 };
 pub use messages::*;
+pub use statfs::{DbStat, EngineClass, FsStat, Security, TreeStat};
 pub use table::{Handler, Message, Request, Response, handle, req};

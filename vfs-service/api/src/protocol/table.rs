@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::codec::{encode_reply, strict};
 use super::messages::*;
+use super::statfs::FsStat;
 use super::tags::{RawTag, response};
 use crate::error::{ProtocolError, VfsError};
 
@@ -220,6 +221,10 @@ request_table! {
     CREATE_HOME = 0x8036 => CreateHome, create_home(UserRequest) -> ();
     /// Read a page of the audit log in the kernel database (System class only).
     AUDIT_LOG = 0x8038 => AuditLog, audit_log(AuditRequest) -> AuditPage;
+    /// Capacity, usage, limits and the protecting engine of the filesystem (`df`).
+    STATFS = 0x803A => Statfs, statfs(()) -> FsStat;
+    /// Write the integrity footer of every database changed since the last SYNC, and flush.
+    SYNC = 0x803C => Sync, sync(()) -> ();
     /// Open a handle on a file.
     OPEN = 0x8040 => Open, open(OpenRequest) -> OpenResponse;
     /// Read from a handle at its position.
