@@ -225,6 +225,12 @@ pub mod keys {
     pub const NEXT_ID: &[u8] = b"Mnext";
     /// Userspace database: key of the schema version (u32, big-endian).
     pub const SCHEMA: &[u8] = b"Mschema";
+    /// Userspace database: the number of the last operation on both databases whose userspace
+    /// part landed (BE64; [`crate::crossdb`]).
+    pub const CROSS_DB_DONE: &[u8] = b"Mxdb";
+    /// Kernel database: the undo record of the last operation on both databases
+    /// ([`crate::crossdb`]).
+    pub const CROSS_DB_UNDO: &[u8] = b"xdb/undo";
 
     /// Kernel database: boot count.
     pub const BOOT_COUNT: &[u8] = b"sys/boot_count";

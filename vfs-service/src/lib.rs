@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod crossdb;
 pub mod crypto;
 pub mod handles;
 #[cfg(feature = "host")]

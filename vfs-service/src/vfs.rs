@@ -142,6 +142,10 @@ pub struct Vfs<D: BlockDevice, E: CryptoEngine> {
     keys: crate::crypto::KeyCache,
     /// Counts commits through [`Vfs::commit`]: accounting read at one value is still exact.
     pub(crate) generation: u64,
+    /// The number of the next operation on both databases ([`crate::crossdb`]).
+    pub(crate) cross_db_next: u64,
+    /// A roll-back of such an operation that could not be written yet.
+    pub(crate) pending_undo: Option<crate::crossdb::Undo>,
 }
 
 /// The client-facing error for a store error. Integrity failures, a full medium, a halted
@@ -175,6 +179,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             next_id: 0,
             keys: crate::crypto::KeyCache::default(),
             generation: 0,
+            cross_db_next: 1,
+            pending_undo: None,
         }
     }
 
@@ -258,11 +264,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     ///
     /// If `f` fails, nothing is written and its error is returned. Otherwise the staged
     /// changes are committed, one store transaction per database, **kernel database first,
-    /// then userspace**; each is atomic and durable. A transaction that touches only one
-    /// database (almost all of them) is therefore atomic. One that touches both (an
-    /// administrative change and its audit entry) is atomic per database only: a crash between
-    /// the two commits leaves the kernel part (an audit entry, the boot count) without the
-    /// userspace part, never the reverse. PROTOCOL.md, "Crash consistency", says the same.
+    /// then userspace**; each is atomic and durable. A transaction that touches both (an
+    /// administrative change and its audit entry) is made atomic by an undo record in its
+    /// kernel commit ([`crate::crossdb`]): a refused userspace commit takes the kernel part
+    /// back at once, a power cut between the two is taken back at the next boot.
     pub fn tx<R>(
         &mut self,
         f: impl FnOnce(&mut Self, &mut Tx) -> Result<R, VfsError>,
@@ -283,29 +288,61 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if tx.writes.is_empty() {
             return Ok(());
         }
+        self.finish_pending_undo()?;
+        let kernel = tx.writes.keys().any(|(d, _)| *d == Db::Kernel);
+        let userspace = tx.writes.keys().any(|(d, _)| *d == Db::Userspace);
+        let mut undo = None;
+        if kernel && userspace {
+            let kernel_keys: Vec<Vec<u8>> = tx
+                .writes
+                .keys()
+                .filter(|(d, _)| *d == Db::Kernel)
+                .map(|(_, k)| k.clone())
+                .collect();
+            let (record, bytes) = self.prepare_undo(kernel_keys.iter().map(Vec::as_slice))?;
+            tx.put(Db::Kernel, keys::CROSS_DB_UNDO.to_vec(), bytes);
+            tx.put(
+                Db::Userspace,
+                keys::CROSS_DB_DONE.to_vec(),
+                record.id.to_be_bytes().to_vec(),
+            );
+            undo = Some(record);
+        }
         self.generation += 1;
         for db in [Db::Kernel, Db::Userspace] {
-            let mut changes = tx.writes.iter().filter(|((d, _), _)| *d == db).peekable();
-            if changes.peek().is_none() {
-                continue;
-            }
-            let mut txn = self.store.begin(db).map_err(store_err)?;
-            // Deletes before puts: on a full store a transaction may write into the reserve
-            // only while the records it has made dead cover what it has written so far, so a
-            // removal that also rewrites a few records (accounting, a garbage record) must
-            // free first. The outcome is the same in either order (one change per key).
-            let (deletes, puts): (Vec<_>, Vec<_>) = changes.partition(|(_, v)| v.is_none());
-            for ((_, key), _) in deletes {
-                txn.delete(key).map_err(store_err)?;
-            }
-            for ((_, key), value) in puts {
-                if let Some(v) = value {
-                    txn.put(key, v).map_err(store_err)?;
+            if let Err(e) = self.commit_db(&tx, db) {
+                if let (Db::Userspace, Some(record)) = (db, undo.take()) {
+                    // The kernel part is on the medium: take it back before answering (or,
+                    // failing that, before anything else commits).
+                    let _ = self.roll_back(record);
                 }
+                return Err(e);
             }
-            txn.commit().map_err(store_err)?;
         }
         Ok(())
+    }
+
+    /// One store transaction with `tx`'s changes to `db` (none: nothing written).
+    fn commit_db(&mut self, tx: &Tx, db: Db) -> Result<(), VfsError> {
+        let mut changes = tx.writes.iter().filter(|((d, _), _)| *d == db).peekable();
+        if changes.peek().is_none() {
+            return Ok(());
+        }
+        let mut txn = self.store.begin(db).map_err(store_err)?;
+        // Deletes before puts: on a full store a transaction may write into the reserve
+        // only while the records it has made dead cover what it has written so far, so a
+        // removal that also rewrites a few records (accounting, a garbage record) must
+        // free first. The outcome is the same in either order (one change per key).
+        let (deletes, puts): (Vec<_>, Vec<_>) = changes.partition(|(_, v)| v.is_none());
+        for ((_, key), _) in deletes {
+            txn.delete(key).map_err(store_err)?;
+        }
+        for ((_, key), value) in puts {
+            if let Some(v) = value {
+                txn.put(key, v).map_err(store_err)?;
+            }
+        }
+        txn.commit().map_err(store_err)
     }
 
     // ---- resolution ---------------------------------------------------------------------

@@ -16,7 +16,8 @@ use storage_backend::{BlockDevice, CryptoEngine, Db};
 const PAGE_SCAN: usize = 64;
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
-    /// Creates a directory (and, with `recursive`, its missing parents).
+    /// Creates a directory (and, with `recursive`, its missing parents, all in one
+    /// transaction: after a crash either every missing level exists or none).
     pub fn mkdir(
         &mut self,
         ctx: &Ctx<'_>,
@@ -26,13 +27,16 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     ) -> Result<(), VfsError> {
         let path = CanonPath::parse(path)?;
         if recursive {
+            let parts: Vec<&str> = path.parts().iter().map(String::as_str).collect();
             let mut prefix = CanonPath::root();
-            for name in path.parts() {
+            for (i, name) in parts.iter().enumerate() {
                 prefix = prefix.child(name);
                 match self.resolve(ctx, &prefix, true) {
                     Ok(found) if found.inode.is_dir() => continue,
                     Ok(_) => return Err(VfsError::NotADirectory),
-                    Err(VfsError::NotFound) => self.mkdir_one(ctx, &prefix, perms)?,
+                    Err(VfsError::NotFound) => {
+                        return self.mkdir_chain(ctx, &prefix, &parts[i + 1..], perms);
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -51,20 +55,42 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         path: &CanonPath,
         perms: Option<FilePermissions>,
     ) -> Result<(), VfsError> {
+        self.mkdir_chain(ctx, path, &[], perms)
+    }
+
+    /// Creates `path` (whose parent exists) and then `below`, each in the one before, in one
+    /// transaction. Write permission is needed on the existing parent only: the caller owns
+    /// every directory it creates.
+    fn mkdir_chain(
+        &mut self,
+        ctx: &Ctx<'_>,
+        path: &CanonPath,
+        below: &[&str],
+        perms: Option<FilePermissions>,
+    ) -> Result<(), VfsError> {
         let (dir, name) = self.resolve_parent(ctx, path)?;
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        guard(&ctx.caller, &dir.path.child(&name))?;
+        let mut full = dir.path.child(&name);
+        guard(&ctx.caller, &full)?;
         Self::check(ctx, &dir.inode, Access::Write)?;
         self.tx(|fs, tx| {
             let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, true));
-            let kind = Kind::Dir {
-                tree_bytes: 0,
-                tree_entries: 0,
-            };
-            let inode = fs.new_inode(ctx, tx, dir.inode.id, &name, kind, perms);
-            fs.link_new(ctx, tx, inode)?;
+            let mut parent = dir.inode.id;
+            for name in core::iter::once(name.as_str()).chain(below.iter().copied()) {
+                if parent != dir.inode.id {
+                    full = full.child(name);
+                    guard(&ctx.caller, &full)?;
+                }
+                let kind = Kind::Dir {
+                    tree_bytes: 0,
+                    tree_entries: 0,
+                };
+                let inode = fs.new_inode(ctx, tx, parent, name, kind, perms);
+                parent = inode.id;
+                fs.link_new(ctx, tx, inode)?;
+            }
             Ok(())
         })
     }

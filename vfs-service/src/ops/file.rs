@@ -30,64 +30,78 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         key: Option<FileKey>,
         perms: Option<FilePermissions>,
     ) -> Result<(), VfsError> {
+        self.tx(|fs, tx| fs.write_file_in(ctx, tx, path, data, key, perms))
+    }
+
+    /// [`Vfs::write_file`] as part of `tx` (CREATE_HOME writes `registry.json` with the home).
+    /// Resolves against the store, not against `tx`: the file's directory must not be one
+    /// `tx` creates.
+    pub(crate) fn write_file_in(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        path: &str,
+        data: &[u8],
+        key: Option<FileKey>,
+        perms: Option<FilePermissions>,
+    ) -> Result<(), VfsError> {
+        let fs = self;
         let path = CanonPath::parse(path)?;
-        let existing = match self.resolve_for(ctx, &path, true, true) {
+        let existing = match fs.resolve_for(ctx, &path, true, true) {
             Ok(found) => Some(found),
             Err(VfsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        if data.len() as u64 > self.limits.max_file_size {
+        if data.len() as u64 > fs.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
-        self.tx(|fs, tx| {
-            match existing {
-                Some(found) => {
-                    let mut inode = found.inode;
-                    let Kind::File { content: old } = inode.kind else {
-                        return Err(VfsError::NotAFile);
-                    };
-                    guard(&ctx.caller, &found.path)?;
-                    Self::check(ctx, &inode, Access::Write)?;
-                    if inode.enc.is_some() {
-                        // Only the key's holder may replace encrypted content.
-                        fs.cipher_for(&inode, key.as_ref())?;
-                    }
-                    let bound = found.path.to_path_string();
-                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
-                    let delta = data.len() as i128 - inode.size as i128;
-                    fs.grow(tx, inode.parent, delta, 0)?;
-                    inode.kind = Kind::File { content };
-                    inode.size = data.len() as u64;
-                    inode.enc = enc;
-                    inode.sha256 = hash;
-                    inode.modified_ns = ctx.env.now_ns();
-                    tx.put_inode(inode);
-                    if old != 0 {
-                        tx.discard(old, 0);
-                    }
+        match existing {
+            Some(found) => {
+                let mut inode = found.inode;
+                let Kind::File { content: old } = inode.kind else {
+                    return Err(VfsError::NotAFile);
+                };
+                guard(&ctx.caller, &found.path)?;
+                Self::check(ctx, &inode, Access::Write)?;
+                if inode.enc.is_some() {
+                    // Only the key's holder may replace encrypted content.
+                    fs.cipher_for(&inode, key.as_ref())?;
                 }
-                None => {
-                    let (dir, name) = fs.resolve_parent_for(ctx, &path, true)?;
-                    let full = dir.path.child(&name);
-                    guard(&ctx.caller, &full)?;
-                    Self::check(ctx, &dir.inode, Access::Write)?;
-                    if fs.child(dir.inode.id, &name)?.is_some() {
-                        // A dangling symlink: never replaced by a file.
-                        return Err(VfsError::AlreadyExists);
-                    }
-                    let bound = full.to_path_string();
-                    let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
-                    let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
-                    let mut inode =
-                        fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
-                    inode.size = data.len() as u64;
-                    inode.enc = enc;
-                    inode.sha256 = hash;
-                    fs.link_new(ctx, tx, inode)?;
+                let bound = found.path.to_path_string();
+                let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                let delta = data.len() as i128 - inode.size as i128;
+                fs.grow(tx, inode.parent, delta, 0)?;
+                inode.kind = Kind::File { content };
+                inode.size = data.len() as u64;
+                inode.enc = enc;
+                inode.sha256 = hash;
+                inode.modified_ns = ctx.env.now_ns();
+                tx.put_inode(inode);
+                if old != 0 {
+                    tx.discard(old, 0);
                 }
             }
-            Ok(())
-        })
+            None => {
+                let (dir, name) = fs.resolve_parent_for(ctx, &path, true)?;
+                let full = dir.path.child(&name);
+                guard(&ctx.caller, &full)?;
+                Self::check(ctx, &dir.inode, Access::Write)?;
+                if fs.child(dir.inode.id, &name)?.is_some() {
+                    // A dangling symlink: never replaced by a file.
+                    return Err(VfsError::AlreadyExists);
+                }
+                let bound = full.to_path_string();
+                let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
+                let mut inode =
+                    fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+                inode.size = data.len() as u64;
+                inode.enc = enc;
+                inode.sha256 = hash;
+                fs.link_new(ctx, tx, inode)?;
+            }
+        }
+        Ok(())
     }
 
     /// Stages `data` as a new content object in `tx`.

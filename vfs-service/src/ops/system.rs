@@ -50,6 +50,9 @@ pub const HOME_LAYOUT: &[&str] = &[
     "Apps",
 ];
 
+/// The user registry file, derived from the kernel database's user records.
+const REGISTRY_PATH: &str = "/users/registry.json";
+
 /// What boot found and did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootReport {
@@ -65,6 +68,9 @@ pub struct BootReport {
     /// or collecting garbage (left for later), writing `machine.json` or a missing
     /// `registry.json` (left as they were). Boot completed without them.
     pub skipped_writes: u32,
+    /// Whether boot took back the kernel part of an operation on both databases that a power
+    /// cut stopped half-way ([`crate::crossdb`]).
+    pub cross_db_rolled_back: bool,
 }
 
 /// `Ok(1)` for an error of a full store (the write is skipped), `Ok(0)` for success, the
@@ -88,13 +94,22 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let stored_schema = self.schema_version()?;
         self.load_next_id()?;
         let now = env.now_ns();
+        // Before anything builds on it: an operation on both databases cut half-way is taken
+        // back. A store too full even for that keeps it pending, and every commit retries it.
+        let mut skipped_writes = 0;
+        let cross_db_rolled_back = match self.repair_cross_db() {
+            Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {
+                skipped_writes += 1;
+                false
+            }
+            other => other?,
+        };
 
         // Free before writing: /tmp's entries, detached subtrees, abandoned staging areas and
         // garbage go first, in transactions that delete more than they write, so that a store
         // filled to the last byte (through /tmp, say) boots and comes back with room.
         // A store that refuses even these (its reserve used up) does not stop boot: what is
         // left is retried between requests and at the next boot.
-        let mut skipped_writes = 0;
         let tmp_cleaned = match self.resolve(&ctx, &CanonPath::parse("/tmp")?, false) {
             Ok(tmp) if tmp.inode.is_dir() => match self.empty_dir(&ctx, &tmp.inode) {
                 Err(VfsError::NoSpace | VfsError::ResourceLimitExceeded) => {
@@ -186,24 +201,23 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         self.handles = HandleTable::new(boot_count as u16);
 
         // The derived files: machine.json rewritten in place (the same records, so it fits
-        // where its old version was), registry.json only when missing. On a store still full
-        // after the clean-up boot goes on without them (the kernel database keeps the truth)
-        // and says so in the report.
+        // where its old version was), registry.json when it differs from the registered
+        // users. On a store still full after the clean-up boot goes on without them (the
+        // kernel database keeps the truth) and says so in the report.
         let machine = format!(
             "{{\"machine_id\":\"{machine_id}\",\"created_at\":{created_at},\"boot_count\":{boot_count}}}"
         );
         let machine_path = "/system/config/machine.json";
         let written = self.rewrite_boot_file(&ctx, machine_path, machine.as_bytes());
         skipped_writes += tolerate_full(written)?;
-        if !self.exists(&ctx, "/users/registry.json")? {
-            skipped_writes += tolerate_full(self.write_registry(&ctx))?;
-        }
+        skipped_writes += tolerate_full(self.refresh_registry(&ctx))?;
         Ok(BootReport {
             boot_count,
             machine_id,
             first_boot,
             tmp_cleaned,
             skipped_writes,
+            cross_db_rolled_back,
         })
     }
 
@@ -258,6 +272,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         self.schema_version()?;
         self.load_next_id()?;
+        self.load_cross_db()?;
         self.home_id = self.child(ROOT_ID, "home")?.unwrap_or(0);
         self.boot_count = match self.sget(Db::Kernel, keys::BOOT_COUNT)? {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
@@ -424,16 +439,54 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             }
             tx.put(Db::Kernel, keys::user(&user), now.to_be_bytes().to_vec());
             fs.audit(ctx, tx, format!("create_home {user}"))?;
-            Ok(())
-        })?;
-        self.write_registry(&Ctx::service(ctx.env))
+            // The registry changes with the home, in the same (two-database) operation.
+            let json = fs.registry_json(Some((user, now)))?;
+            fs.write_registry_in(&Ctx::service(ctx.env), tx, &json)
+        })
     }
 
-    /// Rewrites `/users/registry.json` from the registered users in the kernel database.
-    fn write_registry(&mut self, ctx: &Ctx<'_>) -> Result<(), VfsError> {
-        let mut json = String::from("{\"users\":[");
+    /// Writes `/users/registry.json` in `tx`.
+    fn write_registry_in(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        json: &str,
+    ) -> Result<(), VfsError> {
+        self.write_file_in(
+            ctx,
+            tx,
+            REGISTRY_PATH,
+            json.as_bytes(),
+            None,
+            Some(FilePermissions::SYSTEM_PUBLIC),
+        )
+    }
+
+    /// Boot's check of `/users/registry.json` against the registered users: rewritten when
+    /// missing or different (a filesystem from before the registry changed with its home).
+    fn refresh_registry(&mut self, ctx: &Ctx<'_>) -> Result<(), VfsError> {
+        let json = self.registry_json(None)?;
+        let path = CanonPath::parse(REGISTRY_PATH)?;
+        let current = match self.resolve(ctx, &path, false) {
+            Ok(found) => Some((found.inode.size, found.inode.sha256)),
+            Err(VfsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let expected = (
+            json.len() as u64,
+            self.store.engine_mut().sha256(json.as_bytes()),
+        );
+        if current == Some(expected) {
+            return Ok(());
+        }
+        self.tx(|fs, tx| fs.write_registry_in(ctx, tx, &json))
+    }
+
+    /// The registry's JSON: the users registered in the kernel database, plus `added` (a user
+    /// the current transaction registers), in the order of their ids.
+    fn registry_json(&mut self, added: Option<(Uuid, u64)>) -> Result<String, VfsError> {
+        let mut users: Vec<(Uuid, u64)> = Vec::new();
         let mut after: Option<Vec<u8>> = None;
-        let mut first = true;
         loop {
             let rows = self
                 .store
@@ -448,23 +501,25 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     .ok_or(VfsError::IntegrityError)?;
                 let id = Uuid::from_slice(raw).map_err(|_| VfsError::IntegrityError)?;
                 let created = be_u64(&v).unwrap_or(0);
-                if !first {
-                    json.push(',');
-                }
-                first = false;
-                json.push_str(&format!(
-                    "{{\"id\":\"{id}\",\"home\":\"/home/{id}\",\"created_at\":{created}}}"
-                ));
+                users.push((id, created));
                 after = Some(k);
             }
         }
+        if let Some((id, created)) = added {
+            users.retain(|(u, _)| *u != id);
+            users.push((id, created));
+            users.sort_unstable_by_key(|(u, _)| *u.as_bytes());
+        }
+        let mut json = String::from("{\"users\":[");
+        for (i, (id, created)) in users.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!(
+                "{{\"id\":\"{id}\",\"home\":\"/home/{id}\",\"created_at\":{created}}}"
+            ));
+        }
         json.push_str("]}");
-        self.write_file(
-            ctx,
-            "/users/registry.json",
-            json.as_bytes(),
-            None,
-            Some(FilePermissions::SYSTEM_PUBLIC),
-        )
+        Ok(json)
     }
 }

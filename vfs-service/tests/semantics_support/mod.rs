@@ -12,7 +12,8 @@ use vfs_service::{Ctx, Limits, Vfs};
 mod common;
 pub use common::RamVfs;
 
-pub use common::{TestEnv, creds};
+#[allow(unused_imports)]
+pub use common::{TestEnv, creds, ram_store, ram_store_with};
 
 pub const ALICE: Uuid = Uuid::from_u128(0x0a11ce00_0000_4000_8000_000000000001);
 pub const BOB: Uuid = Uuid::from_u128(0x0b0b0000_0000_4000_8000_000000000002);
