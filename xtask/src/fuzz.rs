@@ -1,7 +1,7 @@
 //! `cargo xtask fuzz`: the libFuzzer targets of `tests/fuzz` through cargo-fuzz.
 //!
 //! ```text
-//! cargo xtask fuzz <decode|dispatch|mount|all> [--runs N] [--time SECONDS] [--jobs N] [--update-corpus] [--record]
+//! cargo xtask fuzz <decode|dispatch|mount|all> [--runs N] [--time SECONDS] [--jobs N] [--seed N] [--update-corpus] [--record]
 //! cargo xtask fuzz <target> --replay FILE
 //! ```
 //!
@@ -41,12 +41,16 @@ struct Options {
     replay: Option<PathBuf>,
     update_corpus: bool,
     record: bool,
+    /// libFuzzer's seed of job 0 (job `j` gets `seed + j`). Fixed for the short pass, so a
+    /// failure there reproduces; a campaign passes its own (`--seed`), or it would replay the
+    /// mutation sequence of the one before on much the same corpus.
+    seed: u64,
 }
 
 /// `cargo xtask fuzz ...`.
 pub fn fuzz(args: &[String]) -> Result<ExitCode, String> {
     let usage = "fuzz: usage: cargo xtask fuzz <decode|dispatch|mount|all> [--runs N] \
-                 [--time SECONDS] [--jobs N] [--update-corpus] [--record] | <target> --replay FILE";
+                 [--time SECONDS] [--jobs N] [--seed N] [--update-corpus] [--record] | <target> --replay FILE";
     let Some((target, rest)) = args.split_first() else {
         return Err(usage.to_string());
     };
@@ -57,6 +61,7 @@ pub fn fuzz(args: &[String]) -> Result<ExitCode, String> {
         replay: None,
         update_corpus: false,
         record: false,
+        seed: 1,
     };
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
@@ -73,6 +78,7 @@ pub fn fuzz(args: &[String]) -> Result<ExitCode, String> {
             "--runs" => opts.runs = Some(number(value("--runs")?)?),
             "--time" => opts.time = Some(number(value("--time")?)?),
             "--jobs" => opts.jobs = number(value("--jobs")?)?.clamp(1, 64) as u32,
+            "--seed" => opts.seed = number(value("--seed")?)?.clamp(1, u64::from(u32::MAX) - 64),
             "--replay" => opts.replay = Some(PathBuf::from(value("--replay")?)),
             "--update-corpus" => opts.update_corpus = true,
             "--record" => opts.record = true,
@@ -104,6 +110,7 @@ pub fn short_pass() -> Result<(), String> {
             replay: None,
             update_corpus: false,
             record: false,
+            seed: 1,
         };
         run(target, &opts)?;
     }
@@ -183,7 +190,7 @@ fn run(target: &str, opts: &Options) -> Result<(), String> {
             std::fs::File::create(&log).map_err(|e| format!("fuzz: {}: {e}", log.display()))?;
         let mut c = cargo_fuzz("run", target);
         c.arg(&work).arg(&corpus).arg("--");
-        c.arg(format!("-seed={}", 1 + job));
+        c.arg(format!("-seed={}", opts.seed + u64::from(job)));
         c.arg(format!(
             "-artifact_prefix={}/",
             artifacts.to_string_lossy().trim_end_matches('/')

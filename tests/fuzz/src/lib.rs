@@ -10,6 +10,7 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use kernel_abi::init_proto::TASK_STOPPED;
 use kernel_abi::{Credentials, ProcessClass, TaskId};
 use storage_backend::block::RamDevice;
 use storage_backend::{CryptoEngine, Db, DbKeys, FormatOptions, SoftwareEngine, Store};
@@ -375,9 +376,11 @@ pub fn run_dispatch(data: &[u8]) {
         };
         let (reply_tag, reply) = dispatch(&mut vfs, &env, caller, tag, &payload);
         assert!(reply.len() <= vfs_service::protocol::limits::MAX_PAYLOAD);
+        // A VFS request, or init's TASK_STOPPED notice (the one message outside the range the
+        // service accepts), gets its own response tag; anything else a protocol error.
+        let known = tags::ALL_REQUESTS.contains(&tag) || tag == TASK_STOPPED.0;
         assert!(
-            reply_tag == tags::PROTOCOL_ERROR
-                || tags::ALL_REQUESTS.contains(&tag) && reply_tag == tags::response(tag),
+            reply_tag == tags::PROTOCOL_ERROR || known && reply_tag == tags::response(tag),
             "tag {tag:#x} answered with {reply_tag:#x}"
         );
         let _ = vfs.collect_garbage(16);
