@@ -90,6 +90,51 @@ fn files_survive_a_reboot_and_the_boot_count_goes_up() {
     );
 }
 
+/// The userspace database's footer time on the disk of `machine` (the host's view, on a copy).
+fn footer_time(machine: &Machine, name: &str) -> u64 {
+    let copy = machine.disk.with_file_name(name);
+    std::fs::copy(&machine.disk, &copy).expect("copy the disk image");
+    let key = zvfs::image::read_key(&machine.key).expect("read the disk's key");
+    let mut image = zvfs::image::Image::open(&copy, &key)
+        .unwrap_or_else(|e| panic!("the disk does not open on the host: {e}"));
+    image
+        .store()
+        .modified_ns(storage_backend::Db::Userspace)
+        .expect("the userspace database is mounted")
+}
+
+/// Issue 15, item 7: `df` tells what protects the data (here the virtio-crypto engine) and
+/// `shutdown` leaves the running system's footer on the disk: after a second session the
+/// newest footer is that session's, seconds after the first one's.
+#[test]
+#[ignore = "needs the QEMU image; run by cargo xtask test"]
+fn df_names_the_engine_and_shutdown_writes_the_footer() {
+    let machine = fresh_system_machine("vfs_df_footer");
+    let first = session(&machine, "echo x > /tmp/x\ndf\nshutdown\n");
+    let out = shell(&first);
+    assert!(
+        out.contains("security: AES-256-GCM (hardware engine), integrity: SHA-256 hash chain\n")
+            && out.contains("engine:   virtio-crypto\n")
+            && out.contains("\nuserspace ")
+            && out.contains("\nkernel "),
+        "df did not show the databases and the engine:\n{}",
+        first.console
+    );
+    let after_first = footer_time(&machine, "footer-1.img");
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = session(&machine, "echo y > /tmp/y\nshutdown\n");
+    assert!(
+        !shell(&second).contains("sync failed"),
+        "{}",
+        second.console
+    );
+    let after_second = footer_time(&machine, "footer-2.img");
+    assert!(
+        after_second >= after_first + 1_000_000_000,
+        "the second shutdown left no newer footer: {after_first} then {after_second}"
+    );
+}
+
 #[test]
 #[ignore = "needs the QEMU image; run by cargo xtask test"]
 fn a_wrong_key_is_refused_with_a_clear_message() {
