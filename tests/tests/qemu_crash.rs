@@ -60,16 +60,15 @@
 //! speed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use system_tests::logged_session::{self, Logs, tail};
 use system_tests::power_cut;
 use system_tests::qemu::{Live, fresh_system_machine};
 use system_tests::transcript::{self, Step};
 use vfs_api::protocol::limits::MAX_IO;
 use vfs_api::protocol::messages::FileKind;
 use xtask::machine::Machine;
-use zvfs::image::Image;
 
 /// Where the workload lives (`/tmp` is emptied at every boot).
 const ROOT: &str = "/data";
@@ -455,55 +454,14 @@ impl Workload {
     }
 }
 
-/// The last part of a console, for failure messages.
-fn tail(console: &str) -> &str {
-    let mut at = console.len().saturating_sub(4000);
-    while !console.is_char_boundary(at) {
-        at += 1;
-    }
-    &console[at..]
-}
-
-/// Where a boot's write log and the disk's copy at boot go.
-struct Logs {
-    log: PathBuf,
-    base: PathBuf,
-}
-
-/// Boots `machine` with its disk behind a write log (a copy of the disk as it is now kept as
-/// the log's base) and waits for the shell's first prompt.
+/// Boots `machine` behind a new write log.
 fn boot(machine: &Machine, logs: &Logs) -> Live {
-    std::fs::copy(&machine.disk, &logs.base).expect("copy the disk at boot");
-    std::fs::File::create(&logs.log).expect("start a new write log");
-    let live = Live::start_command(power_cut::logged_command(machine, &logs.log));
-    if !live.wait_until(BOOT_TIMEOUT, transcript::ready) {
-        panic!("no shell prompt after boot:\n{}", live.kill());
-    }
-    live
+    logged_session::boot(machine, logs, BOOT_TIMEOUT)
 }
 
-/// Types `lines`, waits until all of them are acknowledged and returns their steps; every
-/// line must have been echoed as typed.
+/// Types `lines` and waits until each is acknowledged.
 fn run(live: &mut Live, lines: &[String]) -> Vec<Step> {
-    let base = transcript::steps(&live.console()).len();
-    let mut input = lines.join("\n");
-    input.push('\n');
-    live.send(&input);
-    let done = live.wait_until(ACK_TIMEOUT, |c| {
-        let steps = transcript::steps(c);
-        steps.len() >= base + lines.len() && steps.last().is_some_and(|s| s.acknowledged)
-    });
-    let console = live.console();
-    assert!(
-        done,
-        "commands not acknowledged in time:\n{}",
-        tail(&console)
-    );
-    let steps = transcript::steps(&console).split_off(base);
-    for (step, line) in steps.iter().zip(lines) {
-        assert_eq!(&step.line, line, "echo differs:\n{}", tail(&console));
-    }
-    steps
+    logged_session::run(live, lines, ACK_TIMEOUT)
 }
 
 /// Walks `/data` through the shell: `ls -l` of every directory, `cat` of every file, one
@@ -552,17 +510,7 @@ fn shell_tree(live: &mut Live) -> Tree {
 /// The host's view of the crashed disk: the full integrity check, then `/data`, on a copy of
 /// the image.
 fn host_tree(machine: &Machine) -> Tree {
-    let copy = machine.disk.with_file_name("after-crash.img");
-    std::fs::copy(&machine.disk, &copy).expect("copy the disk image");
-    let key = zvfs::image::read_key(&machine.key).expect("read the disk's key");
-    let mut image = Image::open(&copy, &key)
-        .unwrap_or_else(|e| panic!("the crashed image does not open on the host: {e}"));
-    let report = zvfs::fsck::fsck(&mut image);
-    assert!(
-        report.is_clean(),
-        "integrity check of the crashed image failed: {:#?}",
-        report.problems
-    );
+    let (mut image, copy) = logged_session::checked_copy(machine, "after-crash.img");
     let mut tree = Tree::new();
     let stats = image
         .walk(ROOT)

@@ -19,9 +19,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use system_tests::logged_session::{self, Logs, tail};
 use system_tests::power_cut;
 use system_tests::qemu::{Live, fresh_system_machine};
 use system_tests::transcript;
@@ -36,14 +36,6 @@ const FILL_FILE: usize = 256 * 1024;
 /// Free bytes at which the fill stops: a few of the workload's writes fit, the rest make the
 /// store clean.
 const NEAR_FULL: u64 = 3 << 20;
-
-fn tail(console: &str) -> &str {
-    let mut at = console.len().saturating_sub(4000);
-    while !console.is_char_boundary(at) {
-        at += 1;
-    }
-    &console[at..]
-}
 
 struct Rng(u64);
 
@@ -135,16 +127,7 @@ fn fill_image(path: &std::path::Path, machine: &Machine, tmp_files: usize) -> Ve
 
 /// What the host sees in `/data` after a cut, with the full integrity check first.
 fn host_data(machine: &Machine) -> BTreeMap<String, Vec<u8>> {
-    let copy = machine.disk.with_file_name("after-crash.img");
-    std::fs::copy(&machine.disk, &copy).expect("copy the disk image");
-    let key = zvfs::image::read_key(&machine.key).expect("read the disk's key");
-    let mut image = Image::open(&copy, &key).expect("the crashed image opens on the host");
-    let report = zvfs::fsck::fsck(&mut image);
-    assert!(
-        report.is_clean(),
-        "integrity check of the crashed full image failed: {:#?}",
-        report.problems
-    );
+    let (mut image, copy) = logged_session::checked_copy(machine, "after-crash.img");
     let mut out = BTreeMap::new();
     for stat in image.walk("/data").expect("walk /data") {
         if stat.path == "/data" {
@@ -161,35 +144,13 @@ fn host_data(machine: &Machine) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-struct Logs {
-    log: PathBuf,
-    base: PathBuf,
-}
-
 fn boot(machine: &Machine, logs: &Logs) -> Live {
-    std::fs::copy(&machine.disk, &logs.base).expect("copy the disk at boot");
-    std::fs::File::create(&logs.log).expect("start a new write log");
-    let live = Live::start_command(power_cut::logged_command(machine, &logs.log));
-    if !live.wait_until(BOOT_TIMEOUT, transcript::ready) {
-        panic!("the full disk did not boot to a prompt:\n{}", live.kill());
-    }
-    live
+    logged_session::boot(machine, logs, BOOT_TIMEOUT)
 }
 
 /// Types `lines` and waits until every one is acknowledged; returns their outputs.
 fn run(live: &mut Live, lines: &[&str]) -> Vec<String> {
-    let base = transcript::steps(&live.console()).len();
-    let mut input = lines.join("\n");
-    input.push('\n');
-    live.send(&input);
-    let done = live.wait_until(ACK_TIMEOUT, |c| {
-        let steps = transcript::steps(c);
-        steps.len() >= base + lines.len() && steps.last().is_some_and(|s| s.acknowledged)
-    });
-    let console = live.console();
-    assert!(done, "commands not acknowledged:\n{}", tail(&console));
-    transcript::steps(&console)
-        .split_off(base)
+    logged_session::run(live, lines, ACK_TIMEOUT)
         .into_iter()
         .map(|s| s.output)
         .collect()

@@ -90,13 +90,10 @@ fn files_survive_a_reboot_and_the_boot_count_goes_up() {
     );
 }
 
-/// The userspace database's footer time on the disk of `machine` (the host's view, on a copy).
+/// The userspace database's footer time on the disk of `machine` (the host's view, on a copy
+/// whose integrity check must be clean).
 fn footer_time(machine: &Machine, name: &str) -> u64 {
-    let copy = machine.disk.with_file_name(name);
-    std::fs::copy(&machine.disk, &copy).expect("copy the disk image");
-    let key = zvfs::image::read_key(&machine.key).expect("read the disk's key");
-    let mut image = zvfs::image::Image::open(&copy, &key)
-        .unwrap_or_else(|e| panic!("the disk does not open on the host: {e}"));
+    let (mut image, _) = system_tests::logged_session::checked_copy(machine, name);
     image
         .store()
         .modified_ns(storage_backend::Db::Userspace)
