@@ -29,6 +29,7 @@ const NO_STD_CRATES: &[&str] = &[
     "vfs-api",
     "vfs-service",
     "zos-virtio",
+    "zos-cfi-flash",
 ];
 /// The crates built for the QEMU image target only: the kernel and the tasks.
 const IMAGE_CRATES: &[&str] = &[
