@@ -27,6 +27,7 @@ pub mod inode;
 pub mod ops;
 pub mod path;
 pub mod permission;
+pub mod resolve;
 pub mod server;
 pub mod vfs;
 
