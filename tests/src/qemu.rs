@@ -278,3 +278,12 @@ impl Drop for Live {
         }
     }
 }
+
+/// The image of the flash check system (`qemu/flash-check.toml`), from `ZOS_FLASH_KERNEL` (set
+/// by `cargo xtask test`).
+pub fn flash_kernel() -> PathBuf {
+    match std::env::var_os("ZOS_FLASH_KERNEL") {
+        Some(path) => PathBuf::from(path),
+        None => panic!("ZOS_FLASH_KERNEL is not set: QEMU tests run through `cargo xtask test`"),
+    }
+}

@@ -25,6 +25,12 @@ pub fn conformance_system_file() -> PathBuf {
     workspace_root().join("qemu").join("conformance.toml")
 }
 
+/// The flash check system (init and the task that runs the store on the CFI flash bank) the
+/// QEMU flash test boots.
+pub fn flash_check_system_file() -> PathBuf {
+    workspace_root().join("qemu").join("flash-check.toml")
+}
+
 /// Where a task binary lands.
 fn task_elf(bin: &str) -> PathBuf {
     target_dir().join(IMAGE_TARGET).join("release").join(bin)

@@ -15,7 +15,8 @@ use xtask::provision;
 
 use crate::cmd::{cargo, cargo_command, status};
 use crate::image::{
-    build_kernel, build_kernel_for, conformance_system_file, kernel_tests_system_file,
+    build_kernel, build_kernel_for, conformance_system_file, flash_check_system_file,
+    kernel_tests_system_file,
 };
 
 /// The fuzz targets' workspace (its own, see `tests/fuzz/Cargo.toml`).
@@ -43,6 +44,7 @@ const IMAGE_CRATES: &[&str] = &[
     "zos-vfs-bench",
     "vfs-conformance",
     "zos-virtio-qemu-kat",
+    "zos-flash-check",
 ];
 
 /// Runs every check; the first failure stops the run.
@@ -114,6 +116,7 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
     // system for the suite in QEMU, and the product system (VFS + shell) for the VFS tests.
     let kernel = build_kernel_for(&kernel_tests_system_file())?;
     let conformance_kernel = build_kernel_for(&conformance_system_file())?;
+    let flash_kernel = build_kernel_for(&flash_check_system_file())?;
     let system_kernel = build_kernel()?;
     // The bare-metal NIST check of the virtio-crypto driver, built on its own so that its
     // `nist-kat` feature never reaches the VFS task's build.
@@ -139,6 +142,7 @@ pub fn test(args: &[String]) -> Result<ExitCode, String> {
         .args(["--", "--ignored"])
         .env("ZOS_KERNEL", &kernel)
         .env("ZOS_CONFORMANCE_KERNEL", &conformance_kernel)
+        .env("ZOS_FLASH_KERNEL", &flash_kernel)
         .env("ZOS_KAT_IMAGE", &kat_image)
         .env("ZOS_SYSTEM_KERNEL", &system_kernel);
     status("QEMU system tests", &mut system_tests)?;

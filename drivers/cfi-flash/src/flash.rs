@@ -123,9 +123,18 @@ impl<B: FlashBus, const ERASE: usize> CfiFlash<B, ERASE> {
         self.lanes * u32::from(byte)
     }
 
-    /// Polls the status at `offset` until every device is ready, then decodes errors; always
-    /// clears the status and returns to read-array mode.
+    /// [`Self::wait_ready`], then back to read-array mode.
     fn finish(&mut self, offset: usize) -> Result<(), CfiError> {
+        self.wait_ready(offset)?;
+        self.bus.write(offset, command(0xFF));
+        Ok(())
+    }
+
+    /// Polls the status at `offset` until every device is ready, then decodes errors. On an
+    /// error the status is cleared and the bank is back in read-array mode; on success it stays
+    /// in status mode, so a run of programs does not switch modes between words (on QEMU every
+    /// switch to and from read-array mode remaps the window).
+    fn wait_ready(&mut self, offset: usize) -> Result<(), CfiError> {
         let ready = self.all(SR_READY);
         let mut status = 0;
         let mut polls = 0;
@@ -153,8 +162,8 @@ impl<B: FlashBus, const ERASE: usize> CfiFlash<B, ERASE> {
         };
         if result.is_err() {
             self.bus.write(offset, command(0x50));
+            self.bus.write(offset, command(0xFF));
         }
-        self.bus.write(offset, command(0xFF));
         result
     }
 
@@ -174,14 +183,28 @@ impl<B: FlashBus, const ERASE: usize> CfiFlash<B, ERASE> {
         Ok(())
     }
 
-    fn program_word(&mut self, offset: usize, value: u32) -> Result<(), CfiError> {
-        if value != u32::MAX {
-            self.bus.write(offset, command(0x40));
-            self.bus.write(offset, value);
-            self.finish(offset)?;
+    /// Programs `bytes` (whole words) at `start`: word programs back to back in status mode,
+    /// then read-array mode and every word read back.
+    fn program(&mut self, start: usize, bytes: &[u8]) -> Result<(), CfiError> {
+        let words = || {
+            bytes
+                .chunks_exact(4)
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .enumerate()
+                .map(move |(i, v)| (start + 4 * i, v))
+        };
+        for (offset, value) in words() {
+            if value != u32::MAX {
+                self.bus.write(offset, command(0x40));
+                self.bus.write(offset, value);
+                self.wait_ready(offset)?;
+            }
         }
-        if self.bus.read(offset) != value {
-            return Err(CfiError::Verify);
+        self.bus.write(start, command(0xFF));
+        for (offset, value) in words() {
+            if self.bus.read(offset) != value {
+                return Err(CfiError::Verify);
+            }
         }
         Ok(())
     }
@@ -246,10 +269,6 @@ impl<B: FlashBus, const ERASE: usize> NorFlash for CfiFlash<B, ERASE> {
         if !start.is_multiple_of(4) || !bytes.len().is_multiple_of(4) {
             return Err(CfiError::NotAligned);
         }
-        for (i, word) in bytes.chunks_exact(4).enumerate() {
-            let value = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-            self.program_word(start + 4 * i, value)?;
-        }
-        Ok(())
+        self.program(start, bytes)
     }
 }
