@@ -207,8 +207,8 @@ fn a_nearly_full_disk_boots_removes_and_survives_power_cuts() {
 
     let fills = fill(&machine, 40);
     let mut model = host_data(&machine);
-    // (The put the VFS refused may have left its file, empty: OPEN with `create` commits it.)
-    assert!(model.len() >= fills.len());
+    // A put the VFS refused leaves nothing behind: exactly the files that went in are there.
+    assert_eq!(model.len(), fills.len());
 
     // 1. The full disk boots and serves: a file reads back, a big file can be removed. (Whether
     // the space it frees is writable at once depends on the store reaching its garbage on a

@@ -413,6 +413,8 @@ pub struct FileWriter<'a> {
     written: u64,
     /// Why the VFS refused the last write, if it did.
     refused: Option<ImageError>,
+    /// The file did not exist before: OPEN created it empty, so an unfinished writer removes it.
+    created: bool,
 }
 
 impl Image {
@@ -428,6 +430,7 @@ impl Image {
             // A replacement, like WRITE: the last writer wins.
             overwrite: true,
         };
+        let created = !self.op(path, |v, c| v.exists(c, path))?;
         let handle = self
             .op(path, |v, c| v.open(c, path, flags, None, None))?
             .handle;
@@ -437,6 +440,7 @@ impl Image {
             handle: Some(handle),
             written: 0,
             refused: None,
+            created,
         })
     }
 
@@ -471,7 +475,12 @@ impl FileWriter<'_> {
             return Ok(self.written);
         };
         let path = self.path.clone();
-        self.image.op(&path, |v, c| v.handle_close(c, handle))?;
+        if let Err(e) = self.image.op(&path, |v, c| v.handle_close(c, handle)) {
+            // A CLOSE that cannot commit keeps its handle: dropping discards it.
+            self.handle = Some(handle);
+            return Err(e);
+        }
+        self.created = false;
         Ok(self.written)
     }
 }
@@ -502,9 +511,14 @@ impl Write for FileWriter<'_> {
 
 impl Drop for FileWriter<'_> {
     fn drop(&mut self) {
+        let path = self.path.clone();
         if let Some(handle) = self.handle.take() {
-            let path = self.path.clone();
             let _ = self.image.op(&path, |v, c| v.handle_discard(c, handle));
+        }
+        if self.created {
+            // OPEN with `create` committed the empty file; nothing of an unfinished write may
+            // stay visible. A removal is admitted on a full store.
+            let _ = self.image.op(&path, |v, c| v.unlink(c, &path));
         }
     }
 }

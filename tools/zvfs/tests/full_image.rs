@@ -215,3 +215,27 @@ fn info_reports_what_a_clean_up_would_return() {
     assert_eq!(info(img)["reclaimable"]["bytes"].as_u64(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_put_refused_for_room_leaves_no_file_behind() {
+    // Before: OPEN with `create` committed the empty file, so a put the image had no room for
+    // left an empty `/too-big` where there had been nothing.
+    let dir = scratch("refused_put");
+    let img_path = dir.join("disk.img");
+    let img = img_path.to_str().expect("utf-8 path");
+    let (code, out, err) = zvfs(&["mkfs", img, "--size", "4M"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let big = dir.join("big");
+    std::fs::write(&big, data(6_000_000, 2)).expect("write");
+    let (code, out, err) = zvfs(&["put", img, big.to_str().unwrap_or_default(), "/too-big"]);
+    assert_ne!(code, 0, "a 6 MB file fit a 4 MiB image: {out}{err}");
+    let (code, out, err) = zvfs(&["ls", img, "/"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !out.contains("too-big"),
+        "the refused file is listed:\n{out}"
+    );
+    let (code, out, err) = zvfs(&["fsck", img]);
+    assert_eq!(code, 0, "{out}{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
