@@ -47,6 +47,10 @@ pub struct Init<'k, K: Supervisor + ?Sized> {
     tasks: Vec<Known, MAX_TASKS>,
     /// The last receive error logged, so a persistent one is logged once.
     last_receive_error: Option<Errno>,
+    /// Stop notices a service's full queue refused, retried every turn of the loop (at most
+    /// one per task slot: a newer incarnation's replaces nothing, each is its own notice, and
+    /// beyond [`MAX_TASKS`] the oldest is dropped with a warning).
+    pending_stops: Vec<TaskId, MAX_TASKS>,
 }
 
 impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
@@ -60,6 +64,7 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
             supervision: Supervision::new(config),
             tasks: Vec::new(),
             last_receive_error: None,
+            pending_stops: Vec::new(),
         }
     }
 
@@ -180,7 +185,8 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
     pub fn step(&mut self, buf: &mut [u8; MAX_PAYLOAD]) {
         let k = self.kernel;
         self.restart_due();
-        let blocking = self.supervision.next_deadline().is_none();
+        self.retry_stops();
+        let blocking = self.supervision.next_deadline().is_none() && self.pending_stops.is_empty();
         match k.receive(EndpointId::INIT, buf, blocking) {
             Ok(msg) => {
                 self.last_receive_error = None;
@@ -352,10 +358,39 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
         self.restart_due();
     }
 
-    /// Tells the [`STOP_NOTICE_SERVICES`] that `task` stopped, without waiting for them: a
-    /// notice that cannot be queued is logged and dropped (the service then releases the
-    /// task's state when a later incarnation calls in).
+    /// Tells the [`STOP_NOTICE_SERVICES`] that `task` stopped, without waiting for them. A
+    /// notice the service's full queue refuses is kept and retried every turn of the loop, so
+    /// a busy service still learns of every stopped task (a task that stops while the VFS is
+    /// flooded would otherwise hold its handles until a later incarnation called in).
     fn tell_stopped(&mut self, task: TaskId) {
+        if self.send_stopped(task) == Err(Errno::QueueFull) {
+            if self.pending_stops.is_full() {
+                let dropped = self.pending_stops.remove(0);
+                klog!(
+                    self.kernel,
+                    Warn,
+                    "too many stop notices pending; {} dropped",
+                    Id(dropped)
+                );
+            }
+            let _ = self.pending_stops.push(task);
+        }
+    }
+
+    /// Sends the notices still pending, oldest first, until a queue is full again.
+    fn retry_stops(&mut self) {
+        while let Some(&task) = self.pending_stops.first() {
+            if self.send_stopped(task) == Err(Errno::QueueFull) {
+                return;
+            }
+            self.pending_stops.remove(0);
+        }
+    }
+
+    /// Sends the notice that `task` stopped to every service that wants it; `QueueFull` if a
+    /// service's queue had no room (other failures are logged: the notice is then moot).
+    fn send_stopped(&mut self, task: TaskId) -> Result<(), Errno> {
+        let mut result = Ok(());
         let k = self.kernel;
         let notice = TaskStopped { task }.encode();
         for raw in STOP_NOTICE_SERVICES {
@@ -378,17 +413,20 @@ impl<'k, K: Supervisor + ?Sized> Init<'k, K> {
             {
                 sent = k.send(endpoint, TASK_STOPPED, &notice);
             }
-            if let Err(e) = sent {
-                klog!(
+            match sent {
+                Ok(()) => {}
+                Err(Errno::QueueFull) => result = Err(Errno::QueueFull),
+                Err(e) => klog!(
                     k,
                     Warn,
                     "could not tell {} that {} stopped: {}",
                     name,
                     Id(task),
                     e
-                );
+                ),
             }
         }
+        result
     }
 }
 

@@ -398,3 +398,63 @@ fn init_tells_the_vfs_when_a_task_stops() {
     // Nothing else was sent: the VFS itself is alive and the others are running.
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
 }
+
+#[test]
+fn a_stop_notice_a_full_queue_refused_is_delivered_later() {
+    let k = HostKernel::new();
+    let init = spawn_init(&k);
+    // A "vfs" whose queue holds one message and is full while it is busy.
+    let vfs = k.endpoint("vfs", 1);
+    let (go_tx, go_rx) = channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    k.spawn(
+        TaskSpec::new("vfs").serves(vfs).start_now(false),
+        move |h: TaskHandle| {
+            // Busy until the test says so: the filler's message stays in the queue.
+            if let Ok(go) = go_rx.lock() {
+                let _ = go.recv_timeout(TIMEOUT);
+            }
+            let mut buf = [0u8; MAX_PAYLOAD];
+            loop {
+                if let Ok(m) = h.receive(vfs, &mut buf, true) {
+                    let notice = init_proto::TaskStopped::decode(&buf[..m.len]).ok();
+                    if let Ok(tx) = tx.lock() {
+                        let _ = tx.send((m.tag, notice));
+                    }
+                }
+            }
+        },
+    );
+    let (filled_tx, filled_rx) = channel();
+    let filled_tx = Mutex::new(filled_tx);
+    k.spawn(
+        TaskSpec::new("filler").reaches(vfs).start_now(false),
+        move |h: TaskHandle| {
+            let sent = h.send(vfs, PING, b"fill");
+            if let Ok(tx) = filled_tx.lock() {
+                let _ = tx.send(sent);
+            }
+            // Stay alive: only the quitter's stop is told.
+            std::thread::sleep(TIMEOUT);
+        },
+    );
+    let quitter = k.spawn(TaskSpec::new("quitter").start_now(false), move |_| {
+        std::thread::sleep(Duration::from_millis(300))
+    });
+    k.restart(init.index).expect("start init");
+    assert_eq!(
+        within(&filled_rx),
+        Ok(()),
+        "the filler's message fills the queue"
+    );
+    // The quitter stops while the queue is full; then the VFS drains it.
+    std::thread::sleep(Duration::from_millis(600));
+    go_tx.send(()).expect("wake the vfs");
+    let (tag, _) = within(&rx);
+    assert_eq!(tag, PING, "the filler's message first");
+    let (tag, notice) = within(&rx);
+    assert_eq!(tag, init_proto::TASK_STOPPED);
+    assert_eq!(notice.map(|n| n.task.index), Some(quitter.index));
+}
