@@ -24,8 +24,20 @@ use crate::protocol::limits::{MAX_HANDLES, MAX_HANDLES_PER_TASK};
 use crate::protocol::messages::{FileKey, Handle};
 
 /// The staging area of a handle with uncommitted writes.
+///
+/// Written pieces are first held in RAM (`buffer`, sealed as they will be stored) and reach the
+/// store only when the buffer fills (a *spill*: one transaction into the unreferenced staging
+/// content, under its staging record) or with the commit at FLUSH/CLOSE, in the commit's own
+/// transaction. So a small file costs no transaction before its commit, and a large one one
+/// transaction per buffer, not one per message. See `ops::stream`.
 pub(crate) struct Stage {
     pub content: u64,
+    /// Pieces written since the last spill, by index: their stored (sealed) bytes.
+    pub buffer: alloc::collections::BTreeMap<u64, Vec<u8>>,
+    /// Stored bytes held in `buffer`.
+    pub buffered: usize,
+    /// Whether the staging record and some pieces are in the store (a spill committed).
+    pub spilled: bool,
     pub enc: Option<(FileCipher, EncInfo)>,
     pub counter: u64,
     /// Every piece so far was written in order from an empty file.

@@ -26,9 +26,10 @@ pub mod inode;
 pub mod ops;
 pub mod path;
 pub mod permission;
+pub mod quota;
 pub mod server;
 pub mod vfs;
 
-pub use vfs::{Ctx, Env, Limits, Vfs};
+pub use vfs::{Ctx, Env, Limits, Vfs, WriteBuffer, WriteStats};
 pub use vfs_api::{ProtocolError, VfsError};
 pub use vfs_api::{error, protocol};

@@ -5,14 +5,13 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kernel_abi::{Credentials, ProcessClass, TaskId};
-use uuid::Uuid;
 
 use crate::error::VfsError;
 use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
 use crate::path::CanonPath;
 use crate::permission::{Access, allowed};
-use crate::protocol::limits::{DEFAULT_QUOTA, SYMLINK_DEPTH};
+use crate::protocol::limits::SYMLINK_DEPTH;
 use storage_backend::{BlockDevice, CryptoEngine, Db, Store, StoreError};
 
 /// Time and entropy, from the kernel.
@@ -82,7 +81,7 @@ pub struct Found {
 /// Changes in the making: staged puts and deletes on both databases, plus the inodes they
 /// modify. Built by the closure given to [`Vfs::tx`] and committed by it; dropped unapplied when
 /// the closure fails. Later changes to a key win.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Tx {
     writes: BTreeMap<(Db, Vec<u8>), Option<Vec<u8>>>,
     pub(crate) inodes: BTreeMap<u64, Inode>,
@@ -118,6 +117,21 @@ impl Tx {
         self.inodes.insert(inode.id, inode);
     }
 
+    /// This transaction's changes followed by `later`'s (which win where both touch a key).
+    pub(crate) fn then(mut self, later: Tx) -> Tx {
+        for ((db, key), value) in later.writes {
+            if db == Db::Userspace && key.first() == Some(&keys::INODE) {
+                // An inode deleted (or written raw) later replaces the staged one.
+                if let Some(id) = key.get(1..).and_then(be_u64) {
+                    self.inodes.remove(&id);
+                }
+            }
+            self.writes.insert((db, key), value);
+        }
+        self.inodes.extend(later.inodes);
+        self
+    }
+
     /// Marks pieces `from..` of `content` for collection ([`crate::ops::gc`] deletes them
     /// between requests).
     pub(crate) fn discard(&mut self, content: u64, from: u32) {
@@ -142,6 +156,58 @@ pub struct Vfs<D: BlockDevice, E: CryptoEngine> {
     keys: crate::crypto::KeyCache,
     /// Counts commits through [`Vfs::commit`]: accounting read at one value is still exact.
     pub(crate) generation: u64,
+    /// Store transactions committed so far (one per database a [`Vfs::tx`] touched).
+    store_commits: u64,
+    /// The id counter as the store holds it: a commit persists `next_id` when it is ahead
+    /// (content ids of buffered stages are taken without a transaction of their own).
+    persisted_next_id: u64,
+    /// A file creation by OPEN not committed yet ([`crate::ops::stream`]'s deferred create).
+    pub(crate) deferred: Option<crate::ops::Deferred>,
+    /// The request being served acts for the deferred creation's handle: its reads see the
+    /// creation and its commit carries it. Anyone else's read or commit settles it first.
+    pub(crate) owner_ctx: bool,
+    /// Work that touches nothing a deferred creation touches (the collector): it neither
+    /// settles nor carries it.
+    pub(crate) independent: bool,
+    /// Whether the collector may have something to do; when not, it does no I/O at all.
+    pub(crate) collect_due: bool,
+    /// Stored bytes held in the RAM buffers of all handles' stages.
+    pub(crate) staged_ram: usize,
+    /// The bounds of those buffers.
+    pub(crate) buffer: WriteBuffer,
+}
+
+/// RAM for handles' writes not yet in the store ([`crate::ops::stream`]): a handle's stage
+/// holds up to `pieces` pieces before it spills them to the store in one transaction, and a
+/// writer also spills once all stages together hold more than `total_bytes`. So RAM stays
+/// within `total_bytes` plus one handle's buffer, whatever the number of handles. `pieces = 0`
+/// writes through (a transaction per written piece, as before buffering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteBuffer {
+    /// Pieces (of up to 3,968 bytes) one handle buffers.
+    pub pieces: usize,
+    /// Stored bytes all handles buffer together.
+    pub total_bytes: usize,
+}
+
+impl Default for WriteBuffer {
+    /// 64 pieces (about 248 KiB: one commit per 64 streamed messages) and 1 MiB in all.
+    fn default() -> Self {
+        Self {
+            pieces: 64,
+            total_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Counters of the write path, for tests and benchmarks: how many store transactions the VFS
+/// committed (the dominant cost of a small write: each is sealed, padded and flushed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Store transactions committed since the VFS was made.
+    pub store_commits: u64,
+    /// Stored bytes of handle writes held in RAM now (not yet in the store).
+    pub buffered_bytes: usize,
 }
 
 /// The client-facing error for a store error. Integrity failures, a full medium, a halted
@@ -175,6 +241,27 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             next_id: 0,
             keys: crate::crypto::KeyCache::default(),
             generation: 0,
+            store_commits: 0,
+            persisted_next_id: 0,
+            deferred: None,
+            owner_ctx: false,
+            independent: false,
+            collect_due: true,
+            staged_ram: 0,
+            buffer: WriteBuffer::default(),
+        }
+    }
+
+    /// Sets the RAM bounds of buffered handle writes (from the next write on).
+    pub fn set_write_buffer(&mut self, buffer: WriteBuffer) {
+        self.buffer = buffer;
+    }
+
+    /// The write path's counters so far.
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            store_commits: self.store_commits,
+            buffered_bytes: self.staged_ram,
         }
     }
 
@@ -205,7 +292,19 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
 
     // ---- store access -------------------------------------------------------------------
 
+    /// A value as this request may see it: the store's, or, for the owner of a deferred
+    /// creation, the creation's staged value. Anyone else's read settles the creation first,
+    /// so every other client sees the created file exactly as if it had been committed at OPEN.
     pub(crate) fn sget(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>, VfsError> {
+        if let Some(d) = &self.deferred {
+            if self.owner_ctx {
+                if let Some(v) = d.tx.pending(db, key) {
+                    return Ok(v.map(<[u8]>::to_vec));
+                }
+            } else if !self.independent {
+                self.settle();
+            }
+        }
         self.store.get(db, key).map_err(store_err)
     }
 
@@ -214,7 +313,16 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
             None => ROOT_ID + 1,
         };
+        self.persisted_next_id = self.next_id;
         Ok(())
+    }
+
+    /// A fresh id without a transaction: persisted by the next commit (see `commit`). An id
+    /// that no commit used before a crash may be handed out again; nothing durable names it.
+    pub(crate) fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
     }
 
     pub(crate) fn alloc_id(&mut self, tx: &mut Tx) -> u64 {
@@ -228,8 +336,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         id
     }
 
-    /// Reads an inode as the store holds it.
+    /// Reads an inode as the store holds it (as a deferred creation leaves it, for its owner).
     pub(crate) fn inode(&mut self, id: u64) -> Result<Inode, VfsError> {
+        if self.owner_ctx
+            && let Some(i) = self.deferred.as_ref().and_then(|d| d.tx.inodes.get(&id))
+        {
+            return Ok(i.clone());
+        }
         let bytes = self
             .sget(Db::Userspace, &keys::inode(id))?
             .ok_or(VfsError::NotFound)?;
@@ -263,14 +376,38 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// administrative change and its audit entry) is atomic per database only: a crash between
     /// the two commits leaves the kernel part (an audit entry, the boot count) without the
     /// userspace part, never the reverse. PROTOCOL.md, "Crash consistency", says the same.
+    ///
+    /// A deferred creation (OPEN with create, see [`crate::ops::stream`]) is committed first,
+    /// on its own, unless this transaction is its owner's: then it rides in the same commit.
     pub fn tx<R>(
         &mut self,
         f: impl FnOnce(&mut Self, &mut Tx) -> Result<R, VfsError>,
     ) -> Result<R, VfsError> {
+        if self.deferred.is_some() && !self.owner_ctx && !self.independent {
+            self.settle();
+        }
         let mut tx = Tx::default();
         let out = f(self, &mut tx)?;
-        self.commit(tx)?;
-        Ok(out)
+        match self.deferred.take() {
+            Some(d) if self.owner_ctx => {
+                let keep = d.tx.clone();
+                if let Err(e) = self.commit(d.tx.then(tx)) {
+                    // Nothing was written: the creation stays deferred, the caller's changes
+                    // are dropped as for any failed commit.
+                    self.deferred = Some(crate::ops::Deferred {
+                        tx: keep,
+                        owner: d.owner,
+                    });
+                    return Err(e);
+                }
+                Ok(out)
+            }
+            other => {
+                self.deferred = other;
+                self.commit(tx)?;
+                Ok(out)
+            }
+        }
     }
 
     /// The commit behind [`Vfs::tx`], and the only code that writes to the store: the staged
@@ -282,6 +419,23 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         if tx.writes.is_empty() {
             return Ok(());
+        }
+        if self.next_id > self.persisted_next_id {
+            // Ids taken without a transaction (buffered stages) become durable with the first
+            // commit after them, before anything durable can name them.
+            tx.put(
+                Db::Userspace,
+                keys::NEXT_ID.to_vec(),
+                self.next_id.to_be_bytes().to_vec(),
+            );
+        }
+        let next_id = self.next_id;
+        if tx.writes.keys().any(|(db, key)| {
+            *db == Db::Userspace && matches!(key.first(), Some(&keys::GARBAGE | &keys::DETACHED))
+        }) {
+            // Something for the collector: it runs again. (A staging record is the
+            // collector's only once its handle is gone, which says so itself.)
+            self.collect_due = true;
         }
         self.generation += 1;
         for db in [Db::Kernel, Db::Userspace] {
@@ -304,7 +458,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 }
             }
             txn.commit().map_err(store_err)?;
+            self.store_commits += 1;
         }
+        self.persisted_next_id = self.persisted_next_id.max(next_id);
         Ok(())
     }
 
@@ -404,124 +560,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         } else {
             Err(VfsError::PermissionDenied)
         }
-    }
-
-    // ---- accounting ---------------------------------------------------------------------
-
-    /// The directory `dir` and its ancestors up to the root, as `tx` would leave them.
-    pub(crate) fn chain(&mut self, tx: &Tx, dir: u64) -> Result<Vec<Inode>, VfsError> {
-        let mut out = Vec::new();
-        let mut id = dir;
-        loop {
-            let node = self.tx_inode(tx, id)?;
-            let parent = node.parent;
-            out.push(node);
-            if id == ROOT_ID {
-                return Ok(out);
-            }
-            if out.len() > crate::protocol::limits::MAX_PATH {
-                return Err(VfsError::IntegrityError);
-            }
-            id = parent;
-        }
-    }
-
-    /// The user whose home holds the chain, if any.
-    pub(crate) fn home_user(&self, chain: &[Inode]) -> Option<Uuid> {
-        if self.home_id == 0 {
-            return None;
-        }
-        chain
-            .iter()
-            .find(|n| n.parent == self.home_id && n.id != self.home_id)
-            .and_then(|n| Uuid::try_parse(&n.name).ok())
-    }
-
-    /// A user's quota limit.
-    pub(crate) fn quota_limit(&mut self, user: &Uuid) -> Result<u64, VfsError> {
-        Ok(match self.sget(Db::Userspace, &keys::quota(user))? {
-            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
-            None => DEFAULT_QUOTA,
-        })
-    }
-
-    /// Checks that adding `dbytes` bytes and `dentries` entries below the chain stays within the
-    /// owner's quota and the filesystem's limits.
-    pub(crate) fn check_growth(
-        &mut self,
-        chain: &[Inode],
-        dbytes: i128,
-        dentries: i128,
-    ) -> Result<(), VfsError> {
-        if dbytes > 0 {
-            if let Some(user) = self.home_user(chain)
-                && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-            {
-                let limit = self.quota_limit(&user)?;
-                if home.usage_bytes() as i128 + dbytes > limit as i128 {
-                    return Err(VfsError::QuotaExceeded);
-                }
-            }
-            if let Some(root) = chain.last()
-                && root.usage_bytes() as i128 + dbytes > self.limits.max_bytes as i128
-            {
-                return Err(VfsError::ResourceLimitExceeded);
-            }
-        }
-        if dentries > 0
-            && let Some(root) = chain.last()
-            && root.usage_entries() as i128 + dentries > self.limits.max_entries as i128
-        {
-            return Err(VfsError::ResourceLimitExceeded);
-        }
-        Ok(())
-    }
-
-    /// The largest size a file of `size` bytes below `chain` may grow to now: the exact bound
-    /// of [`Vfs::check_growth`] for the quota, the filesystem's bytes and the file size limit.
-    pub(crate) fn size_allowance(&mut self, chain: &[Inode], size: u64) -> Result<u64, VfsError> {
-        let mut max = self.limits.max_file_size;
-        if let Some(user) = self.home_user(chain)
-            && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-        {
-            let used = home.usage_bytes();
-            let limit = self.quota_limit(&user)?;
-            max = max.min(size.saturating_add(limit.saturating_sub(used)));
-        }
-        if let Some(root) = chain.last() {
-            let room = self.limits.max_bytes.saturating_sub(root.usage_bytes());
-            max = max.min(size.saturating_add(room));
-        }
-        Ok(max)
-    }
-
-    /// Adds the deltas to every directory of the chain and stages them in `tx`.
-    pub(crate) fn apply_growth(tx: &mut Tx, chain: Vec<Inode>, dbytes: i128, dentries: i128) {
-        for mut node in chain {
-            if let Kind::Dir {
-                tree_bytes,
-                tree_entries,
-            } = &mut node.kind
-            {
-                *tree_bytes = (*tree_bytes as i128 + dbytes).max(0) as u64;
-                *tree_entries = (*tree_entries as i128 + dentries).max(0) as u64;
-            }
-            tx.put_inode(node);
-        }
-    }
-
-    /// Checks and applies growth below `dir` in one step.
-    pub(crate) fn grow(
-        &mut self,
-        tx: &mut Tx,
-        dir: u64,
-        dbytes: i128,
-        dentries: i128,
-    ) -> Result<(), VfsError> {
-        let chain = self.chain(tx, dir)?;
-        self.check_growth(&chain, dbytes, dentries)?;
-        Self::apply_growth(tx, chain, dbytes, dentries);
-        Ok(())
     }
 
     /// A new inode owned by the caller.

@@ -8,3 +8,5 @@ pub mod meta;
 pub mod remove;
 pub mod stream;
 pub mod system;
+
+pub use stream::Deferred;

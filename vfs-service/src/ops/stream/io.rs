@@ -110,30 +110,26 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let old_size = of.size;
         let mut pos = of.pos;
         let mut src = data;
-        // Into the unreferenced stage, in bounded transactions of at most 16 pieces.
+        // Into the stage's RAM buffer, which spills to the unreferenced staging content in
+        // one transaction whenever it fills (`put_piece`).
         while !src.is_empty() {
-            self.tx(|fs, tx| {
-                while !src.is_empty() && tx.len() < 16 {
-                    let i = pos / PIECE;
-                    // The logical view before this write, for the read-modify-write.
-                    of.size = old_size;
-                    let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
-                        Vec::new()
-                    } else {
-                        fs.logical_piece(of, i)?
-                    };
-                    let from = (pos - i * PIECE) as usize;
-                    let n = (PIECE_SIZE - from).min(src.len());
-                    if piece.len() < from + n {
-                        piece.resize(from + n, 0);
-                    }
-                    piece[from..from + n].copy_from_slice(&src[..n]);
-                    fs.put_piece(of, i, &piece, tx)?;
-                    pos += n as u64;
-                    src = &src[n..];
-                }
-                Ok(())
-            })?;
+            let i = pos / PIECE;
+            // The logical view before this write, for the read-modify-write.
+            of.size = old_size;
+            let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
+                Vec::new()
+            } else {
+                self.logical_piece(of, i)?
+            };
+            let from = (pos - i * PIECE) as usize;
+            let n = (PIECE_SIZE - from).min(src.len());
+            if piece.len() < from + n {
+                piece.resize(from + n, 0);
+            }
+            piece[from..from + n].copy_from_slice(&src[..n]);
+            self.put_piece(of, i, &piece)?;
+            pos += n as u64;
+            src = &src[n..];
         }
         of.size = new_size;
         of.pos = end;
@@ -178,13 +174,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 let i = size / PIECE;
                 let mut piece = self.logical_piece(of, i)?;
                 piece.truncate((size - i * PIECE) as usize);
-                self.tx(|fs, tx| fs.put_piece(of, i, &piece, tx))?;
+                self.put_piece(of, i, &piece)?;
             }
             if let Some(stage) = &mut of.stage {
-                // Drop the stage's pieces past the end, at most 64 per transaction.
+                // Drop the stage's pieces past the end: from the buffer, and from the store
+                // (at most 64 per transaction) if it spilled.
+                let dropped: usize = stage.buffer.split_off(&keep).values().map(Vec::len).sum();
+                stage.buffered -= dropped;
+                self.staged_ram = self.staged_ram.saturating_sub(dropped);
                 let content = stage.content;
                 let mut i = keep;
-                while i < stage.extent {
+                while stage.spilled && i < stage.extent {
                     let to = stage.extent.min(i + 64);
                     self.tx(|_, tx| {
                         for j in i..to {

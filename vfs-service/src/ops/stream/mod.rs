@@ -10,11 +10,14 @@
 //! Open files live in the handle table ([`crate::handles`], a leaf module); this module's
 //! parts act on them: [`open`], [`pieces`], [`io`], [`commit`] and [`handle`] (the requests).
 
+pub use defer::Deferred;
+
 use crate::protocol::limits::PIECE_SIZE;
 use crate::vfs::Vfs;
 use storage_backend::{BlockDevice, CryptoEngine};
 
 mod commit;
+mod defer;
 mod handle;
 mod io;
 mod open;
@@ -38,6 +41,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             *n -= 1;
             if *n == 0 {
                 self.pins.remove(&content);
+                // A version no handle reads any more may be garbage the collector skipped.
+                self.collect_due = true;
             }
         }
     }
