@@ -68,8 +68,11 @@ pub(crate) struct OpenFile {
     pub stage: Option<Stage>,
     /// Verification of a sequential read of the base: hasher and next piece.
     pub verify: Option<(Hasher, u64)>,
-    /// Largest size known to fit the quota and limits, and the commit generation it holds at.
-    pub allowance: Option<(u64, u64)>,
+    /// The account the file is charged to (its owner's, at OPEN).
+    pub account: crate::accounts::Account,
+    /// Bytes of the staged new version charged to `account` now (its size while a stage
+    /// exists: the old version stays until the commit).
+    pub staged_charge: u64,
     /// The file's content id when the handle opened it or last committed: a commit finding
     /// another one there would drop someone else's write (`Conflict`).
     pub seen: u64,
@@ -100,7 +103,8 @@ impl OpenFile {
             base_cipher: None,
             stage: None,
             verify: None,
-            allowance: None,
+            account: crate::accounts::Account::System,
+            staged_charge: 0,
             seen: 0,
             overwrite: false,
             appends_from: None,

@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod accounts;
 pub mod crypto;
 pub mod handles;
 #[cfg(feature = "host")]
@@ -30,6 +31,7 @@ pub mod quota;
 pub mod server;
 pub mod vfs;
 
-pub use vfs::{Ctx, Env, Limits, Vfs, WriteBuffer, WriteStats};
+pub use ops::stream::{WriteBuffer, WriteStats};
+pub use vfs::{Ctx, Env, Limits, Vfs};
 pub use vfs_api::{ProtocolError, VfsError};
 pub use vfs_api::{error, protocol};

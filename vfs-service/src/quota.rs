@@ -1,13 +1,13 @@
-//! Accounting, quotas and limits: the running totals kept in every directory, who owns a
-//! subtree's usage, and the checks every growth passes before it is staged.
+//! The tree's running totals: bytes and entries kept in every directory (GET_USAGE, the
+//! overall limits), linking and unlinking entries with their accounting. Quotas by owner and
+//! the filesystem's per-kind limits are [`crate::accounts`]'s.
 
 use alloc::vec::Vec;
-use uuid::Uuid;
 
+use crate::accounts::{Account, Holding};
 use crate::error::VfsError;
-use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
-use crate::protocol::limits::DEFAULT_QUOTA;
-use crate::vfs::{Tx, Vfs};
+use crate::inode::{Inode, Kind, ROOT_ID, keys};
+use crate::vfs::{Ctx, Tx, Vfs};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
@@ -29,47 +29,20 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
     }
 
-    /// The user whose home holds the chain, if any.
-    pub(crate) fn home_user(&self, chain: &[Inode]) -> Option<Uuid> {
-        if self.home_id == 0 {
-            return None;
-        }
-        chain
-            .iter()
-            .find(|n| n.parent == self.home_id && n.id != self.home_id)
-            .and_then(|n| Uuid::try_parse(&n.name).ok())
-    }
-
-    /// A user's quota limit.
-    pub(crate) fn quota_limit(&mut self, user: &Uuid) -> Result<u64, VfsError> {
-        Ok(match self.sget(Db::Userspace, &keys::quota(user))? {
-            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
-            None => DEFAULT_QUOTA,
-        })
-    }
-
     /// Checks that adding `dbytes` bytes and `dentries` entries below the chain stays within the
-    /// owner's quota and the filesystem's limits.
+    /// tree's overall limits (`Limits::max_bytes`, `max_entries`, for every caller). Quotas and
+    /// the per-kind limits with System's reserve are [`Vfs::check_charge`]'s.
     pub(crate) fn check_growth(
         &mut self,
         chain: &[Inode],
         dbytes: i128,
         dentries: i128,
     ) -> Result<(), VfsError> {
-        if dbytes > 0 {
-            if let Some(user) = self.home_user(chain)
-                && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-            {
-                let limit = self.quota_limit(&user)?;
-                if home.usage_bytes() as i128 + dbytes > limit as i128 {
-                    return Err(VfsError::QuotaExceeded);
-                }
-            }
-            if let Some(root) = chain.last()
-                && root.usage_bytes() as i128 + dbytes > self.limits.max_bytes as i128
-            {
-                return Err(VfsError::ResourceLimitExceeded);
-            }
+        if dbytes > 0
+            && let Some(root) = chain.last()
+            && root.usage_bytes() as i128 + dbytes > self.limits.max_bytes as i128
+        {
+            return Err(VfsError::ResourceLimitExceeded);
         }
         if dentries > 0
             && let Some(root) = chain.last()
@@ -78,24 +51,6 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             return Err(VfsError::ResourceLimitExceeded);
         }
         Ok(())
-    }
-
-    /// The largest size a file of `size` bytes below `chain` may grow to now: the exact bound
-    /// of [`Vfs::check_growth`] for the quota, the filesystem's bytes and the file size limit.
-    pub(crate) fn size_allowance(&mut self, chain: &[Inode], size: u64) -> Result<u64, VfsError> {
-        let mut max = self.limits.max_file_size;
-        if let Some(user) = self.home_user(chain)
-            && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-        {
-            let used = home.usage_bytes();
-            let limit = self.quota_limit(&user)?;
-            max = max.min(size.saturating_add(limit.saturating_sub(used)));
-        }
-        if let Some(root) = chain.last() {
-            let room = self.limits.max_bytes.saturating_sub(root.usage_bytes());
-            max = max.min(size.saturating_add(room));
-        }
-        Ok(max)
     }
 
     /// Adds the deltas to every directory of the chain and stages them in `tx`.
@@ -124,6 +79,66 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let chain = self.chain(tx, dir)?;
         self.check_growth(&chain, dbytes, dentries)?;
         Self::apply_growth(tx, chain, dbytes, dentries);
+        Ok(())
+    }
+
+    /// Links a new inode into its parent directory, with accounting and quota checks.
+    pub(crate) fn link_new(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        inode: Inode,
+    ) -> Result<(), VfsError> {
+        let parent = inode.parent;
+        let chain = self.chain(tx, parent)?;
+        // The parent's chain holds the root and every ancestor: its length is the new entry's
+        // depth. Checked on the real tree, so a path shortened by symlinks gains nothing.
+        if chain.len() > crate::protocol::limits::MAX_DEPTH {
+            return Err(VfsError::InvalidPath);
+        }
+        let (bytes, entries) = (inode.usage_bytes() as i128, inode.usage_entries() as i128);
+        self.check_growth(&chain, bytes, entries)?;
+        // The owner's quota and the filesystem limits, whatever directory this is in.
+        self.check_charge(&ctx.caller, Account::of(&inode), Holding::of(&inode), 0)?;
+        Self::apply_growth(tx, chain, bytes, entries);
+        let mut dir = self.tx_inode(tx, parent)?;
+        dir.modified_ns = ctx.env.now_ns();
+        tx.put_inode(dir);
+        tx.put(
+            Db::Userspace,
+            keys::dirent(parent, &inode.name),
+            inode.id.to_be_bytes().to_vec(),
+        );
+        tx.put_inode(inode);
+        Ok(())
+    }
+
+    /// Removes an entry from its parent (the inode record too), with accounting. Content is
+    /// handed to the collector.
+    pub(crate) fn unlink_entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        inode: &Inode,
+    ) -> Result<(), VfsError> {
+        let chain = self.chain(tx, inode.parent)?;
+        Self::apply_growth(
+            tx,
+            chain,
+            -(inode.usage_bytes() as i128),
+            -(inode.usage_entries() as i128),
+        );
+        let mut dir = self.tx_inode(tx, inode.parent)?;
+        dir.modified_ns = ctx.env.now_ns();
+        tx.put_inode(dir);
+        tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
+        tx.inodes.remove(&inode.id);
+        tx.delete(Db::Userspace, keys::inode(inode.id));
+        if let Kind::File { content } = inode.kind
+            && content != 0
+        {
+            tx.discard(content, 0);
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use kernel_abi::{Credentials, ProcessClass, TaskId};
 use crate::error::VfsError;
 use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
+use crate::ops::stream::{WriteBuffer, WriteStats};
 use crate::path::CanonPath;
 use crate::permission::{Access, allowed};
 use crate::protocol::limits::SYMLINK_DEPTH;
@@ -53,6 +54,10 @@ impl<'a> Ctx<'a> {
 pub struct Limits {
     /// Most entries (files, directories, symlinks) the filesystem holds.
     pub max_entries: u64,
+    /// Most files and symlinks (the kernel database's `sys/limits/max_files` wins).
+    pub max_files: u64,
+    /// Most directories (the kernel database's `sys/limits/max_directories` wins).
+    pub max_directories: u64,
     /// Most bytes of file content it holds.
     pub max_bytes: u64,
     /// Largest single file.
@@ -63,6 +68,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_entries: 1 << 24,
+            max_files: 1 << 24,
+            max_directories: 1 << 24,
             max_bytes: 1 << 40,
             max_file_size: 1 << 32,
         }
@@ -175,39 +182,8 @@ pub struct Vfs<D: BlockDevice, E: CryptoEngine> {
     pub(crate) staged_ram: usize,
     /// The bounds of those buffers.
     pub(crate) buffer: WriteBuffer,
-}
-
-/// RAM for handles' writes not yet in the store ([`crate::ops::stream`]): a handle's stage
-/// holds up to `pieces` pieces before it spills them to the store in one transaction, and a
-/// writer also spills once all stages together hold more than `total_bytes`. So RAM stays
-/// within `total_bytes` plus one handle's buffer, whatever the number of handles. `pieces = 0`
-/// writes through (a transaction per written piece, as before buffering).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteBuffer {
-    /// Pieces (of up to 3,968 bytes) one handle buffers.
-    pub pieces: usize,
-    /// Stored bytes all handles buffer together.
-    pub total_bytes: usize,
-}
-
-impl Default for WriteBuffer {
-    /// 64 pieces (about 248 KiB: one commit per 64 streamed messages) and 1 MiB in all.
-    fn default() -> Self {
-        Self {
-            pieces: 64,
-            total_bytes: 1 << 20,
-        }
-    }
-}
-
-/// Counters of the write path, for tests and benchmarks: how many store transactions the VFS
-/// committed (the dominant cost of a small write: each is sealed, padded and flushed).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriteStats {
-    /// Store transactions committed since the VFS was made.
-    pub store_commits: u64,
-    /// Stored bytes of handle writes held in RAM now (not yet in the store).
-    pub buffered_bytes: usize,
+    /// What every account holds, for quotas and the filesystem limits ([`crate::accounts`]).
+    pub(crate) acct: crate::accounts::Accounting,
 }
 
 /// The client-facing error for a store error. Integrity failures, a full medium, a halted
@@ -249,6 +225,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             collect_due: true,
             staged_ram: 0,
             buffer: WriteBuffer::default(),
+            acct: crate::accounts::Accounting::default(),
         }
     }
 
@@ -314,7 +291,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             None => ROOT_ID + 1,
         };
         self.persisted_next_id = self.next_id;
-        Ok(())
+        // Boot and attach both start here: the accounts are rebuilt from the tree.
+        self.rebuild_accounts()
     }
 
     /// A fresh id without a transaction: persisted by the next commit (see `commit`). An id
@@ -413,6 +391,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// The commit behind [`Vfs::tx`], and the only code that writes to the store: the staged
     /// inodes are encoded, then one store transaction per database, kernel first.
     fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
+        let changes = self.inode_changes(&tx);
         for (id, inode) in core::mem::take(&mut tx.inodes) {
             let bytes = postcard::to_allocvec(&inode).map_err(|_| VfsError::StorageError)?;
             tx.put(Db::Userspace, keys::inode(id), bytes);
@@ -461,6 +440,12 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             self.store_commits += 1;
         }
         self.persisted_next_id = self.persisted_next_id.max(next_id);
+        for (old, new) in &changes {
+            self.acct.apply(old.as_ref(), new.as_ref());
+        }
+        if self.deferred.is_none() {
+            self.acct.pending = None;
+        }
         Ok(())
     }
 
@@ -590,62 +575,31 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
     }
 
-    /// Links a new inode into its parent directory, with accounting and quota checks.
-    pub(crate) fn link_new(
-        &mut self,
-        ctx: &Ctx<'_>,
-        tx: &mut Tx,
-        inode: Inode,
-    ) -> Result<(), VfsError> {
-        let parent = inode.parent;
-        let chain = self.chain(tx, parent)?;
-        // The parent's chain holds the root and every ancestor: its length is the new entry's
-        // depth. Checked on the real tree, so a path shortened by symlinks gains nothing.
-        if chain.len() > crate::protocol::limits::MAX_DEPTH {
-            return Err(VfsError::InvalidPath);
+    /// The inodes `tx` writes or deletes, each with its stored version: what the accounts
+    /// change by once it commits. An inode that does not decode counts as absent.
+    fn inode_changes(&mut self, tx: &Tx) -> Vec<(Option<Inode>, Option<Inode>)> {
+        let mut out = Vec::new();
+        let stored = |vfs: &mut Self, id: u64| -> Option<Inode> {
+            let bytes = vfs.store.get(Db::Userspace, &keys::inode(id)).ok()??;
+            postcard::from_bytes(&bytes).ok()
+        };
+        for (id, inode) in &tx.inodes {
+            out.push((stored(self, *id), Some(inode.clone())));
         }
-        let (bytes, entries) = (inode.usage_bytes() as i128, inode.usage_entries() as i128);
-        self.check_growth(&chain, bytes, entries)?;
-        Self::apply_growth(tx, chain, bytes, entries);
-        let mut dir = self.tx_inode(tx, parent)?;
-        dir.modified_ns = ctx.env.now_ns();
-        tx.put_inode(dir);
-        tx.put(
-            Db::Userspace,
-            keys::dirent(parent, &inode.name),
-            inode.id.to_be_bytes().to_vec(),
-        );
-        tx.put_inode(inode);
-        Ok(())
-    }
-
-    /// Removes an entry from its parent (the inode record too), with accounting. Content is
-    /// handed to the collector.
-    pub(crate) fn unlink_entry(
-        &mut self,
-        ctx: &Ctx<'_>,
-        tx: &mut Tx,
-        inode: &Inode,
-    ) -> Result<(), VfsError> {
-        let chain = self.chain(tx, inode.parent)?;
-        Self::apply_growth(
-            tx,
-            chain,
-            -(inode.usage_bytes() as i128),
-            -(inode.usage_entries() as i128),
-        );
-        let mut dir = self.tx_inode(tx, inode.parent)?;
-        dir.modified_ns = ctx.env.now_ns();
-        tx.put_inode(dir);
-        tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
-        tx.inodes.remove(&inode.id);
-        tx.delete(Db::Userspace, keys::inode(inode.id));
-        if let Kind::File { content } = inode.kind
-            && content != 0
-        {
-            tx.discard(content, 0);
+        for ((db, key), value) in &tx.writes {
+            if *db != Db::Userspace || key.first() != Some(&keys::INODE) {
+                continue;
+            }
+            let Some(id) = key.get(1..).and_then(be_u64) else {
+                continue;
+            };
+            if tx.inodes.contains_key(&id) {
+                continue;
+            }
+            let new = value.as_ref().and_then(|v| postcard::from_bytes(v).ok());
+            out.push((stored(self, id), new));
         }
-        Ok(())
+        out
     }
 
     /// The canonical path of an inode, by walking up its parents.

@@ -8,6 +8,7 @@
 
 use alloc::vec::Vec;
 
+use crate::accounts::{Account, Holding};
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, keys};
@@ -55,6 +56,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                     let bound = found.path.to_path_string();
                     let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
                     let delta = data.len() as i128 - inode.size as i128;
+                    fs.check_charge(&ctx.caller, Account::of(&inode), Holding::bytes(delta), 0)?;
                     fs.grow(tx, inode.parent, delta, 0)?;
                     inode.kind = Kind::File { content };
                     inode.size = data.len() as u64;

@@ -7,6 +7,7 @@
 //! now. Encrypted content is never replaced without its key. A commit that fails leaves the
 //! handle as it was, stage included, so the client can retry or DISCARD.
 
+use crate::accounts::Holding;
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
@@ -74,6 +75,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         view.base_cipher = base_cipher;
         view.seen = content;
         view.overwrite = of.overwrite;
+        view.account = of.account;
         self.pin(content);
         match self.reapply(ctx, of, &mut view, from) {
             Ok(()) => {
@@ -159,6 +161,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let digest = self.stage_digest(of)?;
         let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
         let (inode_id, size) = (of.inode, of.size);
+        let (account, staged) = (of.account, of.staged_charge);
         self.tx(|fs, tx| {
             for (i, stored) in &stage.buffer {
                 let index = u32::try_from(*i).map_err(|_| VfsError::ResourceLimitExceeded)?;
@@ -174,6 +177,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 _ => return Err(VfsError::NotAFile),
             };
             let delta = size as i128 - inode.size as i128;
+            // The staged version was charged in full; from now on the file holds it instead.
+            fs.check_charge(
+                &ctx.caller,
+                account,
+                Holding::bytes(delta),
+                -(staged as i128),
+            )?;
             fs.grow(tx, inode.parent, delta, 0)?;
             inode.kind = Kind::File {
                 content: stage.content,
@@ -193,6 +203,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         })?;
         let mut stage = of.stage.take().ok_or(VfsError::StorageError)?;
         self.release_buffer(&mut stage);
+        self.charge_stage(of);
         // The handle now reads the version it committed.
         self.unpin(of.base);
         of.base = stage.content;

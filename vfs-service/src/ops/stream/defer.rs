@@ -39,7 +39,14 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 Ok(())
             });
             self.owner_ctx = owner;
+            self.acct.pending = None;
         }
+    }
+
+    /// Forgets a deferred creation without committing it (a refused OPEN).
+    pub(crate) fn drop_deferred(&mut self) {
+        self.deferred = None;
+        self.acct.pending = None;
     }
 
     /// Whether the deferred creation belongs to `handle` of `task`.

@@ -2,11 +2,12 @@
 
 use alloc::vec::Vec;
 
+use crate::accounts::Holding;
 use crate::error::VfsError;
 use crate::inode::keys;
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::SeekFrom;
-use crate::vfs::{Ctx, Tx, Vfs};
+use crate::vfs::{Ctx, Vfs};
 use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -51,30 +52,28 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(out)
     }
 
-    /// Checks that growing the file to `new_size` fits the quota and limits.
-    ///
-    /// The bound found is remembered with the commit generation it was read at: while nothing
-    /// else commits, a stream of writes is checked against it without reading the accounting
-    /// again. (The commit checks once more in any case.)
-    pub(super) fn check_size(&mut self, of: &mut OpenFile, new_size: u64) -> Result<(), VfsError> {
+    /// Checks that the handle's staged version may have `new_size` bytes: the file size limit,
+    /// then the account's quota and the filesystem limits with the staged version charged in
+    /// full ([`crate::accounts`]). Nothing is charged yet: see [`Vfs::charge_stage`].
+    pub(super) fn check_size(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &OpenFile,
+        new_size: u64,
+    ) -> Result<(), VfsError> {
         if new_size > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
-        if let Some((generation, max)) = of.allowance
-            && generation == self.generation
-            && new_size <= max
-        {
-            return Ok(());
-        }
-        let inode = self.inode(of.inode)?;
-        let delta = new_size as i128 - inode.size as i128;
-        let tx = Tx::default();
-        let chain = self.chain(&tx, inode.parent)?;
-        if delta > 0 {
-            self.check_growth(&chain, delta, 0)?;
-        }
-        of.allowance = Some((self.generation, self.size_allowance(&chain, inode.size)?));
-        Ok(())
+        let delta = new_size as i128 - of.staged_charge as i128;
+        self.check_charge(&ctx.caller, of.account, Holding::default(), delta)
+    }
+
+    /// Charges the handle's staged version at its size now (after a write or truncation).
+    pub(super) fn charge_stage(&mut self, of: &mut OpenFile) {
+        let size = if of.stage.is_some() { of.size } else { 0 };
+        self.acct
+            .stage(of.account, size as i128 - of.staged_charge as i128);
+        of.staged_charge = size;
     }
 
     /// Writes `data` at the position (at the end with append).
@@ -100,7 +99,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             .checked_add(data.len() as u64)
             .ok_or(VfsError::InvalidArgument)?;
         let new_size = of.size.max(end);
-        self.check_size(of, new_size)?;
+        self.check_size(ctx, of, new_size)?;
         self.ensure_stage(ctx, of, false)?;
         if let Some(stage) = &mut of.stage
             && of.pos != of.size
@@ -133,6 +132,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         of.size = new_size;
         of.pos = end;
+        self.charge_stage(of);
         Ok(data.len() as u32)
     }
 
@@ -160,9 +160,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if size == of.size {
             return Ok(());
         }
-        self.check_size(of, size)?;
+        self.check_size(ctx, of, size)?;
         if size == 0 && of.stage.is_none() {
             self.ensure_stage(ctx, of, true)?;
+            self.charge_stage(of);
             return Ok(());
         }
         self.ensure_stage(ctx, of, false)?;
@@ -202,6 +203,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             stage.sequential = false;
         }
         of.size = size;
+        self.charge_stage(of);
         Ok(())
     }
 }

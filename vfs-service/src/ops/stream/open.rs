@@ -1,5 +1,6 @@
 //! Opening a file on a handle, and releasing one without committing.
 
+use crate::accounts::{Account, Holding};
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::Kind;
@@ -32,7 +33,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             Ok(of) => of,
             Err(e) => {
                 // A refused OPEN creates nothing.
-                self.deferred = None;
+                self.drop_deferred();
                 return Err(e);
             }
         };
@@ -46,7 +47,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             }
             Err(rejected) => {
                 let (e, of) = *rejected;
-                self.deferred = None;
+                self.drop_deferred();
                 self.drop_file(of);
                 Err(e)
             }
@@ -132,7 +133,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             base_cipher,
             stage: None,
             verify: Some((Hasher::default(), 0)),
-            allowance: None,
+            account: Account::of(&inode),
+            staged_charge: 0,
             seen: content,
             overwrite: flags.overwrite,
             appends_from: None,
@@ -187,6 +189,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             let mut tx = Tx::default();
             let inode = make(self, &mut tx)?;
             self.deferred = Some(Deferred { tx, owner: None });
+            // Charged from now on, as if committed (`link_new` checked it).
+            self.acct.pending = Some((Account::of(&inode), Holding::of(&inode)));
             inode
         };
         Ok(Found { path: full, inode })
@@ -195,6 +199,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Releases an open file without committing (staging goes to the collector).
     pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
         self.unpin(of.base);
+        self.acct.stage(of.account, -(of.staged_charge as i128));
         if let Some(stage) = of.stage.take() {
             // The stage is abandoned: its pieces go now, in delete-only transactions that
             // commit on a full store; whatever an error leaves, the staging record hands to
