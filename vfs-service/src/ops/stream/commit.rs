@@ -162,8 +162,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
         let (inode_id, size) = (of.inode, of.size);
         let (account, staged) = (of.account, of.staged_charge);
+        let n = pieces(size);
         self.tx(|fs, tx| {
-            for (i, stored) in &stage.buffer {
+            // Pieces past the end (left in the buffer by a write that failed half-way) are not
+            // part of the version.
+            for (i, stored) in stage.buffer.range(..n) {
                 let index = u32::try_from(*i).map_err(|_| VfsError::ResourceLimitExceeded)?;
                 tx.put(
                     Db::Userspace,
