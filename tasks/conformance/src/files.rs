@@ -441,7 +441,7 @@ fn quota<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
         "default 100 MiB, soft 80 %",
     )?;
     let used = q.used;
-    // Every entry counts 256 bytes on top of its content (PROTOCOL.md, "Quotas"): two files.
+    // Every entry counts 256 bytes on top of its content (`vfs-service/PROTOCOL.md`, "Quotas"): two files.
     let limit = used + 50_000 + 2 * 256;
     step("system sets quota", w.system.set_quota(w.bob_id, limit))?;
     step(
