@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::accounts::{Account, Holding};
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, ROOT_ID, keys};
+use crate::permission::is_system;
 use crate::vfs::{Ctx, Tx, Vfs};
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -98,8 +99,15 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
         let (bytes, entries) = (inode.usage_bytes() as i128, inode.usage_entries() as i128);
         self.check_growth(&chain, bytes, entries)?;
+        // An application without a user creates only what belongs to the applications (world-
+        // writable): an owner-less entry without world-write is System's, which it may neither
+        // remove again (sticky directories) nor have charged to System instead of its quota.
+        let account = Account::of(&inode);
+        if account == Account::System && ctx.caller.user.is_none() && !is_system(&ctx.caller) {
+            return Err(VfsError::PermissionDenied);
+        }
         // The owner's quota and the filesystem limits, whatever directory this is in.
-        self.check_charge(&ctx.caller, Account::of(&inode), Holding::of(&inode), 0)?;
+        self.check_charge(&ctx.caller, account, Holding::of(&inode), 0)?;
         Self::apply_growth(tx, chain, bytes, entries);
         let mut dir = self.tx_inode(tx, parent)?;
         dir.modified_ns = ctx.env.now_ns();

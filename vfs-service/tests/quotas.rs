@@ -10,6 +10,7 @@ use common::{RamVfs, TestEnv, creds, ram_store};
 use kernel_abi::ProcessClass;
 use uuid::Uuid;
 use vfs_service::accounts::{ENTRY_COST, FsLimits, RESERVE_DIVISOR};
+use vfs_service::permission::FilePermissions;
 use vfs_service::protocol::messages::{OpenFlags, SeekFrom};
 use vfs_service::{Ctx, Limits, Vfs, VfsError};
 
@@ -275,6 +276,21 @@ fn applications_without_a_user_have_a_quota_of_their_own() {
     };
     assert_eq!(err, VfsError::QuotaExceeded);
     assert_eq!(n, 20);
+    // Nor can they slip past it by creating entries that would be System's (owner-less, not
+    // world-writable): refused, nothing created.
+    vfs.set_quota(&sys, apps, u64::MAX).unwrap();
+    let private = FilePermissions::from_bits(0b000_0011);
+    assert_eq!(
+        vfs.mkdir(&guest, "/tmp/mine", false, Some(private))
+            .unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert_eq!(
+        vfs.write_file(&guest, "/tmp/mine", b"x", None, Some(private))
+            .unwrap_err(),
+        VfsError::PermissionDenied
+    );
+    assert!(!vfs.exists(&sys, "/tmp/mine").unwrap());
     // Users are not charged for it, and still write.
     let bob = app(&env, 20, Some(BOB));
     let bob_used = vfs.quota(&bob, BOB).unwrap().used;
