@@ -121,6 +121,158 @@ fn vfs_figures(k: &TaskHandle, ep: EndpointId, budget: Duration) {
     print("rename_dir_ratio_small_over_large", per[0] / per[1], "x");
 }
 
+/// Clock and entropy of the in-process counting run.
+struct CountEnv(std::cell::Cell<u64>);
+
+impl vfs_service::Env for CountEnv {
+    fn now_ns(&self) -> u64 {
+        self.0.set(self.0.get() + 1000);
+        self.0.get()
+    }
+    fn random(&self, out: &mut [u8]) -> Result<(), vfs_service::VfsError> {
+        for b in out {
+            self.0.set(
+                self.0
+                    .get()
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1),
+            );
+            *b = (self.0.get() >> 33) as u8;
+        }
+        Ok(())
+    }
+}
+
+/// Store commits and device traffic per operation, counted in-process (the VFS's commit
+/// counter and the RAM device's counters): deterministic, unlike the timings.
+fn count_figures() {
+    use vfs_service::Ctx;
+    use vfs_service::protocol::messages::OpenFlags;
+    let env = CountEnv(std::cell::Cell::new(1_700_000_000_000_000_000));
+    let mut fs = Vfs::new(ram_store(64), Limits::default());
+    fs.boot(&env).expect("boot");
+    let ctx = Ctx::service(&env);
+    fs.mkdir(&ctx, "/tmp/count", false, None).expect("mkdir");
+    let create = OpenFlags {
+        write: true,
+        create: true,
+        ..OpenFlags::default()
+    };
+    let measure = |name: &str,
+                   fs: &mut Vfs<RamDevice, SoftwareEngine>,
+                   op: &dyn Fn(&mut Vfs<RamDevice, SoftwareEngine>, u32)| {
+        // Warm up once, then average over a few runs.
+        op(fs, 0);
+        while fs.collect_garbage(64).expect("collect") {}
+        let runs = 8u32;
+        let c0 = fs.write_stats().store_commits;
+        let d0 = fs.store_mut().device().counters();
+        for i in 1..=runs {
+            op(fs, i);
+        }
+        let c1 = fs.write_stats().store_commits;
+        let d1 = fs.store_mut().device().counters();
+        let n = f64::from(runs);
+        print(&format!("commits.{name}"), (c1 - c0) as f64 / n, "commits");
+        print(
+            &format!("device_written.{name}"),
+            (d1.bytes_written - d0.bytes_written) as f64 / n / 1024.0,
+            "KiB",
+        );
+        print(
+            &format!("device_flushes.{name}"),
+            (d1.flushes - d0.flushes) as f64 / n,
+            "flushes",
+        );
+    };
+    measure("write_4k_handle", &mut fs, &|fs, i| {
+        let h = fs
+            .open(&ctx, &format!("/tmp/count/h{i}"), create, None, None)
+            .expect("open")
+            .handle;
+        fs.handle_write(&ctx, h, &[1; 3968]).expect("write");
+        fs.handle_write(&ctx, h, &[2; 128]).expect("write");
+        fs.handle_close(&ctx, h).expect("close");
+    });
+    measure("write_4k_message", &mut fs, &|fs, i| {
+        fs.write_file(&ctx, &format!("/tmp/count/w{i}"), &[3; 4096], None, None)
+            .expect("write");
+    });
+    measure("stream_1mib", &mut fs, &|fs, i| {
+        let h = fs
+            .open(&ctx, &format!("/tmp/count/s{i}"), create, None, None)
+            .expect("open")
+            .handle;
+        let mut left = 1usize << 20;
+        while left > 0 {
+            let n = left.min(3968);
+            fs.handle_write(&ctx, h, &vec![4; n]).expect("write");
+            left -= n;
+        }
+        fs.handle_close(&ctx, h).expect("close");
+    });
+    measure("collect_idle", &mut fs, &|fs, _| {
+        assert!(!fs.collect_garbage(64).expect("collect"));
+    });
+    // The same 64 MiB stream as `write_64mib`, in-process (no IPC, no client): what the VFS and
+    // the store cost on their own; and once more with the handle buffer off (a transaction
+    // per message, as before buffering), under the same load, for a fair comparison.
+    let piece = vec![0xa5u8; 3968];
+    let write_through = vfs_service::WriteBuffer {
+        pieces: 0,
+        total_bytes: 0,
+    };
+    let mut last = None;
+    for (name, buffer) in [
+        ("inproc.write_64mib_writethrough", write_through),
+        ("inproc.write_64mib", vfs_service::WriteBuffer::default()),
+    ] {
+        drop(last.take());
+        let mut fs = Vfs::new(ram_store(512), Limits::default());
+        fs.boot(&env).expect("boot");
+        fs.set_write_buffer(buffer);
+        let t = Instant::now();
+        let h = fs
+            .open(&ctx, "/tmp/inproc", create, None, None)
+            .expect("open")
+            .handle;
+        let mut left = 64usize << 20;
+        while left > 0 {
+            let n = left.min(piece.len());
+            fs.handle_write(&ctx, h, &piece[..n]).expect("write");
+            left -= n;
+        }
+        fs.handle_close(&ctx, h).expect("close");
+        print(name, 64.0 / t.elapsed().as_secs_f64(), "MiB/s");
+        last = Some(fs);
+    }
+    let mut fs = last.expect("the stream ran");
+    let read = OpenFlags {
+        read: true,
+        ..OpenFlags::default()
+    };
+    let t = Instant::now();
+    let h = fs
+        .open(&ctx, "/tmp/inproc", read, None, None)
+        .expect("open")
+        .handle;
+    let mut total = 0usize;
+    loop {
+        let got = fs.handle_read(&ctx, h, 3968).expect("read");
+        if got.is_empty() {
+            break;
+        }
+        total += got.len();
+    }
+    fs.handle_close(&ctx, h).expect("close");
+    assert_eq!(total, 64 << 20);
+    print(
+        "inproc.read_64mib",
+        64.0 / t.elapsed().as_secs_f64(),
+        "MiB/s",
+    );
+}
+
 fn peer_figures(budget: Duration) {
     let root = std::env::temp_dir().join(format!("zos-vfs-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -208,6 +360,7 @@ fn main() {
     rx.recv_timeout(Duration::from_secs(1800))
         .expect("benchmark finished");
     peer_figures(budget);
+    count_figures();
     // Leave without dropping the host kernel: its shutdown unwinds the task threads, which a
     // release build (panic = abort) turns into an abort.
     std::process::exit(0);

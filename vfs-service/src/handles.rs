@@ -24,8 +24,20 @@ use crate::protocol::limits::{MAX_HANDLES, MAX_HANDLES_PER_TASK};
 use crate::protocol::messages::{FileKey, Handle};
 
 /// The staging area of a handle with uncommitted writes.
+///
+/// Written pieces are first held in RAM (`buffer`, sealed as they will be stored) and reach the
+/// store only when the buffer fills (a *spill*: one transaction into the unreferenced staging
+/// content, under its staging record) or with the commit at FLUSH/CLOSE, in the commit's own
+/// transaction. So a small file costs no transaction before its commit, and a large one one
+/// transaction per buffer, not one per message. See `ops::stream`.
 pub(crate) struct Stage {
     pub content: u64,
+    /// Pieces written since the last spill, by index: their stored (sealed) bytes.
+    pub buffer: alloc::collections::BTreeMap<u64, Vec<u8>>,
+    /// Stored bytes held in `buffer`.
+    pub buffered: usize,
+    /// Whether the staging record and some pieces are in the store (a spill committed).
+    pub spilled: bool,
     pub enc: Option<(FileCipher, EncInfo)>,
     pub counter: u64,
     /// Every piece so far was written in order from an empty file.
@@ -56,8 +68,11 @@ pub(crate) struct OpenFile {
     pub stage: Option<Stage>,
     /// Verification of a sequential read of the base: hasher and next piece.
     pub verify: Option<(Hasher, u64)>,
-    /// Largest size known to fit the quota and limits, and the commit generation it holds at.
-    pub allowance: Option<(u64, u64)>,
+    /// The account the file is charged to (its owner's, at OPEN).
+    pub account: crate::accounts::Account,
+    /// Bytes of the staged new version charged to `account` now (its size while a stage
+    /// exists: the old version stays until the commit).
+    pub staged_charge: u64,
     /// The file's content id when the handle opened it or last committed: a commit finding
     /// another one there would drop someone else's write (`Conflict`).
     pub seen: u64,
@@ -88,7 +103,8 @@ impl OpenFile {
             base_cipher: None,
             stage: None,
             verify: None,
-            allowance: None,
+            account: crate::accounts::Account::System,
+            staged_charge: 0,
             seen: 0,
             overwrite: false,
             appends_from: None,

@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod accounts;
 pub mod crossdb;
 pub mod crypto;
 pub mod handles;
@@ -27,10 +28,12 @@ pub mod inode;
 pub mod ops;
 pub mod path;
 pub mod permission;
+pub mod quota;
 pub mod resolve;
 pub mod server;
 pub mod vfs;
 
+pub use ops::stream::{WriteBuffer, WriteStats};
 pub use vfs::{Ctx, Env, Limits, Vfs};
 pub use vfs_api::{ProtocolError, VfsError};
 pub use vfs_api::{error, protocol};

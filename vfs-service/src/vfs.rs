@@ -5,13 +5,14 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kernel_abi::{Credentials, ProcessClass, TaskId};
-use uuid::Uuid;
 
 use crate::error::VfsError;
 use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
+use crate::ops::stream::{WriteBuffer, WriteStats};
 use crate::path::CanonPath;
-use crate::protocol::limits::DEFAULT_QUOTA;
+use crate::permission::{Access, allowed};
+use crate::protocol::limits::SYMLINK_DEPTH;
 use storage_backend::{BlockDevice, CryptoEngine, Db, Store, StoreError};
 
 /// Time and entropy, from the kernel.
@@ -53,6 +54,10 @@ impl<'a> Ctx<'a> {
 pub struct Limits {
     /// Most entries (files, directories, symlinks) the filesystem holds.
     pub max_entries: u64,
+    /// Most files and symlinks (the kernel database's `sys/limits/max_files` wins).
+    pub max_files: u64,
+    /// Most directories (the kernel database's `sys/limits/max_directories` wins).
+    pub max_directories: u64,
     /// Most bytes of file content it holds.
     pub max_bytes: u64,
     /// Largest single file.
@@ -63,6 +68,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_entries: 1 << 24,
+            max_files: 1 << 24,
+            max_directories: 1 << 24,
             max_bytes: 1 << 40,
             max_file_size: 1 << 32,
         }
@@ -81,7 +88,7 @@ pub struct Found {
 /// Changes in the making: staged puts and deletes on both databases, plus the inodes they
 /// modify. Built by the closure given to [`Vfs::tx`] and committed by it; dropped unapplied when
 /// the closure fails. Later changes to a key win.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Tx {
     writes: BTreeMap<(Db, Vec<u8>), Option<Vec<u8>>>,
     pub(crate) inodes: BTreeMap<u64, Inode>,
@@ -117,6 +124,21 @@ impl Tx {
         self.inodes.insert(inode.id, inode);
     }
 
+    /// This transaction's changes followed by `later`'s (which win where both touch a key).
+    pub(crate) fn then(mut self, later: Tx) -> Tx {
+        for ((db, key), value) in later.writes {
+            if db == Db::Userspace && key.first() == Some(&keys::INODE) {
+                // An inode deleted (or written raw) later replaces the staged one.
+                if let Some(id) = key.get(1..).and_then(be_u64) {
+                    self.inodes.remove(&id);
+                }
+            }
+            self.writes.insert((db, key), value);
+        }
+        self.inodes.extend(later.inodes);
+        self
+    }
+
     /// Marks pieces `from..` of `content` for collection ([`crate::ops::gc`] deletes them
     /// between requests).
     pub(crate) fn discard(&mut self, content: u64, from: u32) {
@@ -141,6 +163,27 @@ pub struct Vfs<D: BlockDevice, E: CryptoEngine> {
     keys: crate::crypto::KeyCache,
     /// Counts commits through [`Vfs::commit`]: accounting read at one value is still exact.
     pub(crate) generation: u64,
+    /// Store transactions committed so far (one per database a [`Vfs::tx`] touched).
+    store_commits: u64,
+    /// The id counter as the store holds it: a commit persists `next_id` when it is ahead
+    /// (content ids of buffered stages are taken without a transaction of their own).
+    persisted_next_id: u64,
+    /// A file creation by OPEN not committed yet ([`crate::ops::stream`]'s deferred create).
+    pub(crate) deferred: Option<crate::ops::Deferred>,
+    /// The request being served acts for the deferred creation's handle: its reads see the
+    /// creation and its commit carries it. Anyone else's read or commit settles it first.
+    pub(crate) owner_ctx: bool,
+    /// Work that touches nothing a deferred creation touches (the collector): it neither
+    /// settles nor carries it.
+    pub(crate) independent: bool,
+    /// Whether the collector may have something to do; when not, it does no I/O at all.
+    pub(crate) collect_due: bool,
+    /// Stored bytes held in the RAM buffers of all handles' stages.
+    pub(crate) staged_ram: usize,
+    /// The bounds of those buffers.
+    pub(crate) buffer: WriteBuffer,
+    /// What every account holds, for quotas and the filesystem limits ([`crate::accounts`]).
+    pub(crate) acct: crate::accounts::Accounting,
     /// The number of the next operation on both databases ([`crate::crossdb`]).
     pub(crate) cross_db_next: u64,
     /// A roll-back of such an operation that could not be written yet.
@@ -178,8 +221,30 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             next_id: 0,
             keys: crate::crypto::KeyCache::default(),
             generation: 0,
+            store_commits: 0,
+            persisted_next_id: 0,
+            deferred: None,
+            owner_ctx: false,
+            independent: false,
+            collect_due: true,
+            staged_ram: 0,
+            buffer: WriteBuffer::default(),
+            acct: crate::accounts::Accounting::default(),
             cross_db_next: 1,
             pending_undo: None,
+        }
+    }
+
+    /// Sets the RAM bounds of buffered handle writes (from the next write on).
+    pub fn set_write_buffer(&mut self, buffer: WriteBuffer) {
+        self.buffer = buffer;
+    }
+
+    /// The write path's counters so far.
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            store_commits: self.store_commits,
+            buffered_bytes: self.staged_ram,
         }
     }
 
@@ -210,7 +275,19 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
 
     // ---- store access -------------------------------------------------------------------
 
+    /// A value as this request may see it: the store's, or, for the owner of a deferred
+    /// creation, the creation's staged value. Anyone else's read settles the creation first,
+    /// so every other client sees the created file exactly as if it had been committed at OPEN.
     pub(crate) fn sget(&mut self, db: Db, key: &[u8]) -> Result<Option<Vec<u8>>, VfsError> {
+        if let Some(d) = &self.deferred {
+            if self.owner_ctx {
+                if let Some(v) = d.tx.pending(db, key) {
+                    return Ok(v.map(<[u8]>::to_vec));
+                }
+            } else if !self.independent {
+                self.settle();
+            }
+        }
         self.store.get(db, key).map_err(store_err)
     }
 
@@ -219,7 +296,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
             None => ROOT_ID + 1,
         };
-        Ok(())
+        self.persisted_next_id = self.next_id;
+        // Boot and attach both start here: the accounts are rebuilt from the tree.
+        self.rebuild_accounts()
+    }
+
+    /// A fresh id without a transaction: persisted by the next commit (see `commit`). An id
+    /// that no commit used before a crash may be handed out again; nothing durable names it.
+    pub(crate) fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
     }
 
     pub(crate) fn alloc_id(&mut self, tx: &mut Tx) -> u64 {
@@ -233,8 +320,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         id
     }
 
-    /// Reads an inode as the store holds it.
+    /// Reads an inode as the store holds it (as a deferred creation leaves it, for its owner).
     pub(crate) fn inode(&mut self, id: u64) -> Result<Inode, VfsError> {
+        if self.owner_ctx
+            && let Some(i) = self.deferred.as_ref().and_then(|d| d.tx.inodes.get(&id))
+        {
+            return Ok(i.clone());
+        }
         let bytes = self
             .sget(Db::Userspace, &keys::inode(id))?
             .ok_or(VfsError::NotFound)?;
@@ -267,25 +359,67 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// administrative change and its audit entry) is made atomic by an undo record in its
     /// kernel commit ([`crate::crossdb`]): a refused userspace commit takes the kernel part
     /// back at once, a power cut between the two is taken back at the next boot.
+    ///
+    /// A deferred creation (OPEN with create, see [`crate::ops::stream`]) is committed first,
+    /// on its own, unless this transaction is its owner's: then it rides in the same commit.
     pub fn tx<R>(
         &mut self,
         f: impl FnOnce(&mut Self, &mut Tx) -> Result<R, VfsError>,
     ) -> Result<R, VfsError> {
+        if self.deferred.is_some() && !self.owner_ctx && !self.independent {
+            self.settle();
+        }
         let mut tx = Tx::default();
         let out = f(self, &mut tx)?;
-        self.commit(tx)?;
-        Ok(out)
+        match self.deferred.take() {
+            Some(d) if self.owner_ctx => {
+                let keep = d.tx.clone();
+                if let Err(e) = self.commit(d.tx.then(tx)) {
+                    // Nothing was written: the creation stays deferred, the caller's changes
+                    // are dropped as for any failed commit.
+                    self.deferred = Some(crate::ops::Deferred {
+                        tx: keep,
+                        owner: d.owner,
+                    });
+                    return Err(e);
+                }
+                Ok(out)
+            }
+            other => {
+                self.deferred = other;
+                self.commit(tx)?;
+                Ok(out)
+            }
+        }
     }
 
     /// The commit behind [`Vfs::tx`], and the only code that writes to the store: the staged
     /// inodes are encoded, then one store transaction per database, kernel first.
     fn commit(&mut self, mut tx: Tx) -> Result<(), VfsError> {
+        let changes = self.inode_changes(&tx);
         for (id, inode) in core::mem::take(&mut tx.inodes) {
             let bytes = postcard::to_allocvec(&inode).map_err(|_| VfsError::StorageError)?;
             tx.put(Db::Userspace, keys::inode(id), bytes);
         }
         if tx.writes.is_empty() {
             return Ok(());
+        }
+        if self.next_id > self.persisted_next_id {
+            // Ids taken without a transaction (buffered stages) become durable with the first
+            // commit after them, before anything durable can name them.
+            tx.put(
+                Db::Userspace,
+                keys::NEXT_ID.to_vec(),
+                self.next_id.to_be_bytes().to_vec(),
+            );
+        }
+        let next_id = self.next_id;
+        if tx.writes.keys().any(|(db, key)| {
+            *db == Db::Userspace && matches!(key.first(), Some(&keys::GARBAGE | &keys::DETACHED))
+        }) {
+            // Something for the collector: it runs again. (A staging record is the
+            // collector's only once its handle is gone, which says so itself.)
+            self.collect_due = true;
         }
         self.finish_pending_undo()?;
         let kernel = tx.writes.keys().any(|(d, _)| *d == Db::Kernel);
@@ -318,6 +452,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 return Err(e);
             }
         }
+        self.persisted_next_id = self.persisted_next_id.max(next_id);
+        for (old, new) in &changes {
+            self.acct.apply(old.as_ref(), new.as_ref());
+        }
+        if self.deferred.is_none() {
+            self.acct.pending = None;
+        }
         Ok(())
     }
 
@@ -341,124 +482,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 txn.put(key, v).map_err(store_err)?;
             }
         }
-        txn.commit().map_err(store_err)
-    }
-
-    // ---- accounting ---------------------------------------------------------------------
-
-    /// The directory `dir` and its ancestors up to the root, as `tx` would leave them.
-    pub(crate) fn chain(&mut self, tx: &Tx, dir: u64) -> Result<Vec<Inode>, VfsError> {
-        let mut out = Vec::new();
-        let mut id = dir;
-        loop {
-            let node = self.tx_inode(tx, id)?;
-            let parent = node.parent;
-            out.push(node);
-            if id == ROOT_ID {
-                return Ok(out);
-            }
-            if out.len() > crate::protocol::limits::MAX_PATH {
-                return Err(VfsError::IntegrityError);
-            }
-            id = parent;
-        }
-    }
-
-    /// The user whose home holds the chain, if any.
-    pub(crate) fn home_user(&self, chain: &[Inode]) -> Option<Uuid> {
-        if self.home_id == 0 {
-            return None;
-        }
-        chain
-            .iter()
-            .find(|n| n.parent == self.home_id && n.id != self.home_id)
-            .and_then(|n| Uuid::try_parse(&n.name).ok())
-    }
-
-    /// A user's quota limit.
-    pub(crate) fn quota_limit(&mut self, user: &Uuid) -> Result<u64, VfsError> {
-        Ok(match self.sget(Db::Userspace, &keys::quota(user))? {
-            Some(v) => be_u64(&v).ok_or(VfsError::IntegrityError)?,
-            None => DEFAULT_QUOTA,
-        })
-    }
-
-    /// Checks that adding `dbytes` bytes and `dentries` entries below the chain stays within the
-    /// owner's quota and the filesystem's limits.
-    pub(crate) fn check_growth(
-        &mut self,
-        chain: &[Inode],
-        dbytes: i128,
-        dentries: i128,
-    ) -> Result<(), VfsError> {
-        if dbytes > 0 {
-            if let Some(user) = self.home_user(chain)
-                && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-            {
-                let limit = self.quota_limit(&user)?;
-                if home.usage_bytes() as i128 + dbytes > limit as i128 {
-                    return Err(VfsError::QuotaExceeded);
-                }
-            }
-            if let Some(root) = chain.last()
-                && root.usage_bytes() as i128 + dbytes > self.limits.max_bytes as i128
-            {
-                return Err(VfsError::ResourceLimitExceeded);
-            }
-        }
-        if dentries > 0
-            && let Some(root) = chain.last()
-            && root.usage_entries() as i128 + dentries > self.limits.max_entries as i128
-        {
-            return Err(VfsError::ResourceLimitExceeded);
-        }
-        Ok(())
-    }
-
-    /// The largest size a file of `size` bytes below `chain` may grow to now: the exact bound
-    /// of [`Vfs::check_growth`] for the quota, the filesystem's bytes and the file size limit.
-    pub(crate) fn size_allowance(&mut self, chain: &[Inode], size: u64) -> Result<u64, VfsError> {
-        let mut max = self.limits.max_file_size;
-        if let Some(user) = self.home_user(chain)
-            && let Some(home) = chain.iter().find(|n| n.parent == self.home_id)
-        {
-            let used = home.usage_bytes();
-            let limit = self.quota_limit(&user)?;
-            max = max.min(size.saturating_add(limit.saturating_sub(used)));
-        }
-        if let Some(root) = chain.last() {
-            let room = self.limits.max_bytes.saturating_sub(root.usage_bytes());
-            max = max.min(size.saturating_add(room));
-        }
-        Ok(max)
-    }
-
-    /// Adds the deltas to every directory of the chain and stages them in `tx`.
-    pub(crate) fn apply_growth(tx: &mut Tx, chain: Vec<Inode>, dbytes: i128, dentries: i128) {
-        for mut node in chain {
-            if let Kind::Dir {
-                tree_bytes,
-                tree_entries,
-            } = &mut node.kind
-            {
-                *tree_bytes = (*tree_bytes as i128 + dbytes).max(0) as u64;
-                *tree_entries = (*tree_entries as i128 + dentries).max(0) as u64;
-            }
-            tx.put_inode(node);
-        }
-    }
-
-    /// Checks and applies growth below `dir` in one step.
-    pub(crate) fn grow(
-        &mut self,
-        tx: &mut Tx,
-        dir: u64,
-        dbytes: i128,
-        dentries: i128,
-    ) -> Result<(), VfsError> {
-        let chain = self.chain(tx, dir)?;
-        self.check_growth(&chain, dbytes, dentries)?;
-        Self::apply_growth(tx, chain, dbytes, dentries);
+        txn.commit().map_err(store_err)?;
+        self.store_commits += 1;
         Ok(())
     }
 
@@ -490,62 +515,31 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         }
     }
 
-    /// Links a new inode into its parent directory, with accounting and quota checks.
-    pub(crate) fn link_new(
-        &mut self,
-        ctx: &Ctx<'_>,
-        tx: &mut Tx,
-        inode: Inode,
-    ) -> Result<(), VfsError> {
-        let parent = inode.parent;
-        let chain = self.chain(tx, parent)?;
-        // The parent's chain holds the root and every ancestor: its length is the new entry's
-        // depth. Checked on the real tree, so a path shortened by symlinks gains nothing.
-        if chain.len() > crate::protocol::limits::MAX_DEPTH {
-            return Err(VfsError::InvalidPath);
+    /// The inodes `tx` writes or deletes, each with its stored version: what the accounts
+    /// change by once it commits. An inode that does not decode counts as absent.
+    fn inode_changes(&mut self, tx: &Tx) -> Vec<(Option<Inode>, Option<Inode>)> {
+        let mut out = Vec::new();
+        let stored = |vfs: &mut Self, id: u64| -> Option<Inode> {
+            let bytes = vfs.store.get(Db::Userspace, &keys::inode(id)).ok()??;
+            postcard::from_bytes(&bytes).ok()
+        };
+        for (id, inode) in &tx.inodes {
+            out.push((stored(self, *id), Some(inode.clone())));
         }
-        let (bytes, entries) = (inode.usage_bytes() as i128, inode.usage_entries() as i128);
-        self.check_growth(&chain, bytes, entries)?;
-        Self::apply_growth(tx, chain, bytes, entries);
-        let mut dir = self.tx_inode(tx, parent)?;
-        dir.modified_ns = ctx.env.now_ns();
-        tx.put_inode(dir);
-        tx.put(
-            Db::Userspace,
-            keys::dirent(parent, &inode.name),
-            inode.id.to_be_bytes().to_vec(),
-        );
-        tx.put_inode(inode);
-        Ok(())
-    }
-
-    /// Removes an entry from its parent (the inode record too), with accounting. Content is
-    /// handed to the collector.
-    pub(crate) fn unlink_entry(
-        &mut self,
-        ctx: &Ctx<'_>,
-        tx: &mut Tx,
-        inode: &Inode,
-    ) -> Result<(), VfsError> {
-        let chain = self.chain(tx, inode.parent)?;
-        Self::apply_growth(
-            tx,
-            chain,
-            -(inode.usage_bytes() as i128),
-            -(inode.usage_entries() as i128),
-        );
-        let mut dir = self.tx_inode(tx, inode.parent)?;
-        dir.modified_ns = ctx.env.now_ns();
-        tx.put_inode(dir);
-        tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
-        tx.inodes.remove(&inode.id);
-        tx.delete(Db::Userspace, keys::inode(inode.id));
-        if let Kind::File { content } = inode.kind
-            && content != 0
-        {
-            tx.discard(content, 0);
+        for ((db, key), value) in &tx.writes {
+            if *db != Db::Userspace || key.first() != Some(&keys::INODE) {
+                continue;
+            }
+            let Some(id) = key.get(1..).and_then(be_u64) else {
+                continue;
+            };
+            if tx.inodes.contains_key(&id) {
+                continue;
+            }
+            let new = value.as_ref().and_then(|v| postcard::from_bytes(v).ok());
+            out.push((stored(self, id), new));
         }
-        Ok(())
+        out
     }
 
     /// The canonical path of an inode, by walking up its parents.

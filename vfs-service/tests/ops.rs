@@ -7,6 +7,7 @@ use std::cell::Cell;
 use common::{RamVfs, ram_store, ram_store_with};
 use kernel_abi::{Credentials, ProcessClass, TaskId};
 use uuid::Uuid;
+use vfs_service::accounts::ENTRY_COST;
 use vfs_service::protocol::messages::{FileKind, OpenFlags, SeekFrom};
 
 /// Size of each test's RAM store.
@@ -343,7 +344,10 @@ fn quota_overflow_by_one_byte_changes_nothing() {
         caller: creds(3, ProcessClass::Application, Some(ALICE)),
         env: &env,
     };
-    vfs.set_quota(&sys, ALICE, 10_000).unwrap();
+    // The quota counts a minimum per entry: the home's own entries, and the two files below.
+    let base = vfs.quota(&a, ALICE).unwrap().used + 2 * ENTRY_COST;
+    let limit = base + 10_000;
+    vfs.set_quota(&sys, ALICE, limit).unwrap();
     let f = format!("{}/a", home(ALICE));
     vfs.write_file(&a, &f, &[1u8; 3000], None, None).unwrap();
     let g = format!("{}/Documents/b", home(ALICE));
@@ -361,9 +365,9 @@ fn quota_overflow_by_one_byte_changes_nothing() {
     );
     vfs.handle_close(&a, h).unwrap();
     let q = vfs.quota(&a, ALICE).unwrap();
-    assert_eq!(q.used, 10_000);
+    assert_eq!(q.used, limit);
     assert!(q.over_soft_limit);
-    assert_eq!(q.soft_limit, 8_000);
+    assert_eq!(q.soft_limit, limit / 100 * 80 + limit % 100 * 80 / 100);
     assert_eq!(
         vfs.write_file(&a, &f, &[1u8; 3001], None, None)
             .unwrap_err(),
@@ -694,6 +698,7 @@ fn resource_limits_refuse_and_change_nothing() {
         max_entries: 40,
         max_bytes: 10_000,
         max_file_size: 6_000,
+        ..Limits::default()
     };
     let mut vfs = Vfs::new(ram_store(STORE_MIB), limits);
     vfs.boot(&env).unwrap();
@@ -1008,7 +1013,9 @@ fn a_stream_sees_quota_used_by_others_at_once() {
         caller: creds(3, ProcessClass::Application, Some(ALICE)),
         env: &env,
     };
-    vfs.set_quota(&sys, ALICE, 20_000).unwrap();
+    // The quota counts a minimum per entry: the home's own, and the four files below.
+    let base = vfs.quota(&a, ALICE).unwrap().used + 4 * ENTRY_COST;
+    vfs.set_quota(&sys, ALICE, base + 20_000).unwrap();
     let flags = OpenFlags {
         write: true,
         create: true,
@@ -1040,7 +1047,7 @@ fn a_stream_sees_quota_used_by_others_at_once() {
         VfsError::QuotaExceeded
     );
     vfs.handle_close(&a, h).unwrap();
-    assert_eq!(vfs.quota(&a, ALICE).unwrap().used, 3968 * 5 + 100);
+    assert_eq!(vfs.quota(&a, ALICE).unwrap().used, base + 3968 * 5 + 100);
 }
 
 #[test]

@@ -208,9 +208,10 @@ fn a_close_that_fails_to_commit_keeps_the_handle() {
     let data = pattern(10_000, 9);
     let h = open(&mut vfs, &c.alice, &f, rw(|f| f.truncate = true), None);
     write_all(&mut vfs, &c.alice, h, &data);
-    // System lowers Alice's quota under what the commit needs: the commit must fail.
+    // System lowers Alice's quota under what the commit needs: the commit must fail. (`used`
+    // counts the staged version already, which the commit turns into held bytes.)
     let used = vfs.quota(&c.alice, ALICE).unwrap().used;
-    vfs.set_quota(&c.system, ALICE, used + 100).unwrap();
+    vfs.set_quota(&c.system, ALICE, used - 100).unwrap();
     assert_eq!(vfs.handle_close(&c.alice, h), Err(VfsError::QuotaExceeded));
     assert_eq!(vfs.handle_flush(&c.alice, h), Err(VfsError::QuotaExceeded));
     // Nothing committed, the handle still holds the writes.
@@ -240,8 +241,10 @@ fn a_close_that_fails_to_commit_keeps_the_handle() {
     )
     .unwrap();
     write_all(&mut vfs, &c.alice, h, &pattern(5000, 4));
+    // `used` holds the 15,000-byte staged version; committing it leaves the account 10,000
+    // lower, so a quota below that refuses the commit.
     let used = vfs.quota(&c.alice, ALICE).unwrap().used;
-    vfs.set_quota(&c.system, ALICE, used).unwrap();
+    vfs.set_quota(&c.system, ALICE, used - 12_000).unwrap();
     assert_eq!(vfs.handle_close(&c.alice, h), Err(VfsError::QuotaExceeded));
     vfs.handle_discard(&c.alice, h).unwrap();
     assert_eq!(vfs.handle_close(&c.alice, h), Err(VfsError::StaleHandle));

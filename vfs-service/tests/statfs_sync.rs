@@ -20,7 +20,8 @@ fn statfs_follows_the_tree_and_the_medium() {
     vfs.write_file(&c.alice, &path, &data, None, None).unwrap();
     let after = vfs.statfs(&c.alice).unwrap();
 
-    assert_eq!(after.tree.entries, before.tree.entries + 1);
+    assert_eq!(after.tree.files, before.tree.files + 1);
+    assert_eq!(after.tree.directories, before.tree.directories);
     assert_eq!(after.tree.bytes, before.tree.bytes + data.len() as u64);
     let (u0, u1) = (&before.userspace, &after.userspace);
     assert_eq!(u1.capacity_bytes, u0.capacity_bytes);
@@ -38,8 +39,12 @@ fn statfs_follows_the_tree_and_the_medium() {
     // Removing the file gives the tree's figures back at once (the medium's after cleaning).
     vfs.unlink(&c.alice, &path).unwrap();
     let removed = vfs.statfs(&c.alice).unwrap();
-    assert_eq!(removed.tree.entries, before.tree.entries);
+    assert_eq!(removed.tree.files, before.tree.files);
     assert_eq!(removed.tree.bytes, before.tree.bytes);
+    // The limits are the service's (vfs_service::Limits::default()), its reserve inside them.
+    assert_eq!(removed.tree.max_files, 1 << 24);
+    assert_eq!(removed.tree.max_bytes, 1 << 40);
+    assert!(removed.tree.reserved_bytes > 0 && removed.tree.reserved_bytes < 1 << 40);
 }
 
 #[test]

@@ -239,25 +239,26 @@ fn tree_df_usage_quota_sync_help() {
     assert_eq!(output_of(&out, 4), "/tmp/t: 6 B (6 bytes) in 4 entries\n");
     let df = output_of(&out, 5);
     let lines: Vec<&str> = df.lines().collect();
-    assert_eq!(lines.len(), 6, "{df}");
-    // Content bytes and entries of the whole tree, against the service's limits.
+    assert_eq!(lines.len(), 7, "{df}");
+    // Content bytes, files and directories of the whole filesystem, against its limits.
     assert!(lines[0].starts_with("files:   "), "{df}");
-    assert!(lines[0].contains(" entries, largest file 4.0 GiB"), "{df}");
+    assert!(lines[0].contains(" files, ") && lines[0].ends_with(" directories"), "{df}");
+    assert!(lines[1].starts_with("limits:  largest file 4.0 GiB, "), "{df}");
     assert!(
-        lines[1].starts_with("database          size        live        dead        free"),
+        lines[2].starts_with("database          size        live        dead        free"),
         "{df}"
     );
     // A System caller sees both databases; each has a medium and live records.
-    for (line, name) in [(lines[2], "userspace "), (lines[3], "kernel    ")] {
+    for (line, name) in [(lines[3], "userspace "), (lines[4], "kernel    ")] {
         assert!(line.starts_with(name), "{df}");
         let records: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!(records > 0, "{df}");
     }
     assert_eq!(
-        lines[4],
+        lines[5],
         "security: AES-256-GCM (software engine), integrity: SHA-256 hash chain"
     );
-    assert_eq!(lines[5], "engine:   software");
+    assert_eq!(lines[6], "engine:   software");
     assert_eq!(output_of(&out, 6), "no user homes\n");
     let q = output_of(&out, 7);
     assert!(

@@ -8,6 +8,7 @@
 
 use alloc::vec::Vec;
 
+use crate::accounts::{Account, Holding};
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, keys};
@@ -45,14 +46,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         key: Option<FileKey>,
         perms: Option<FilePermissions>,
     ) -> Result<(), VfsError> {
-        let fs = self;
         let path = CanonPath::parse(path)?;
-        let existing = match fs.resolve_for(ctx, &path, true, true) {
+        let existing = match self.resolve_for(ctx, &path, true, true) {
             Ok(found) => Some(found),
             Err(VfsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        if data.len() as u64 > fs.limits.max_file_size {
+        if data.len() as u64 > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
         match existing {
@@ -65,12 +65,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 Self::check(ctx, &inode, Access::Write)?;
                 if inode.enc.is_some() {
                     // Only the key's holder may replace encrypted content.
-                    fs.cipher_for(&inode, key.as_ref())?;
+                    self.cipher_for(&inode, key.as_ref())?;
                 }
                 let bound = found.path.to_path_string();
-                let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                let (content, enc, hash) = self.put_content(ctx, tx, data, key, &bound)?;
                 let delta = data.len() as i128 - inode.size as i128;
-                fs.grow(tx, inode.parent, delta, 0)?;
+                self.check_charge(&ctx.caller, Account::of(&inode), Holding::bytes(delta), 0)?;
+                self.grow(tx, inode.parent, delta, 0)?;
                 inode.kind = Kind::File { content };
                 inode.size = data.len() as u64;
                 inode.enc = enc;
@@ -82,23 +83,23 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 }
             }
             None => {
-                let (dir, name) = fs.resolve_parent_for(ctx, &path, true)?;
+                let (dir, name) = self.resolve_parent_for(ctx, &path, true)?;
                 let full = dir.path.child(&name);
                 guard(&ctx.caller, &full)?;
                 Self::check(ctx, &dir.inode, Access::Write)?;
-                if fs.child(dir.inode.id, &name)?.is_some() {
+                if self.child(dir.inode.id, &name)?.is_some() {
                     // A dangling symlink: never replaced by a file.
                     return Err(VfsError::AlreadyExists);
                 }
                 let bound = full.to_path_string();
-                let (content, enc, hash) = fs.put_content(ctx, tx, data, key, &bound)?;
+                let (content, enc, hash) = self.put_content(ctx, tx, data, key, &bound)?;
                 let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
                 let mut inode =
-                    fs.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
+                    self.new_inode(ctx, tx, dir.inode.id, &name, Kind::File { content }, perms);
                 inode.size = data.len() as u64;
                 inode.enc = enc;
                 inode.sha256 = hash;
-                fs.link_new(ctx, tx, inode)?;
+                self.link_new(ctx, tx, inode)?;
             }
         }
         Ok(())

@@ -37,8 +37,41 @@ pub struct Reclaimable {
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Deletes up to `budget` records of unreferenced data (garbage pieces, abandoned staging
     /// areas, detached subtrees); returns whether any remain.
+    ///
+    /// When nothing can have become collectable since the last pass found nothing (no garbage
+    /// or detached-subtree record written, no stage abandoned, no pinned version released),
+    /// this returns at once without touching the store: the server calls it after every reply.
     pub fn collect_garbage(&mut self, budget: usize) -> Result<bool, VfsError> {
-        Ok(self.collect_pass(budget)?.0)
+        if !self.collect_due {
+            return Ok(false);
+        }
+        // Cleared first: what this pass itself hands over (a detached file's garbage record)
+        // sets it again.
+        self.collect_due = false;
+        match self.independently(|vfs| vfs.collect_pass(budget)) {
+            Ok((more, _)) => {
+                self.collect_due |= more;
+                Ok(self.collect_due)
+            }
+            Err(e) => {
+                self.collect_due = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs collector work, which touches nothing a deferred creation touches: it neither
+    /// settles the creation nor carries it in its commits.
+    fn independently<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, VfsError>,
+    ) -> Result<T, VfsError> {
+        let before = core::mem::replace(&mut self.independent, true);
+        let owner = core::mem::replace(&mut self.owner_ctx, false);
+        let r = f(self);
+        self.independent = before;
+        self.owner_ctx = owner;
+        r
     }
 
     /// One collection pass: whether anything remains, and how much of `budget` it spent.
@@ -54,8 +87,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Content that open handles still read stays, so this stops once a pass frees nothing.
     pub fn collect_all(&mut self) -> Result<(), VfsError> {
         loop {
-            let (more, spent) = self.collect_pass(1024)?;
-            if !more || spent == 0 {
+            self.collect_due = false;
+            let (more, spent) = self.independently(|vfs| vfs.collect_pass(1024))?;
+            self.collect_due |= more;
+            if !self.collect_due || spent == 0 {
                 return Ok(());
             }
         }

@@ -8,6 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use uuid::Uuid;
 
+use crate::accounts::Account;
 use crate::error::VfsError;
 use crate::inode::{Inode, Kind, keys};
 use crate::path::{CanonPath, check_name};
@@ -225,19 +226,21 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         })
     }
 
-    /// A user's quota: the user themself or a system caller.
+    /// A user's quota: the user themself or a system caller. The nil UUID names the quota the
+    /// applications without a user share (asked by one of them, or a system caller). `used` is
+    /// what the account holds wherever it lives — content, [`crate::accounts::ENTRY_COST`] per
+    /// entry, handles' staged versions.
     pub fn quota(&mut self, ctx: &Ctx<'_>, user: Uuid) -> Result<Quota, VfsError> {
-        if !is_system(&ctx.caller) && ctx.caller.user != Some(user) {
+        let own = match ctx.caller.user {
+            Some(u) => u == user,
+            None => user.is_nil(),
+        };
+        if !is_system(&ctx.caller) && !own {
             return Err(VfsError::PermissionDenied);
         }
-        let limit = self.quota_limit(&user)?;
-        let used = match self.home_id {
-            0 => 0,
-            home => match self.child(home, &format!("{user}"))? {
-                Some(id) => self.inode(id)?.usage_bytes(),
-                None => 0,
-            },
-        };
+        let account = Account::named(user);
+        let limit = self.account_limit(account)?.unwrap_or(u64::MAX);
+        let used = self.account_used(account);
         let soft_limit = limit / 100 * SOFT_LIMIT_PERCENT + limit % 100 * SOFT_LIMIT_PERCENT / 100;
         Ok(Quota {
             user,

@@ -9,3 +9,5 @@ pub mod remove;
 pub mod statfs;
 pub mod stream;
 pub mod system;
+
+pub use stream::Deferred;

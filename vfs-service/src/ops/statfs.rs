@@ -1,6 +1,6 @@
 //! STATFS and SYNC: the filesystem as a whole.
 //!
-//! STATFS reports counters the store and the root inode already keep, so it costs O(1) reads
+//! STATFS reports counters the store and the accounts already keep, so it costs O(1) reads
 //! whatever the size of the filesystem and any caller may ask; the kernel database's figures
 //! are shown only to System-class callers, as the rest of that database is. SYNC writes the
 //! store's integrity footer (master hash, time) for every database changed since the last one
@@ -11,7 +11,6 @@
 use alloc::string::String;
 
 use crate::error::VfsError;
-use crate::inode::ROOT_ID;
 use crate::permission::is_system;
 use crate::protocol::{DbStat, EngineClass, FsStat, Security, TreeStat};
 use crate::vfs::{Ctx, Vfs, store_err};
@@ -31,12 +30,16 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             true => Some(self.db_stat(Db::Kernel)?),
             false => None,
         };
-        let root = self.inode(ROOT_ID)?;
+        let r = self.fs_report();
         let tree = TreeStat {
-            entries: root.usage_entries().saturating_sub(1),
-            max_entries: self.limits.max_entries,
-            bytes: root.usage_bytes(),
-            max_bytes: self.limits.max_bytes,
+            files: r.files,
+            max_files: r.limits.max_files,
+            directories: r.directories,
+            max_directories: r.limits.max_directories,
+            bytes: r.bytes,
+            staged_bytes: r.staged_bytes,
+            max_bytes: r.limits.max_bytes,
+            reserved_bytes: r.reserve.max_bytes,
             max_file_size: self.limits.max_file_size,
         };
         let info = self.store.engine_mut().info();

@@ -8,7 +8,7 @@ use vfs_service::inode::keys;
 use vfs_service::protocol::limits::{MAX_HANDLES, MAX_HANDLES_PER_TASK};
 use vfs_service::protocol::messages::OpenFlags;
 use vfs_service::server::dispatch;
-use vfs_service::{Ctx, Limits, Vfs, VfsError};
+use vfs_service::{Ctx, Limits, Vfs, VfsError, WriteBuffer};
 
 use crate::common::{RamVfs, ram_store};
 use crate::env::{BOB, TestEnv, app, creds};
@@ -42,6 +42,12 @@ fn notify(vfs: &mut RamVfs, env: &TestEnv, sender_class: ProcessClass, task: Tas
 fn handles_of_stopped_tasks_are_released_with_their_staged_data() {
     let env = TestEnv::new();
     let mut vfs = Vfs::new(ram_store(8), Limits::default());
+    // Write-through: these cases are about staged data in the store, which buffered writes
+    // reach only when their buffer fills (`write_path.rs` covers the buffered case).
+    vfs.set_write_buffer(WriteBuffer {
+        pieces: 0,
+        total_bytes: 0,
+    });
     vfs.boot(&env).unwrap();
     let pieces_before = records(&mut vfs, keys::CONTENT);
     let tasks = MAX_HANDLES / MAX_HANDLES_PER_TASK;

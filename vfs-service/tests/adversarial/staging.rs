@@ -3,7 +3,7 @@
 use storage_backend::Db;
 use vfs_service::inode::keys;
 use vfs_service::protocol::messages::OpenFlags;
-use vfs_service::{Limits, Vfs};
+use vfs_service::{Limits, Vfs, WriteBuffer};
 
 use crate::common::{RamVfs, ram_store};
 use crate::env::{BOB, TestEnv, app, system};
@@ -28,6 +28,12 @@ fn write_flags() -> OpenFlags {
 fn a_discard_after_a_failed_flush_gives_the_staged_space_back() {
     let env = TestEnv::new();
     let mut vfs = Vfs::new(ram_store(8), Limits::default());
+    // Write-through: these cases are about staged data in the store, which buffered writes
+    // reach only when their buffer fills (`write_path.rs` covers the buffered case).
+    vfs.set_write_buffer(WriteBuffer {
+        pieces: 0,
+        total_bytes: 0,
+    });
     vfs.boot(&env).unwrap();
     let bob = app(&env, 20, BOB);
     let pieces_before = records(&mut vfs, keys::CONTENT);
@@ -57,6 +63,12 @@ fn a_staging_record_no_handle_uses_is_collected() {
     // handle): the collector between requests finds it, and so does boot.
     let env = TestEnv::new();
     let mut vfs = Vfs::new(ram_store(8), Limits::default());
+    // Write-through: these cases are about staged data in the store, which buffered writes
+    // reach only when their buffer fills (`write_path.rs` covers the buffered case).
+    vfs.set_write_buffer(WriteBuffer {
+        pieces: 0,
+        total_bytes: 0,
+    });
     vfs.boot(&env).unwrap();
     let bob = app(&env, 20, BOB);
     let pieces_before = records(&mut vfs, keys::CONTENT);
@@ -75,6 +87,12 @@ fn a_staging_record_no_handle_uses_is_collected() {
     // The handle is lost without a word (a restart of the VFS, as far as the store knows).
     let store = vfs.into_store();
     let mut vfs = Vfs::new(store, Limits::default());
+    // Write-through: these cases are about staged data in the store, which buffered writes
+    // reach only when their buffer fills (`write_path.rs` covers the buffered case).
+    vfs.set_write_buffer(WriteBuffer {
+        pieces: 0,
+        total_bytes: 0,
+    });
     vfs.attach().unwrap();
     assert_eq!(records(&mut vfs, keys::STAGING), 2);
     assert_eq!(vfs.reclaimable().unwrap().objects, 2);

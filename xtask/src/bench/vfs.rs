@@ -100,7 +100,12 @@ fn write_report(figures: &[(String, f64, String)]) -> Result<(), String> {
     md.push_str(
         "\nA 4 KiB read or write takes two messages (at most 3,968 data bytes fit in one \
          4,096-byte message with its envelope); a 4 KiB whole-file write goes through a \
-         handle (open, two writes, close). Renaming a directory rewrites two entries and the \
+         handle (open, two writes, close). `commits.*` and `device_*.*` are counted in-process (the \
+         VFS's store-commit counter and the RAM device's counters; deterministic): a small file \
+         through a handle and a whole-file WRITE are one commit, a 1 MiB stream one commit per \
+         65 messages, an idle collection pass nothing. `inproc.*` is the 64 MiB stream without \
+         IPC, `*_writethrough` with the handle buffer off (a transaction per message, as before \
+         buffering), measured in the same run. Renaming a directory rewrites two entries and the \
          accounting of its ancestors, whatever it holds. The VFS always runs on the encrypted \
          store (there is no in-memory store); `--quick` shortens every figure. Host figures \
          are wall-clock and noisy on a shared machine.\n",

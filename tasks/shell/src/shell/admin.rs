@@ -60,12 +60,20 @@ impl<K: Kernel> Shell<'_, K> {
         let t = &s.tree;
         let _ = writeln!(
             out,
-            "files:   {} of {} used, {} of {} entries, largest file {}",
+            "files:   {} of {} used ({} staged), {} of {} files, {} of {} directories",
             human_size(t.bytes),
             limit_size(t.max_bytes),
-            t.entries,
-            limit_count(t.max_entries),
+            human_size(t.staged_bytes),
+            t.files,
+            limit_count(t.max_files),
+            t.directories,
+            limit_count(t.max_directories),
+        );
+        let _ = writeln!(
+            out,
+            "limits:  largest file {}, {} kept for the system",
             limit_size(t.max_file_size),
+            human_size(t.reserved_bytes),
         );
         let _ = writeln!(
             out,

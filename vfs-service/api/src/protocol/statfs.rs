@@ -40,18 +40,27 @@ pub struct DbStat {
     pub max_logical_bytes: u64,
 }
 
-/// The tree's usage and limits (the service's configured [`Limits`](crate) of entries and
-/// bytes; staged and detached data are not counted here).
+/// What the filesystem holds against its limits (PROTOCOL.md, "Limits"): every entry and
+/// byte wherever it lives, `/tmp` included; `u64::MAX` means no limit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeStat {
-    /// Files, directories and symlinks below `/`.
-    pub entries: u64,
-    /// The most entries the filesystem holds.
-    pub max_entries: u64,
-    /// Bytes of file content.
+    /// Files and symlinks.
+    pub files: u64,
+    /// The most files and symlinks.
+    pub max_files: u64,
+    /// Directories.
+    pub directories: u64,
+    /// The most directories.
+    pub max_directories: u64,
+    /// Bytes of committed file content.
     pub bytes: u64,
-    /// The most bytes of file content it holds.
+    /// Bytes of open handles' staged versions (they count against the byte limit too).
+    pub staged_bytes: u64,
+    /// The most content bytes.
     pub max_bytes: u64,
+    /// Bytes of that limit only System and Runtime callers may use (the reserve that keeps
+    /// the system working when users are full).
+    pub reserved_bytes: u64,
     /// The largest single file.
     pub max_file_size: u64,
 }

@@ -7,6 +7,7 @@
 //! now. Encrypted content is never replaced without its key. A commit that fails leaves the
 //! handle as it was, stage included, so the client can retry or DISCARD.
 
+use crate::accounts::Holding;
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::{Kind, keys};
@@ -15,7 +16,7 @@ use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
 use super::{PIECE, pieces};
-use crate::handles::{OpenFile, Stage};
+use crate::handles::OpenFile;
 
 impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// Commits a handle's staged writes: the inode switches to the staged content atomically.
@@ -39,21 +40,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 self.cipher_for(&inode, of.key.as_ref())?;
             }
         }
-        let Some(mut stage) = of.stage.take() else {
-            return Ok(());
-        };
-        match self.finish_stage(ctx, of, &mut stage) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // Keep the highest counter sealed under the version key, so a retry never
-                // seals a piece under a nonce already used.
-                if let Some(view) = of.stage.take() {
-                    stage.counter = stage.counter.max(view.counter);
-                }
-                of.stage = Some(stage);
-                Err(e)
-            }
-        }
+        // On failure the stage stays on the handle as it is (its counter included, so a retry
+        // never seals a piece under a nonce already used).
+        self.finish_stage(ctx, of)
     }
 
     /// Commits an append handle's appends over a file another writer changed: a new view of
@@ -86,6 +75,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         view.base_cipher = base_cipher;
         view.seen = content;
         view.overwrite = of.overwrite;
+        view.account = of.account;
         self.pin(content);
         match self.reapply(ctx, of, &mut view, from) {
             Ok(()) => {
@@ -124,89 +114,84 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         self.commit_file(ctx, view)
     }
 
+    /// The new version's digest: of the pieces in order. A sequential stage hashed its full
+    /// pieces as they were written and adds the last one; after random access every piece of
+    /// the new version is materialised into the stage first (from the base where untouched).
+    fn stage_digest(&mut self, of: &mut OpenFile) -> Result<[u8; 32], VfsError> {
+        let n = pieces(of.size);
+        let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
+        if stage.sequential {
+            // A clone: should the commit fail, a retry hashes from the same state.
+            let mut hasher = stage.hasher.clone();
+            if stage.hashed < n {
+                let stored = self
+                    .stage_piece(stage, n - 1)?
+                    .ok_or(VfsError::IntegrityError)?;
+                hasher.update(&stored);
+            }
+            return Ok(hasher.finalize());
+        }
+        let mut hasher = Hasher::default();
+        for i in 0..n {
+            let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
+            let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
+            let encrypted = stage.enc.is_some();
+            let stored = match self.stage_piece(stage, i)? {
+                Some(s) if Self::decode_len(encrypted, s.len()) == want => s,
+                _ => {
+                    let plain = self.logical_piece(of, i)?;
+                    self.put_piece(of, i, &plain)?;
+                    let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
+                    self.stage_piece(stage, i)?.ok_or(VfsError::StorageError)?
+                }
+            };
+            hasher.update(&stored);
+        }
+        Ok(hasher.finalize())
+    }
+
+    /// Commits the stage: its buffered pieces, the inode switch, the accounting and the old
+    /// content's garbage record in one transaction (which also carries a deferred creation of
+    /// this handle's file). A small file written through a handle is this one commit.
     pub(super) fn finish_stage(
         &mut self,
         ctx: &Ctx<'_>,
         of: &mut OpenFile,
-        stage: &mut Stage,
     ) -> Result<(), VfsError> {
-        let n = pieces(of.size);
-        // Hash (and, after random access, materialise) every piece of the new version.
-        if stage.sequential {
-            if stage.hashed < n {
-                let i = n - 1;
-                let stored = self
-                    .stored_piece(stage.content, i)?
-                    .ok_or(VfsError::IntegrityError)?;
-                stage.hasher.update(&stored);
-                stage.hashed = n;
-            }
-        } else {
-            stage.hasher = Hasher::default();
-            let view_stage = core::mem::replace(
-                stage,
-                Stage {
-                    content: stage.content,
-                    enc: stage.enc.clone(),
-                    counter: stage.counter,
-                    sequential: false,
-                    hasher: Hasher::default(),
-                    hashed: 0,
-                    extent: stage.extent,
-                },
-            );
-            of.stage = Some(view_stage);
-            // Materialise, in bounded transactions of at most 16 pieces.
-            let mut i = 0;
-            while i < n {
-                self.tx(|fs, tx| {
-                    while i < n && tx.len() < 16 {
-                        let want = of.size.saturating_sub(i * PIECE).min(PIECE) as usize;
-                        let staged = fs.stored_piece(stage.content, i)?;
-                        let stored = match staged {
-                            Some(s) if Self::decode_len(stage.enc.is_some(), s.len()) == want => s,
-                            _ => {
-                                let plain = fs.logical_piece(of, i)?;
-                                let stored = match &stage.enc {
-                                    None => plain,
-                                    Some((c, _)) => {
-                                        stage.counter += 1;
-                                        c.seal(&mut fs.cx(), i as u32, stage.counter, &plain)?
-                                    }
-                                };
-                                tx.put(
-                                    Db::Userspace,
-                                    keys::piece(stage.content, i as u32),
-                                    stored.clone(),
-                                );
-                                stored
-                            }
-                        };
-                        stage.hasher.update(&stored);
-                        i += 1;
-                    }
-                    Ok(())
-                })?;
-            }
-            if let Some(v) = of.stage.take() {
-                stage.counter = stage.counter.max(v.counter);
-            }
-            stage.hashed = n;
-        }
-        // A clone: should the commit below fail, a retry hashes from the same state.
-        let digest = stage.hasher.clone().finalize();
+        let digest = self.stage_digest(of)?;
+        let stage = of.stage.as_ref().ok_or(VfsError::StorageError)?;
+        let (inode_id, size) = (of.inode, of.size);
+        let (account, staged) = (of.account, of.staged_charge);
+        let n = pieces(size);
         self.tx(|fs, tx| {
-            let mut inode = fs.inode(of.inode)?;
+            // Pieces past the end (left in the buffer by a write that failed half-way) are not
+            // part of the version.
+            for (i, stored) in stage.buffer.range(..n) {
+                let index = u32::try_from(*i).map_err(|_| VfsError::ResourceLimitExceeded)?;
+                tx.put(
+                    Db::Userspace,
+                    keys::piece(stage.content, index),
+                    stored.clone(),
+                );
+            }
+            let mut inode = fs.inode(inode_id)?;
             let old = match inode.kind {
                 Kind::File { content } => content,
                 _ => return Err(VfsError::NotAFile),
             };
-            let delta = of.size as i128 - inode.size as i128;
+            let delta = size as i128 - inode.size as i128;
+            // The staged version was charged in full; from now on the file holds it instead.
+            fs.check_charge(
+                &ctx.caller,
+                account,
+                Holding::bytes(delta),
+                -(staged as i128),
+            )?;
             fs.grow(tx, inode.parent, delta, 0)?;
             inode.kind = Kind::File {
                 content: stage.content,
             };
-            inode.size = of.size;
+            inode.size = size;
             inode.sha256 = digest;
             inode.enc = stage.enc.as_ref().map(|e| e.1.clone());
             inode.modified_ns = ctx.env.now_ns();
@@ -214,9 +199,14 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             if old != 0 {
                 tx.discard(old, 0);
             }
-            tx.delete(Db::Userspace, keys::staging(stage.content));
+            if stage.spilled {
+                tx.delete(Db::Userspace, keys::staging(stage.content));
+            }
             Ok(())
         })?;
+        let mut stage = of.stage.take().ok_or(VfsError::StorageError)?;
+        self.release_buffer(&mut stage);
+        self.charge_stage(of);
         // The handle now reads the version it committed.
         self.unpin(of.base);
         of.base = stage.content;

@@ -24,7 +24,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             let slot = self.handles.get_mut(task, handle)?;
             core::mem::replace(slot, OpenFile::placeholder(task))
         };
-        let result = f(self, &mut of);
+        // The handle that owns a deferred creation reads through it and commits it with its
+        // own first commit; any other handle's request settles it first (`Vfs::sget`, `tx`).
+        let owner = self.owns_deferred(task, handle);
+        let result = self.as_owner(owner, |vfs| f(vfs, &mut of));
         if let Ok(slot) = self.handles.get_mut(task, handle) {
             *slot = of;
         }
@@ -79,14 +82,21 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
 
     /// Commits a handle's writes.
     pub fn handle_flush(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
-        self.with_handle(ctx, handle, |vfs, of| vfs.commit_file(ctx, of))
+        self.with_handle(ctx, handle, |vfs, of| {
+            vfs.commit_file(ctx, of)?;
+            // A created file with nothing written: the creation is what there is to commit.
+            vfs.settle_owned(ctx.caller.task, handle)
+        })
     }
 
     /// Commits and releases a handle. If the commit fails the handle stays open with its
     /// writes, so the client can retry (after making room, say) or DISCARD them: a failed
     /// CLOSE never drops data on its own.
     pub fn handle_close(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
-        self.with_handle(ctx, handle, |vfs, of| vfs.commit_file(ctx, of))?;
+        self.with_handle(ctx, handle, |vfs, of| {
+            vfs.commit_file(ctx, of)?;
+            vfs.settle_owned(ctx.caller.task, handle)
+        })?;
         let of = self.handles.remove(ctx.caller.task, handle)?;
         self.drop_file(of);
         Ok(())
@@ -94,6 +104,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
 
     /// Releases a handle and drops its uncommitted writes.
     pub fn handle_discard(&mut self, ctx: &Ctx<'_>, handle: Handle) -> Result<(), VfsError> {
+        // The created (empty) file stays, as OPEN promised: only the writes are dropped.
+        self.settle();
         let of = self.handles.remove(ctx.caller.task, handle)?;
         self.drop_file(of);
         Ok(())
@@ -113,6 +125,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// `TASK_STOPPED` notice): uncommitted writes are discarded and their space given back,
     /// and the slots count against no limit any more. Returns how many were released.
     pub fn task_stopped(&mut self, task: TaskId) -> usize {
+        self.settle();
         let files = self.handles.reap_exact(task);
         let n = files.len();
         for of in files {
@@ -123,7 +136,11 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
 
     /// Releases the handles of earlier incarnations of `task`.
     pub fn reap_task(&mut self, task: TaskId) {
-        for of in self.handles.reap_older(task) {
+        let files = self.handles.reap_older(task);
+        if !files.is_empty() {
+            self.settle();
+        }
+        for of in files {
             self.drop_file(of);
         }
     }

@@ -2,11 +2,12 @@
 
 use alloc::vec::Vec;
 
+use crate::accounts::Holding;
 use crate::error::VfsError;
 use crate::inode::keys;
 use crate::protocol::limits::{MAX_IO, PIECE_SIZE};
 use crate::protocol::messages::SeekFrom;
-use crate::vfs::{Ctx, Tx, Vfs};
+use crate::vfs::{Ctx, Vfs};
 use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -51,30 +52,28 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(out)
     }
 
-    /// Checks that growing the file to `new_size` fits the quota and limits.
-    ///
-    /// The bound found is remembered with the commit generation it was read at: while nothing
-    /// else commits, a stream of writes is checked against it without reading the accounting
-    /// again. (The commit checks once more in any case.)
-    pub(super) fn check_size(&mut self, of: &mut OpenFile, new_size: u64) -> Result<(), VfsError> {
+    /// Checks that the handle's staged version may have `new_size` bytes: the file size limit,
+    /// then the account's quota and the filesystem limits with the staged version charged in
+    /// full ([`crate::accounts`]). Nothing is charged yet: see [`Vfs::charge_stage`].
+    pub(super) fn check_size(
+        &mut self,
+        ctx: &Ctx<'_>,
+        of: &OpenFile,
+        new_size: u64,
+    ) -> Result<(), VfsError> {
         if new_size > self.limits.max_file_size {
             return Err(VfsError::ResourceLimitExceeded);
         }
-        if let Some((generation, max)) = of.allowance
-            && generation == self.generation
-            && new_size <= max
-        {
-            return Ok(());
-        }
-        let inode = self.inode(of.inode)?;
-        let delta = new_size as i128 - inode.size as i128;
-        let tx = Tx::default();
-        let chain = self.chain(&tx, inode.parent)?;
-        if delta > 0 {
-            self.check_growth(&chain, delta, 0)?;
-        }
-        of.allowance = Some((self.generation, self.size_allowance(&chain, inode.size)?));
-        Ok(())
+        let delta = new_size as i128 - of.staged_charge as i128;
+        self.check_charge(&ctx.caller, of.account, Holding::default(), delta)
+    }
+
+    /// Charges the handle's staged version at its size now (after a write or truncation).
+    pub(super) fn charge_stage(&mut self, of: &mut OpenFile) {
+        let size = if of.stage.is_some() { of.size } else { 0 };
+        self.acct
+            .stage(of.account, size as i128 - of.staged_charge as i128);
+        of.staged_charge = size;
     }
 
     /// Writes `data` at the position (at the end with append).
@@ -100,7 +99,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             .checked_add(data.len() as u64)
             .ok_or(VfsError::InvalidArgument)?;
         let new_size = of.size.max(end);
-        self.check_size(of, new_size)?;
+        self.check_size(ctx, of, new_size)?;
         self.ensure_stage(ctx, of, false)?;
         if let Some(stage) = &mut of.stage
             && of.pos != of.size
@@ -110,33 +109,30 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let old_size = of.size;
         let mut pos = of.pos;
         let mut src = data;
-        // Into the unreferenced stage, in bounded transactions of at most 16 pieces.
+        // Into the stage's RAM buffer, which spills to the unreferenced staging content in
+        // one transaction whenever it fills (`put_piece`).
         while !src.is_empty() {
-            self.tx(|fs, tx| {
-                while !src.is_empty() && tx.len() < 16 {
-                    let i = pos / PIECE;
-                    // The logical view before this write, for the read-modify-write.
-                    of.size = old_size;
-                    let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
-                        Vec::new()
-                    } else {
-                        fs.logical_piece(of, i)?
-                    };
-                    let from = (pos - i * PIECE) as usize;
-                    let n = (PIECE_SIZE - from).min(src.len());
-                    if piece.len() < from + n {
-                        piece.resize(from + n, 0);
-                    }
-                    piece[from..from + n].copy_from_slice(&src[..n]);
-                    fs.put_piece(of, i, &piece, tx)?;
-                    pos += n as u64;
-                    src = &src[n..];
-                }
-                Ok(())
-            })?;
+            let i = pos / PIECE;
+            // The logical view before this write, for the read-modify-write.
+            of.size = old_size;
+            let mut piece = if pos == i * PIECE && src.len() as u64 >= PIECE {
+                Vec::new()
+            } else {
+                self.logical_piece(of, i)?
+            };
+            let from = (pos - i * PIECE) as usize;
+            let n = (PIECE_SIZE - from).min(src.len());
+            if piece.len() < from + n {
+                piece.resize(from + n, 0);
+            }
+            piece[from..from + n].copy_from_slice(&src[..n]);
+            self.put_piece(of, i, &piece)?;
+            pos += n as u64;
+            src = &src[n..];
         }
         of.size = new_size;
         of.pos = end;
+        self.charge_stage(of);
         Ok(data.len() as u32)
     }
 
@@ -164,9 +160,10 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if size == of.size {
             return Ok(());
         }
-        self.check_size(of, size)?;
+        self.check_size(ctx, of, size)?;
         if size == 0 && of.stage.is_none() {
             self.ensure_stage(ctx, of, true)?;
+            self.charge_stage(of);
             return Ok(());
         }
         self.ensure_stage(ctx, of, false)?;
@@ -178,13 +175,17 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
                 let i = size / PIECE;
                 let mut piece = self.logical_piece(of, i)?;
                 piece.truncate((size - i * PIECE) as usize);
-                self.tx(|fs, tx| fs.put_piece(of, i, &piece, tx))?;
+                self.put_piece(of, i, &piece)?;
             }
             if let Some(stage) = &mut of.stage {
-                // Drop the stage's pieces past the end, at most 64 per transaction.
+                // Drop the stage's pieces past the end: from the buffer, and from the store
+                // (at most 64 per transaction) if it spilled.
+                let dropped: usize = stage.buffer.split_off(&keep).values().map(Vec::len).sum();
+                stage.buffered -= dropped;
+                self.staged_ram = self.staged_ram.saturating_sub(dropped);
                 let content = stage.content;
                 let mut i = keep;
-                while i < stage.extent {
+                while stage.spilled && i < stage.extent {
                     let to = stage.extent.min(i + 64);
                     self.tx(|_, tx| {
                         for j in i..to {
@@ -202,6 +203,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             stage.sequential = false;
         }
         of.size = size;
+        self.charge_stage(of);
         Ok(())
     }
 }

@@ -1,12 +1,15 @@
 //! Opening a file on a handle, and releasing one without committing.
 
+use crate::accounts::{Account, Holding};
 use crate::crypto::Hasher;
 use crate::error::VfsError;
 use crate::inode::Kind;
 use crate::path::CanonPath;
 use crate::permission::{Access, FilePermissions, default_for, guard};
 use crate::protocol::messages::{FileKey, OpenFlags, OpenResponse};
-use crate::vfs::{Ctx, Found, Vfs};
+use crate::vfs::{Ctx, Found, Tx, Vfs};
+
+use super::Deferred;
 use storage_backend::{BlockDevice, CryptoEngine};
 
 use crate::handles::OpenFile;
@@ -23,12 +26,28 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     ) -> Result<OpenResponse, VfsError> {
         // The limits first: a refused OPEN must not have created or truncated anything.
         self.handles.can_insert(ctx.caller.task)?;
-        let of = self.open_file(ctx, path, flags, key, perms)?;
+        // At most one creation is deferred: an earlier one is committed before this OPEN
+        // looks at the tree. This OPEN then owns whatever creation it defers.
+        self.settle();
+        let of = match self.as_owner(true, |vfs| vfs.open_file(ctx, path, flags, key, perms)) {
+            Ok(of) => of,
+            Err(e) => {
+                // A refused OPEN creates nothing.
+                self.drop_deferred();
+                return Err(e);
+            }
+        };
         let size = of.size;
         match self.handles.insert(of) {
-            Ok(handle) => Ok(OpenResponse { handle, size }),
+            Ok(handle) => {
+                if let Some(d) = &mut self.deferred {
+                    d.owner = Some((ctx.caller.task, handle));
+                }
+                Ok(OpenResponse { handle, size })
+            }
             Err(rejected) => {
                 let (e, of) = *rejected;
+                self.drop_deferred();
                 self.drop_file(of);
                 Err(e)
             }
@@ -114,7 +133,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             base_cipher,
             stage: None,
             verify: Some((Hasher::default(), 0)),
-            allowance: None,
+            account: Account::of(&inode),
+            staged_charge: 0,
             seen: content,
             overwrite: flags.overwrite,
             appends_from: None,
@@ -134,12 +154,13 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(of)
     }
 
-    /// Creates an empty file (committed at once, as `open` with `create` promises).
+    /// Creates an empty file: visible to everyone at once, committed with the handle's first
+    /// commit ([`super::defer`]); an encrypted one is committed at once with its key binding.
     pub(super) fn create_empty(
         &mut self,
         ctx: &Ctx<'_>,
         path: &CanonPath,
-        _encrypted: bool,
+        encrypted: bool,
         perms: Option<FilePermissions>,
     ) -> Result<Found, VfsError> {
         let (dir, name) = self.resolve_parent_for(ctx, path, true)?;
@@ -149,7 +170,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if self.child(dir.inode.id, &name)?.is_some() {
             return Err(VfsError::AlreadyExists);
         }
-        let inode = self.tx(|fs, tx| {
+        let make = |fs: &mut Self, tx: &mut Tx| {
             let perms = perms.unwrap_or_else(|| default_for(&ctx.caller, false));
             let inode = fs.new_inode(
                 ctx,
@@ -161,13 +182,24 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             );
             fs.link_new(ctx, tx, inode.clone())?;
             Ok(inode)
-        })?;
+        };
+        let inode = if encrypted {
+            self.tx(make)?
+        } else {
+            let mut tx = Tx::default();
+            let inode = make(self, &mut tx)?;
+            self.deferred = Some(Deferred { tx, owner: None });
+            // Charged from now on, as if committed (`link_new` checked it).
+            self.acct.pending = Some((Account::of(&inode), Holding::of(&inode)));
+            inode
+        };
         Ok(Found { path: full, inode })
     }
 
     /// Releases an open file without committing (staging goes to the collector).
     pub(crate) fn drop_file(&mut self, mut of: OpenFile) {
         self.unpin(of.base);
+        self.acct.stage(of.account, -(of.staged_charge as i128));
         if let Some(stage) = of.stage.take() {
             // The stage is abandoned: its pieces go now, in delete-only transactions that
             // commit on a full store; whatever an error leaves, the staging record hands to

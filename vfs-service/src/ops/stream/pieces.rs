@@ -9,7 +9,7 @@ use crate::error::VfsError;
 use crate::inode::{EncInfo, Inode, keys};
 use crate::protocol::limits::PIECE_SIZE;
 use crate::protocol::messages::FileKey;
-use crate::vfs::{Ctx, Tx, Vfs};
+use crate::vfs::{Ctx, Vfs};
 use storage_backend::Sha256Hasher as _;
 use storage_backend::{BlockDevice, CryptoEngine, Db};
 
@@ -82,7 +82,7 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         let mut data = Vec::new();
         let mut found = false;
         if let Some(stage) = &of.stage
-            && let Some(stored) = self.stored_piece(stage.content, i)?
+            && let Some(stored) = self.stage_piece(stage, i)?
         {
             data = self.decode_piece(stage.enc.as_ref().map(|e| &e.0), i, stored)?;
             found = true;
@@ -106,13 +106,28 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(data)
     }
 
-    /// Writes piece `i` (plaintext) into the handle's stage.
+    /// Piece `i` of a stage as stored: from its RAM buffer, else from the store if it spilled.
+    pub(super) fn stage_piece(
+        &mut self,
+        stage: &Stage,
+        i: u64,
+    ) -> Result<Option<Vec<u8>>, VfsError> {
+        if let Some(stored) = stage.buffer.get(&i) {
+            return Ok(Some(stored.clone()));
+        }
+        if stage.spilled {
+            return self.stored_piece(stage.content, i);
+        }
+        Ok(None)
+    }
+
+    /// Writes piece `i` (plaintext) into the handle's stage buffer; spills the buffer to the
+    /// store when that makes it overfull (see [`Vfs::spill`] and [`crate::vfs::WriteBuffer`]).
     pub(super) fn put_piece(
         &mut self,
         of: &mut OpenFile,
         i: u64,
         plain: &[u8],
-        batch: &mut Tx,
     ) -> Result<(), VfsError> {
         let stage = of.stage.as_mut().ok_or(VfsError::StorageError)?;
         let index = u32::try_from(i).map_err(|_| VfsError::ResourceLimitExceeded)?;
@@ -128,8 +143,51 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             stage.hashed += 1;
         }
         stage.extent = stage.extent.max(i + 1);
-        batch.put(Db::Userspace, keys::piece(stage.content, index), stored);
+        let len = stored.len();
+        if let Some(old) = stage.buffer.insert(i, stored) {
+            stage.buffered -= old.len();
+            self.staged_ram = self.staged_ram.saturating_sub(old.len());
+        }
+        stage.buffered += len;
+        self.staged_ram += len;
+        if stage.buffer.len() > self.buffer.pieces || self.staged_ram > self.buffer.total_bytes {
+            self.spill(stage)?;
+        }
         Ok(())
+    }
+
+    /// Moves a stage's buffered pieces into the store in one transaction, under the staging
+    /// record (written with the first spill) that hands them to the collector should the
+    /// handle never commit. The pieces stay unreferenced by any inode until the handle's
+    /// commit, so a crash after a spill changes nothing visible. On failure the buffer is kept.
+    pub(super) fn spill(&mut self, stage: &mut Stage) -> Result<(), VfsError> {
+        if stage.buffer.is_empty() {
+            return Ok(());
+        }
+        self.tx(|_, tx| {
+            if !stage.spilled {
+                tx.put(Db::Userspace, keys::staging(stage.content), Vec::new());
+            }
+            for (i, stored) in &stage.buffer {
+                let index = u32::try_from(*i).map_err(|_| VfsError::ResourceLimitExceeded)?;
+                tx.put(
+                    Db::Userspace,
+                    keys::piece(stage.content, index),
+                    stored.clone(),
+                );
+            }
+            Ok(())
+        })?;
+        stage.spilled = true;
+        self.release_buffer(stage);
+        Ok(())
+    }
+
+    /// Forgets a stage's buffer (spilled or committed) and gives back its RAM.
+    pub(super) fn release_buffer(&mut self, stage: &mut Stage) {
+        stage.buffer.clear();
+        self.staged_ram = self.staged_ram.saturating_sub(stage.buffered);
+        stage.buffered = 0;
     }
 
     pub(super) fn ensure_stage(
@@ -141,11 +199,8 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         if of.stage.is_some() {
             return Ok(());
         }
-        let content = self.tx(|fs, tx| {
-            let content = fs.alloc_id(tx);
-            tx.put(Db::Userspace, keys::staging(content), Vec::new());
-            Ok(content)
-        })?;
+        // No transaction: the id becomes durable with the first commit that uses it.
+        let content = self.take_id();
         let enc = match &of.key {
             Some(k) => Some(self.new_enc(ctx, k, &of.bound_path)?),
             None => None,
@@ -164,6 +219,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
             hasher: Hasher::default(),
             hashed: 0,
             extent: 0,
+            buffer: alloc::collections::BTreeMap::new(),
+            buffered: 0,
+            spilled: false,
         });
         Ok(())
     }
