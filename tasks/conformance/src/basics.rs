@@ -111,7 +111,7 @@ fn create_homes<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
 
 fn hello<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     let h = step("hello", w.anon.hello())?;
-    ensure(h.version == PROTOCOL_VERSION && h.version == 3, "version 3")?;
+    ensure(h.version == PROTOCOL_VERSION && h.version == 4, "version 4")?;
     // A version-1 client (32-bit handle generations) gets an error it can decode: the HELLO
     // reply is `Err(UnsupportedSchema)`, wire index 21 in every version.
     let (t, body) = step("hello v1", w.anon.raw_call(tags::HELLO, &[0x01]))?;

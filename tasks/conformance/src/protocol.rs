@@ -49,7 +49,7 @@ fn protocol_error<K: Kernel>(
 }
 
 fn unknown<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
-    for tag in [0x8008u32, 0x8001, 0x803A, 0x805E, 0x80FE, 0x1234, 0] {
+    for tag in [0x8008u32, 0x8001, 0x803E, 0x805E, 0x80FE, 0x1234, 0] {
         let e = protocol_error(w, tag, b"")?;
         ensure(
             e == ProtocolError::UnknownTag(tag),
