@@ -11,8 +11,6 @@ use crate::handles::HandleTable;
 use crate::inode::{Inode, Kind, ROOT_ID, be_u64, keys};
 use crate::ops::stream::{WriteBuffer, WriteStats};
 use crate::path::CanonPath;
-use crate::permission::{Access, allowed};
-use crate::protocol::limits::SYMLINK_DEPTH;
 use storage_backend::{BlockDevice, CryptoEngine, Db, Store, StoreError};
 
 /// Time and entropy, from the kernel.

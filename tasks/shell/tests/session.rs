@@ -242,8 +242,14 @@ fn tree_df_usage_quota_sync_help() {
     assert_eq!(lines.len(), 7, "{df}");
     // Content bytes, files and directories of the whole filesystem, against its limits.
     assert!(lines[0].starts_with("files:   "), "{df}");
-    assert!(lines[0].contains(" files, ") && lines[0].ends_with(" directories"), "{df}");
-    assert!(lines[1].starts_with("limits:  largest file 4.0 GiB, "), "{df}");
+    assert!(
+        lines[0].contains(" files, ") && lines[0].ends_with(" directories"),
+        "{df}"
+    );
+    assert!(
+        lines[1].starts_with("limits:  largest file 4.0 GiB, "),
+        "{df}"
+    );
     assert!(
         lines[2].starts_with("database          size        live        dead        free"),
         "{df}"
