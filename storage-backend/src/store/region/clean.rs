@@ -37,9 +37,8 @@ impl Region {
         let mut rounds = 2 * self.segs.len();
         loop {
             rounds = rounds.checked_sub(1).ok_or(StoreError::NoSpace)?;
-            let free = self.free_count();
             let reserve = self.reserve() - u32::from(self.shrinking);
-            if free > reserve || (internal && free > 0) {
+            if self.free_at_least(reserve + 1) || (internal && self.free_at_least(1)) {
                 return Ok(());
             }
             if internal {
@@ -80,7 +79,7 @@ impl Region {
         let max_erase = self.segs.iter().map(|s| s.erase_count).max().unwrap_or(0);
         if let Some((i, s)) = candidates().min_by_key(|(_, s)| s.erase_count)
             && s.erase_count + WEAR_SPREAD < max_erase
-            && self.free_count() > 0
+            && self.free_at_least(1)
         {
             return Some(i as u32);
         }
@@ -143,7 +142,7 @@ impl Region {
         // A checkpoint that runs out of room half-way keeps the segments it wrote until a later
         // checkpoint completes (replay must still find the log through them), so one that
         // cannot finish must not start: on a full medium, attempts would use up the reserve.
-        if self.free_count() < self.ckpt_segments() {
+        if !self.free_at_least(self.ckpt_segments()) {
             return Err(StoreError::NoSpace);
         }
         self.make_free(io, true)?;
@@ -248,7 +247,7 @@ impl Region {
         let limit = (2 * ckpt_segs)
             .max(8)
             .min((self.layout.seg_count / 4).max(4));
-        let low = |r: &Self| r.free_count() <= r.reserve() + 2;
+        let low = |r: &Self| !r.free_at_least(r.reserve() + 3);
         if self.segs_since_ckpt >= limit || (low(self) && self.checkpoint_helps()) {
             match self.checkpoint(io) {
                 Err(StoreError::NoSpace) | Ok(()) => {}

@@ -230,6 +230,10 @@ pub struct Region {
     halted: bool,
     /// Authenticated values of recent reads (see `cache.rs` for why a hit is always current).
     cache: cache::ValueCache,
+    /// Where [`Region::free_at_least`] starts looking: the last free segment it found. Free
+    /// segments cluster, so the question every append asks is answered in a few steps
+    /// instead of a pass over every segment. Only a hint: any value gives the same answers.
+    free_hint: core::cell::Cell<usize>,
 }
 
 impl core::fmt::Debug for Region {
@@ -276,6 +280,7 @@ impl Region {
             synced: true,
             shrinking: false,
             halted: false,
+            free_hint: core::cell::Cell::new(0),
             cache: cache::ValueCache::new(match db {
                 Db::Kernel => DEFAULT_KERNEL_CACHE_BYTES,
                 Db::Userspace => DEFAULT_USERSPACE_CACHE_BYTES,
@@ -356,6 +361,31 @@ impl Region {
 
     fn free_count(&self) -> u32 {
         (0..self.segs.len()).filter(|&i| self.is_free(i)).count() as u32
+    }
+
+    /// Whether at least `n` segments are free: `free_count() >= n`, looking from the last free
+    /// segment found and stopping at the `n`th, so it costs a few steps while segments are
+    /// free and a full pass only when fewer than `n` are.
+    fn free_at_least(&self, n: u32) -> bool {
+        let len = self.segs.len();
+        if n == 0 {
+            return true;
+        }
+        let start = self.free_hint.get() % len.max(1);
+        let mut found = 0;
+        for k in 0..len {
+            let i = (start + k) % len;
+            if self.is_free(i) {
+                if found == 0 {
+                    self.free_hint.set(i);
+                }
+                found += 1;
+                if found >= n {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Usable log bytes per segment.

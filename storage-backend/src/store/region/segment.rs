@@ -322,7 +322,7 @@ impl Region {
         // Once the store has dipped into its reserve (a delete opened a reserved segment), the
         // head is reserved space: only cleaning, checkpoints and records that free at least what
         // they write may use it, even where they fit.
-        let may_use_head = |r: &Self| internal || r.shrinking || r.free_count() >= r.reserve();
+        let may_use_head = |r: &Self| internal || r.shrinking || r.free_at_least(r.reserve());
         loop {
             if let Some(h) = &self.head
                 && self.fits(h, need)
