@@ -49,6 +49,8 @@ fn check_all(r: &mut R, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
     assert_eq!(r.objects(), model.len() as u64);
     let bytes: u64 = model.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
     assert_eq!(r.logical_bytes(), bytes);
+    let rep = r.check().unwrap();
+    assert_eq!(rep.objects, model.len() as u64);
 }
 
 fn run(seed: u64, rounds: u64) {
@@ -106,6 +108,10 @@ fn run(seed: u64, rounds: u64) {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             assert!(got == want, "prefix scan");
+        }
+        if rng.below(100) == 0 {
+            // The check also holds between checkpoints (dirty pages, pending deltas).
+            r.check().unwrap();
         }
         if rng.below(60) == 0 {
             if rng.below(2) == 0 {

@@ -5,7 +5,7 @@
 //!
 //! One job per module: `layout` (geometry, superblock), `sit` (per-segment state and the
 //! delta table), `medium` (device, heads J and I, segment opening, pages as sealed chunks —
-//! the tree's `PageStore`), `region` (the region handle, reads, free segments), `txn`
+//! the tree's `PageStore`), `region` (the region handle, reads, free segments), `check` (the full integrity check), `txn`
 //! (transactions and commit), `ckpt` (checkpoint record and procedure, anchors), `mount`
 //! (format, mount), `replay` (the log tail).
 //!
@@ -15,6 +15,7 @@
 //! anything proportional to the number of objects; a segment is reused only under rule F; a
 //! full device gives `NoSpace` (there is no cleaning before stage 4) and stays mountable.
 
+mod check;
 mod ckpt;
 pub mod layout;
 pub mod medium;
@@ -24,5 +25,6 @@ mod replay;
 pub mod sit;
 mod txn;
 
+pub use check::CheckReport;
 pub use medium::{LogPos, MediumStats};
 pub use region::{MountInfo, V2Options, V2Region};

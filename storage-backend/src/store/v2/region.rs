@@ -169,6 +169,16 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         self.tree.ram_bytes()
     }
 
+    /// Structural changes of the tree since mount (splits, merges, ...).
+    pub fn tree_counters(&self) -> crate::store::btree::Counters {
+        self.tree.counters()
+    }
+
+    /// Segments in the region.
+    pub fn segment_count(&self) -> u32 {
+        self.tree.store().lay.seg_count
+    }
+
     /// Height of the tree.
     pub fn tree_height(&self) -> usize {
         self.tree.height()
@@ -327,7 +337,11 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
     pub(super) fn ckpt_segments(&self) -> usize {
         let m = self.tree.store();
         let cap = m.lay.seg_bytes() - m.lay.log_start() - m.lay.bs;
-        let pages = self.opts.max_dirty as usize + self.opts.max_deltas * (self.tree.height() + 1);
+        // The dirty pages, plus the SIT leaves the fold may rewrite (at most one per delta, at
+        // most all of them; a leaf holds at least 12 entries) with their paths.
+        let sit_leaves = (m.lay.seg_count as usize).div_ceil(12);
+        let pages = self.opts.max_dirty as usize
+            + self.opts.max_deltas.min(sit_leaves) * (self.tree.height() + 1);
         (pages * m.page_chunk()).div_ceil(cap.max(1)) + 2
     }
 
