@@ -27,4 +27,4 @@ mod txn;
 
 pub use check::CheckReport;
 pub use medium::{LogPos, MediumStats};
-pub use region::{MountInfo, V2Options, V2Region};
+pub use region::{MountInfo, SEQ_RESERVE, V2Options, V2Region};

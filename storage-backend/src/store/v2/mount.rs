@@ -193,6 +193,8 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             info: MountInfo {
                 fell_back: found.fell_back,
                 anchor_reads: found.reads,
+                next_seq: a.seq_limit + 1 + if found.fell_back { SEQ_RESERVE } else { 0 },
+                seq_limit: a.seq_limit,
                 ..MountInfo::default()
             },
         };

@@ -72,10 +72,14 @@ pub struct MountInfo {
     pub tail_bytes: u64,
     /// Transactions replayed.
     pub replayed: u64,
+    /// The sequence number the next segment opened will get.
+    pub next_seq: u64,
+    /// The `seq_limit` of the anchor used.
+    pub seq_limit: u64,
 }
 
 /// Sequence numbers a checkpoint's anchor reserves ahead (`S`).
-pub(super) const SEQ_RESERVE: u64 = 256;
+pub const SEQ_RESERVE: u64 = 256;
 
 pub(super) type PendingOp = Option<(LogPos, u32, u32)>;
 
