@@ -19,15 +19,18 @@ use crate::crypto::CryptoEngine;
 use crate::store::error::{IntegrityKind, Result, StoreError};
 use crate::store::record::{Reader, decode_keyed, kind, stream};
 use crate::store::region::txn::chain_next;
-use crate::store::seal::{Next, SegView, authentic_after, read_record, sealed_len};
+use crate::store::seal::{Next, SegView, authentic_after, read_record};
 
 use super::ckpt::{Ckpt, KIND_CKPT};
 use super::medium::{LogPos, Medium};
-use super::region::{MAX_KEY, MAX_VALUE, PendingOp, V2Region};
+use super::region::{PendingOp, V2Region};
 use super::sit::{SitEntry, class};
 
 /// Bytes of the replay window.
 const WINDOW: usize = 16 * 1024;
+/// The longest record the journal holds (a PUT of the longest key and value; CKPT records are
+/// shorter), sealed.
+const LONGEST: usize = 8704;
 
 /// A window over one journal segment.
 struct Window {
@@ -38,22 +41,20 @@ struct Window {
 }
 
 impl Window {
-    /// Makes the window cover `[pos, pos + longest record)` (or up to the segment's end).
-    fn cover<D: BlockDevice, E: CryptoEngine>(
+    /// Whether the window holds `[pos, end of segment)` or at least the longest record there.
+    fn holds(&self, pos: usize, seg_bytes: usize, longest: usize) -> bool {
+        let end = self.base + self.buf.len();
+        pos >= self.base && (pos + longest <= end || end >= seg_bytes)
+    }
+
+    /// Moves the window to start at the block of `pos`.
+    fn load<D: BlockDevice, E: CryptoEngine>(
         &mut self,
         m: &mut Medium<D, E>,
         pos: usize,
     ) -> Result<()> {
-        let seg_bytes = m.lay.seg_bytes();
-        let longest =
-            sealed_len(1 + 8 + 1 + MAX_KEY + MAX_VALUE).max(sealed_len(super::ckpt::MAX_CKPT));
-        let end = self.base + self.buf.len();
-        if pos >= self.base && (pos + longest <= end || end >= seg_bytes) {
-            return Ok(());
-        }
-        let len = WINDOW
-            .max(longest + m.lay.bs)
-            .min(seg_bytes - pos / m.lay.bs * m.lay.bs);
+        let start = pos / m.lay.bs * m.lay.bs;
+        let len = WINDOW.min(m.lay.seg_bytes() - start);
         let (buf, base) = m.read_span(self.seg, pos, len)?;
         self.buf = buf;
         self.base = base;
@@ -96,9 +97,17 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             if pos >= self.tree.store().lay.seg_bytes() {
                 return Ok(());
             }
-            w.cover(self.tree.store_mut(), pos)?;
             let m = self.tree.store_mut();
-            let next = read_record(&mut m.eng, m.key, w.view(), pos);
+            let seg_bytes = m.lay.seg_bytes();
+            if pos < w.base || pos >= w.base + w.buf.len() {
+                w.load(m, pos)?;
+            }
+            let mut next = read_record(&mut m.eng, m.key, w.view(), pos);
+            // A record cut by the window's end: read again from its start.
+            if matches!(next, Next::End { .. }) && !w.holds(pos, seg_bytes, LONGEST) {
+                w.load(m, pos)?;
+                next = read_record(&mut m.eng, m.key, w.view(), pos);
+            }
             let rec = match next {
                 Next::Record(r) => r,
                 Next::End { bad, .. } => return self.check_end(&mut w, bad),
@@ -264,5 +273,20 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             // `authentic_after` starts at the boundary after its argument.
             from = end - 4096 - 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::region::{MAX_KEY, MAX_VALUE};
+    use super::*;
+    use crate::store::seal::sealed_len;
+
+    #[test]
+    fn longest_record_fits_the_window() {
+        let put = sealed_len(1 + 8 + 1 + MAX_KEY + MAX_VALUE);
+        assert_eq!(put, LONGEST);
+        assert!(sealed_len(super::super::ckpt::MAX_CKPT) <= LONGEST);
+        const { assert!(LONGEST + 4096 <= WINDOW) };
     }
 }
