@@ -6,9 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use storage_backend::Db;
 use storage_backend::block::{BlockDevice, DeviceError, Geometry, RamDevice};
 use storage_backend::store::v2::{V2Options, V2Region};
-use storage_backend::Db;
 
 /// A RAM device that records every read.
 struct Counting {
