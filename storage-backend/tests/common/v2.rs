@@ -19,7 +19,7 @@ pub fn nor_opts() -> V2Options {
         seg_units: 3,
         ring_units: 2,
         max_dirty: 40,
-        ram_budget: 64 * 1024,
+        ram_budget: 128 * 1024,
         ckpt_bytes: 6 * 1024,
         max_deltas: 16,
         ..V2Options::default()

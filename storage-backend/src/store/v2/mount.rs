@@ -26,8 +26,13 @@ use super::medium::{LogPos, Medium, MediumStats};
 use super::region::{Durable, MountInfo, SEQ_RESERVE, V2Options, V2Region, tree_err};
 use super::sit::DeltaTable;
 
-fn tree_config(l: &Layout, budget: usize) -> Result<Config> {
+/// The tree's share of the region's budget: what the region's own buffers leave.
+fn tree_config(l: &Layout, opts: &V2Options) -> Result<Config> {
     let format = PageFormat::new(l.page_plain as usize).ok_or(StoreError::BadGeometry)?;
+    let budget = opts
+        .ram_budget
+        .checked_sub(opts.overhead())
+        .ok_or(StoreError::InvalidArgument)?;
     Ok(Config {
         format,
         max_dirty: l.max_dirty as usize,
@@ -62,7 +67,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         if seg_count < 4 || opts.seg_units == 0 || lay.seg_bytes() < 4 * lay.bs + 2 * 4096 {
             return Err(StoreError::BadGeometry);
         }
-        let cfg = tree_config(&lay, opts.ram_budget)?;
+        let cfg = tree_config(&lay, &opts)?;
         let key = region_key(&mut eng, master, db, &opts.uuid)?;
         write_superblock(&mut dev, &mut eng, key, db, opts.uuid, &lay)?;
         let ring = AnchorRing::format(&mut dev, lay.ring())?;
@@ -119,7 +124,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             page_plain: lay.page_plain,
             ..opts
         };
-        let cfg = tree_config(&lay, opts.ram_budget)?;
+        let cfg = tree_config(&lay, &opts)?;
         let Some((ring, found)) = AnchorRing::open(&mut dev, &mut eng, key, lay.ring())? else {
             return Err(StoreError::integrity(IntegrityKind::Anchor));
         };

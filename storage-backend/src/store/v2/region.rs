@@ -9,7 +9,7 @@ use sha2::Sha256;
 use crate::block::BlockDevice;
 use crate::crypto::CryptoEngine;
 use crate::store::anchor::AnchorRing;
-use crate::store::btree::{BTree, BTreeError, Key, Value};
+use crate::store::btree::{BTree, BTreeError, Config, Key, PageFormat, Value};
 use crate::store::error::{Db, IntegrityKind, Result, StoreError};
 use crate::store::record::decode_keyed;
 
@@ -32,7 +32,9 @@ pub struct V2Options {
     pub page_plain: u32,
     /// `D`: most dirty pages.
     pub max_dirty: u32,
-    /// RAM budget of the tree (page pool and buffers).
+    /// RAM budget of the whole region: the tree (page pool, split scratch, path) gets what
+    /// [`V2Options::overhead`] leaves; mount and format fail with `InvalidArgument` below
+    /// [`V2Options::min_budget`].
     pub ram_budget: usize,
     /// Container UUID (HKDF salt; a reformat needs a new one).
     pub uuid: [u8; 16],
@@ -45,19 +47,35 @@ pub struct V2Options {
 }
 
 impl Default for V2Options {
-    /// Small test geometry: 1-KiB pages, `D` = 64, 64 KiB of tree budget, `T` = 32 KiB.
+    /// Small test geometry: 1-KiB pages, `D` = 64, 160 KiB in all, `T` = 32 KiB.
     fn default() -> Self {
         V2Options {
             seg_units: 2,
             ring_units: 2,
             page_plain: 994,
             max_dirty: 64,
-            ram_budget: 96 * 1024,
+            ram_budget: 160 * 1024,
             uuid: *b"zos-v2-test-uuid",
             ckpt_bytes: 32 * 1024,
             max_deltas: 32,
             txn_bytes: 256 * 1024,
         }
+    }
+}
+
+impl V2Options {
+    /// Heap the region holds outside its tree, at most: the replay window (mount) and the
+    /// buffers of one record read, one record sealed and one CKPT record (the longest record
+    /// each), the delta table (`E` entries of a `BTreeMap`, 64 bytes each), the open
+    /// transaction's pending keys (as many as the COMMIT page bound lets in, 255-byte keys) and
+    /// the free queue, plus allocator slack.
+    pub fn overhead(&self) -> usize {
+        let window = 16 * 1024 + 512;
+        let io = 3 * 8704 + 4096;
+        let deltas = self.max_deltas * 64;
+        let txn = (self.max_dirty as usize / 6 + 1) * (255 + 96);
+        let free = 64 * 8;
+        window + io + deltas + txn + free + 4096
     }
 }
 
@@ -132,12 +150,23 @@ pub(super) fn tree_err(e: BTreeError) -> StoreError {
         BTreeError::Corrupt { ptr, .. } => {
             StoreError::integrity_at(IntegrityKind::Record, ptr.seg, ptr.off as usize)
         }
-        BTreeError::InvalidArgument => StoreError::InvalidArgument,
+        BTreeError::InvalidArgument | BTreeError::Budget { .. } => StoreError::InvalidArgument,
         _ => StoreError::integrity(IntegrityKind::Checkpoint),
     }
 }
 
 impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
+    /// The smallest `ram_budget` that mounts with `opts` (its page size and `D`); `None` for a
+    /// page size the tree does not support.
+    pub fn min_budget(opts: &V2Options) -> Option<usize> {
+        let cfg = Config {
+            format: PageFormat::new(opts.page_plain as usize)?,
+            max_dirty: opts.max_dirty as usize,
+            ram_budget: 0,
+        };
+        Some(opts.overhead() + BTree::<Medium<D, E>>::min_budget(&cfg))
+    }
+
     /// Which database.
     pub fn db(&self) -> Db {
         self.db
