@@ -207,6 +207,17 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         self.tree.counters()
     }
 
+    /// Segments in the free queue (tests: rule F).
+    pub fn free_segments(&self) -> Vec<u32> {
+        self.tree.store().free.iter().map(|f| f.0).collect()
+    }
+
+    /// Segment of the newest durable checkpoint record, and of the journal head.
+    pub fn checkpoint_and_head(&self) -> (u32, Option<u32>) {
+        let j = self.tree.store().j.as_ref().map(|h| h.seg);
+        (self.durable.ckpt.seg, j)
+    }
+
     /// Segments in the region.
     pub fn segment_count(&self) -> u32 {
         self.tree.store().lay.seg_count
