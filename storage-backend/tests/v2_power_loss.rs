@@ -31,12 +31,18 @@ struct Recording {
     opts: V2Options,
 }
 
-fn key(k: u64) -> Vec<u8> {
-    format!("key{k:03}-{}", "x".repeat((k * 7 % 60) as usize)).into_bytes()
+/// Keys of the workload; the wide one (many keys) uses long ones, so the tree is tall and a
+/// checkpoint's pages span index segments.
+fn key(k: u64, keys: u64) -> Vec<u8> {
+    if keys >= 200 {
+        format!("wide{k:04}-{}", "w".repeat(40 + (k * 13 % 100) as usize)).into_bytes()
+    } else {
+        format!("key{k:03}-{}", "x".repeat((k * 7 % 60) as usize)).into_bytes()
+    }
 }
 
 fn record(ops: u64, seed: u64, keys: u64, opts: V2Options, syncs: bool) -> Recording {
-    let r = nor_region(SECTORS, opts);
+    let r = nor_region(if keys >= 200 { 3 * SECTORS } else { SECTORS }, opts);
     let (mut dev, _) = r.into_parts();
     let base = dev.flash().image().to_vec();
     dev.flash_mut().start_trace();
@@ -52,7 +58,7 @@ fn record(ops: u64, seed: u64, keys: u64, opts: V2Options, syncs: bool) -> Recor
         r.begin().unwrap();
         for _ in 0..1 + rng.below(4) {
             i += 1;
-            let k = key(rng.below(keys));
+            let k = key(rng.below(keys), keys);
             // Grow, then shrink (merges, root shrink), then grow again.
             let del = if (i * 3 / ops) == 1 { 5 } else { 1 };
             if rng.below(6) < del {
@@ -98,10 +104,19 @@ fn record(ops: u64, seed: u64, keys: u64, opts: V2Options, syncs: bool) -> Recor
         "no splits or merges: {c:?}"
     );
     assert!(r.generation() >= 4, "too few checkpoints");
-    assert!(
-        st.segments_opened > u64::from(r.segment_count()),
-        "no segment reuse: {st:?}"
-    );
+    if keys >= 200 {
+        assert!(
+            c.splits >= 20,
+            "the wide tree split only {} times",
+            c.splits
+        );
+        assert!(st.page_writes > 200, "too few pages written: {st:?}");
+    } else {
+        assert!(
+            st.segments_opened > u64::from(r.segment_count()),
+            "no segment reuse: {st:?}"
+        );
+    }
     let (mut dev, _) = r.into_parts();
     Recording {
         base,
@@ -296,4 +311,11 @@ fn v2_power_loss_long_tail() {
         ..nor_opts()
     };
     run("long-tail", 600, 0x5EED_0003, 40, opts, 2);
+}
+
+/// A wide index: 300 long keys (over 20 splits, 1-KiB pages), checkpoints of many pages
+/// that span index segments; every fifth cut.
+#[test]
+fn v2_power_loss_wide_index() {
+    run("wide", 450, 0x5EED_0004, 300, nor_opts(), 5);
 }
