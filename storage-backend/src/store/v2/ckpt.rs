@@ -148,7 +148,14 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
     pub(super) fn checkpoint(&mut self) -> Result<()> {
         self.writable()?;
         let r = self.checkpoint_inner();
-        self.guard(r)
+        if r.is_err() {
+            // Whatever failed (even `NoSpace` for an index segment), the tree's SIT entries and
+            // pages may now be ahead of the durable checkpoint, and the free queue is derived
+            // from them: no more writes until a mount rebuilds the state from the medium.
+            self.halted = true;
+            self.txn = None;
+        }
+        r
     }
 
     fn checkpoint_inner(&mut self) -> Result<()> {
