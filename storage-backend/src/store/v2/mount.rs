@@ -141,7 +141,9 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             i: None,
             // After a fallback, a newer anchor that is now unreadable may have reserved up to
             // `S` more sequence numbers.
-            next_seq: a.seq_limit + 1 + if found.fell_back { SEQ_RESERVE } else { 0 },
+            next_seq: a
+                .seq_limit
+                .saturating_add(1 + if found.fell_back { SEQ_RESERVE } else { 0 }),
             seq_limit: a.seq_limit,
             deltas: DeltaTable::default(),
             free: Vec::new(),
@@ -173,7 +175,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         let mut generation = found.g.max(ck.generation);
         if found.fell_back {
             // A newer anchor may have used generations above this one (see DESIGN.md).
-            generation += FALLBACK_GEN_SKIP;
+            generation = generation.saturating_add(FALLBACK_GEN_SKIP);
         }
         let mut r = V2Region {
             tree,
@@ -198,7 +200,9 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             info: MountInfo {
                 fell_back: found.fell_back,
                 anchor_reads: found.reads,
-                next_seq: a.seq_limit + 1 + if found.fell_back { SEQ_RESERVE } else { 0 },
+                next_seq: a
+                    .seq_limit
+                    .saturating_add(1 + if found.fell_back { SEQ_RESERVE } else { 0 }),
                 seq_limit: a.seq_limit,
                 ..MountInfo::default()
             },
