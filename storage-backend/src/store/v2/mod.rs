@@ -7,7 +7,7 @@
 //! delta table), `medium` (device, heads J and I, segment opening, pages as sealed chunks —
 //! the tree's `PageStore`), `region` (the region handle, reads, free segments), `check` (the full integrity check), `txn`
 //! (transactions and commit), `ckpt` (checkpoint record and procedure, anchors), `mount`
-//! (format, mount), `replay` (the log tail).
+//! (format, mount), `replay` (the log tail), `store` (both databases as two regions on one device).
 //!
 //! Guarantees: every acknowledged commit survives a cut at any program or erase, nothing
 //! uncommitted becomes visible; mount reads the superblock, the anchor ring, the checkpoint
@@ -23,8 +23,10 @@ mod mount;
 mod region;
 mod replay;
 pub mod sit;
+mod store;
 mod txn;
 
 pub use check::CheckReport;
 pub use medium::{LogPos, MediumStats};
 pub use region::{MountInfo, SEQ_RESERVE, V2Options, V2Region};
+pub use store::{SharedEngine, V2Store, Window};
