@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use storage_backend::block::RamDevice;
-use storage_backend::store::v2::{V2Options, V2Region};
+use storage_backend::store::v2::{V2Options, V2Region, V2Store};
 use storage_backend::{Db, SoftwareEngine};
 
 struct Counting;
@@ -100,8 +100,15 @@ fn run(n: u64) -> usize {
     peak
 }
 
+/// One region, and a store of two regions with a shared pool; one test, so the counting
+/// allocator sees one measurement at a time.
 #[test]
 fn v2_peak_heap_within_budget_at_two_object_counts() {
+    one_region();
+    shared_store();
+}
+
+fn one_region() {
     let budget = opts().ram_budget;
     assert!(V2Region::<RamDevice, SoftwareEngine>::min_budget(&opts()).unwrap() <= budget);
     let small = run(1_000);
@@ -110,6 +117,82 @@ fn v2_peak_heap_within_budget_at_two_object_counts() {
     assert!(small <= budget, "peak {small} above the budget {budget}");
     assert!(large <= budget, "peak {large} above the budget {budget}");
     // The pool fills at either size; what is left does not grow with the object count.
+    assert!(
+        large <= small + 16 * 1024,
+        "heap grew with the object count"
+    );
+}
+
+/// Both databases on one device with one shared page pool, the whole store within one budget.
+fn run_shared(n: u64, budget: usize) -> usize {
+    let dev = RamDevice::new(512, 8, 16_384);
+    let (eng, keys) = common::engine();
+    let (eng2, keys2) = common::engine();
+    let o = V2Options {
+        max_dirty: 24,
+        ..opts()
+    };
+    let both = [
+        V2Options {
+            uuid: *b"zos-v2-heap-kern",
+            ..o
+        },
+        V2Options {
+            uuid: *b"zos-v2-heap-user",
+            ..o
+        },
+    ];
+    let keys_list: Vec<Vec<u8>> = (0..n).map(key).collect();
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let mut s = V2Store::format_shared(dev, eng, keys, 4096, both, budget).unwrap();
+    for db in Db::ALL {
+        s.with(db, |r| {
+            let mut i = 0;
+            while i < n {
+                r.begin()?;
+                for _ in 0..1.min(n - i) {
+                    r.put(&keys_list[i as usize], &[i as u8; 32])?;
+                    i += 1;
+                }
+                r.commit()?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let mut x = 0x1234_5678u64;
+    for j in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let db = if j % 2 == 0 {
+            Db::Kernel
+        } else {
+            Db::Userspace
+        };
+        let k = &keys_list[(x % n) as usize];
+        assert_eq!(s.with(db, |r| r.get(k)).unwrap().map(|v| v.len()), Some(32));
+    }
+    let (dev, _) = s.into_parts().unwrap();
+    let mut s = V2Store::mount_shared(dev, eng2, keys2, 4096, both, budget).unwrap();
+    for db in Db::ALL {
+        assert_eq!(s.with(db, |r| Ok(r.objects())).unwrap(), n);
+    }
+    let peak = peak_since(base);
+    drop(s);
+    peak
+}
+
+fn shared_store() {
+    let budget = 192 * 1024;
+    let small = run_shared(1_000, budget);
+    let large = run_shared(20_000, budget);
+    eprintln!(
+        "shared store peak heap: {small} B at 2 x 1,000 objects, {large} B at 2 x 20,000 (budget {budget} B)"
+    );
+    assert!(small <= budget, "peak {small} above the budget {budget}");
+    assert!(large <= budget, "peak {large} above the budget {budget}");
     assert!(
         large <= small + 16 * 1024,
         "heap grew with the object count"

@@ -15,6 +15,7 @@ use sha2::Sha256;
 use crate::block::BlockDevice;
 use crate::crypto::{CryptoEngine, KeyHandle};
 use crate::store::anchor::AnchorRing;
+use crate::store::btree::pool::Pool;
 use crate::store::btree::{BTree, Config, PageFormat};
 use crate::store::error::{Db, IntegrityKind, Result, StoreError};
 use crate::store::record::stream;
@@ -43,12 +44,19 @@ fn tree_config(l: &Layout, opts: &V2Options) -> Result<Config> {
 impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
     /// Erases the device and writes an empty region (superblock, anchor ring, a first
     /// checkpoint). `master` is the caller's key for database `db`.
-    pub fn format(
+    pub fn format(dev: D, eng: E, master: KeyHandle, db: Db, opts: V2Options) -> Result<Self> {
+        Self::format_in(dev, eng, master, db, opts, None)
+    }
+
+    /// [`Self::format`], with the tree's pages in `pool` (shared with the other region's tree
+    /// under another owner id) instead of a pool of its own.
+    pub(crate) fn format_in(
         mut dev: D,
         mut eng: E,
         master: KeyHandle,
         db: Db,
         opts: V2Options,
+        pool: Option<(u8, &mut Pool)>,
     ) -> Result<Self> {
         let g = dev.geometry();
         let sb_units = Layout::sb_units_for(g.erase_unit_bytes());
@@ -86,7 +94,11 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             journal_bytes: 0,
             stats: MediumStats::default(),
         };
-        let tree = BTree::create(m, cfg).map_err(tree_err)?;
+        let (tree, mut pool) = match pool {
+            None => (BTree::create(m, cfg), None),
+            Some((owner, p)) => (BTree::with_pool(m, cfg, owner, p, None), Some(p)),
+        };
+        let tree = tree.map_err(tree_err)?;
         let mut r = V2Region {
             tree,
             ring,
@@ -105,18 +117,31 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             scan_exhausted: false,
             info: MountInfo::default(),
         };
-        r.refill_free()?;
-        r.checkpoint()?;
+        // A shared pool is lent for the first checkpoint and given back to the caller.
+        if let Some(p) = pool.as_mut() {
+            r.swap_pool(p);
+        }
+        let done = r.refill_free().and_then(|()| r.checkpoint());
+        if let Some(p) = pool.as_mut() {
+            r.swap_pool(p);
+        }
+        done?;
         Ok(r)
     }
 
     /// Mounts the region with `opts`' budget and triggers (geometry comes from the medium).
-    pub fn mount(
+    pub fn mount(dev: D, eng: E, master: KeyHandle, db: Db, opts: V2Options) -> Result<Self> {
+        Self::mount_in(dev, eng, master, db, opts, None)
+    }
+
+    /// [`Self::mount`], with the tree's pages in a shared `pool` (see [`Self::format_in`]).
+    pub(crate) fn mount_in(
         mut dev: D,
         mut eng: E,
         master: KeyHandle,
         db: Db,
         opts: V2Options,
+        pool: Option<(u8, &mut Pool)>,
     ) -> Result<Self> {
         let (lay, key) = read_superblock(&mut dev, &mut eng, master, db)?;
         let opts = V2Options {
@@ -166,7 +191,11 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         }
         let ck = Ckpt::decode(&plain)?;
         m.deltas = ck.carry.clone();
-        let tree = BTree::open(m, cfg, ck.root).map_err(tree_err)?;
+        let (tree, mut pool) = match pool {
+            None => (BTree::open(m, cfg, ck.root), None),
+            Some((owner, p)) => (BTree::with_pool(m, cfg, owner, p, Some(ck.root)), Some(p)),
+        };
+        let tree = tree.map_err(tree_err)?;
         let tail = if ck.in_flight.is_some() && ck.tail.seq != 0 {
             ck.tail
         } else {
@@ -207,7 +236,14 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
                 ..MountInfo::default()
             },
         };
-        r.replay(tail, ck.in_flight, ck.next_txn)?;
+        if let Some(p) = pool.as_mut() {
+            r.swap_pool(p);
+        }
+        let done = r.replay(tail, ck.in_flight, ck.next_txn);
+        if let Some(p) = pool.as_mut() {
+            r.swap_pool(p);
+        }
+        done?;
         Ok(r)
     }
 }

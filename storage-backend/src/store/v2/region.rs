@@ -167,6 +167,12 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
         Some(opts.overhead() + BTree::<Medium<D, E>>::min_budget(&cfg))
     }
 
+    /// Exchanges the tree's page pool with `other` (the store lends a shared pool to the
+    /// region in use).
+    pub(crate) fn swap_pool(&mut self, other: &mut crate::store::btree::pool::Pool) {
+        self.tree.swap_pool(other);
+    }
+
     /// Which database.
     pub fn db(&self) -> Db {
         self.db

@@ -5,8 +5,13 @@
 //!
 //! The regions share the device and the crypto engine through [`Window`] and [`SharedEngine`]
 //! (single-threaded `Rc<RefCell<_>>` handles; the store never calls into one region while the
-//! other is inside a device or engine call). Each region keeps its own page pool: the shared
-//! pool of the study is not built yet (see DESIGN.md, *Stage 2 status*).
+//! other is inside a device or engine call). With [`V2Store::format_shared`] /
+//! [`V2Store::mount_shared`] they also share one page pool sized from one budget for the
+//! whole store: the store lends the pool to the region an operation runs in
+//! ([`V2Store::with`]); cached pages are tagged with their tree, each tree's dirty pages
+//! (at most its `D`) stay pinned in the pool while the other tree runs, and clean pages of
+//! either tree are evicted least-recently-used. The pool holds `D_kernel + D_userspace + 2`
+//! pages at least, so each tree always finds its `D + 1`.
 
 use alloc::rc::Rc;
 use core::cell::RefCell;
@@ -16,6 +21,10 @@ use crate::crypto::{CryptoEngine, CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, TA
 use crate::db::DbKeys;
 use crate::store::error::{Db, Result, StoreError};
 
+use crate::store::btree::pool::Pool;
+use crate::store::btree::{BTree, Config, PageFormat};
+
+use super::medium::Medium;
 use super::region::{V2Options, V2Region};
 
 /// A range of erase units of a shared device, seen as a device of its own.
@@ -150,6 +159,8 @@ pub struct V2Store<D: BlockDevice, E: CryptoEngine> {
     eng: Rc<RefCell<E>>,
     regions: [Option<Region<D, E>>; 2],
     errors: [Option<StoreError>; 2],
+    /// The shared page pool, when no region holds it (`None`: each region has its own).
+    pool: Option<Pool>,
 }
 
 impl<D: BlockDevice, E: CryptoEngine> V2Store<D, E> {
@@ -199,7 +210,121 @@ impl<D: BlockDevice, E: CryptoEngine> V2Store<D, E> {
             eng,
             regions,
             errors: [None, None],
+            pool: None,
         })
+    }
+
+    /// Pages of the shared pool a store `budget` leaves after both regions' own buffers and
+    /// trees' fixed buffers; `InvalidArgument` if below `D_kernel + D_userspace + 2` or the page
+    /// sizes differ.
+    fn shared_slots(opts: &[V2Options; 2], budget: usize) -> Result<(usize, usize)> {
+        let page = opts[0].page_plain as usize;
+        if opts[1].page_plain as usize != page {
+            return Err(StoreError::InvalidArgument);
+        }
+        let format = PageFormat::new(page).ok_or(StoreError::InvalidArgument)?;
+        let mut fixed = 0usize;
+        for o in opts {
+            let cfg = Config {
+                format,
+                max_dirty: o.max_dirty as usize,
+                ram_budget: 0,
+            };
+            fixed += o.overhead() + BTree::<Medium<Window<D>, SharedEngine<E>>>::fixed_ram(&cfg);
+        }
+        let room = budget
+            .checked_sub(fixed)
+            .ok_or(StoreError::InvalidArgument)?;
+        let mut n = 0usize;
+        while Pool::bytes_for(n + 1, page) <= room {
+            n += 1;
+        }
+        if n < (opts[0].max_dirty + opts[1].max_dirty) as usize + 2 {
+            return Err(StoreError::InvalidArgument);
+        }
+        Ok((n, page))
+    }
+
+    /// [`Self::format`] with one page pool for both regions, everything within `budget` bytes
+    /// (both regions' buffers, both trees, the shared pool). `opts[i].ram_budget` is not used.
+    pub fn format_shared(
+        dev: D,
+        eng: E,
+        keys: DbKeys,
+        kernel_units: u64,
+        opts: [V2Options; 2],
+        budget: usize,
+    ) -> Result<Self> {
+        let (n, page) = Self::shared_slots(&opts, budget)?;
+        let (dev, eng, windows) = Self::parts(dev, eng, kernel_units)?;
+        let mut pool = Pool::new(n, page).map_err(|_| StoreError::InvalidArgument)?;
+        let mut regions = [None, None];
+        for (w, db) in windows.into_iter().zip(Db::ALL) {
+            let e = SharedEngine(eng.clone());
+            let owner = Some((db.index() as u8, &mut pool));
+            let r = V2Region::format_in(w, e, keys.for_db(db), db, opts[db.index()], owner)?;
+            regions[db.index()] = Some(r);
+        }
+        Ok(Self {
+            dev,
+            eng,
+            regions,
+            errors: [None, None],
+            pool: Some(pool),
+        })
+    }
+
+    /// [`Self::mount`] with one page pool for both regions within `budget` (see
+    /// [`Self::format_shared`]).
+    pub fn mount_shared(
+        dev: D,
+        eng: E,
+        keys: DbKeys,
+        kernel_units: u64,
+        opts: [V2Options; 2],
+        budget: usize,
+    ) -> Result<Self> {
+        let (n, page) = Self::shared_slots(&opts, budget)?;
+        let (dev, eng, windows) = Self::parts(dev, eng, kernel_units)?;
+        let mut pool = Pool::new(n, page).map_err(|_| StoreError::InvalidArgument)?;
+        let mut regions = [None, None];
+        let mut errors = [None, None];
+        for (w, db) in windows.into_iter().zip(Db::ALL) {
+            let e = SharedEngine(eng.clone());
+            let owner = Some((db.index() as u8, &mut pool));
+            // The pool comes back whether or not the region mounts: a corrupt userspace
+            // region costs the kernel region none of its pages.
+            match V2Region::mount_in(w, e, keys.for_db(db), db, opts[db.index()], owner) {
+                Ok(r) => regions[db.index()] = Some(r),
+                Err(e) => {
+                    errors[db.index()] = Some(e);
+                    pool.purge(db.index() as u8);
+                }
+            }
+        }
+        Ok(Self {
+            dev,
+            eng,
+            regions,
+            errors,
+            pool: Some(pool),
+        })
+    }
+
+    /// Runs `f` on the region of `db`, lending it the shared pool if there is one (the way to
+    /// use a store with a shared pool; [`Self::region`] also works without one).
+    pub fn with<T>(&mut self, db: Db, f: impl FnOnce(&mut Region<D, E>) -> Result<T>) -> Result<T> {
+        let r = self.regions[db.index()]
+            .as_mut()
+            .ok_or(StoreError::Unavailable(db))?;
+        if let Some(p) = self.pool.as_mut() {
+            r.swap_pool(p);
+        }
+        let out = f(r);
+        if let Some(p) = self.pool.as_mut() {
+            r.swap_pool(p);
+        }
+        out
     }
 
     /// Mounts both regions; one that does not mount is reported by [`Self::mount_error`] and
@@ -226,6 +351,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Store<D, E> {
             eng,
             regions,
             errors,
+            pool: None,
         })
     }
 
@@ -236,6 +362,10 @@ impl<D: BlockDevice, E: CryptoEngine> V2Store<D, E> {
 
     /// The region of `db`.
     pub fn region(&mut self, db: Db) -> Result<&mut Region<D, E>> {
+        // With a shared pool a region is usable only while it holds the pool: see `with`.
+        if self.pool.is_some() {
+            return Err(StoreError::InvalidArgument);
+        }
         self.regions[db.index()]
             .as_mut()
             .ok_or(StoreError::Unavailable(db))
