@@ -11,3 +11,4 @@ pub mod error;
 pub mod record;
 pub mod region;
 pub mod seal;
+pub mod v2;

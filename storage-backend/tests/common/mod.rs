@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod v2;
+
 use storage_backend::block::{NorEmulator, NorFlashDevice, RamDevice};
 use storage_backend::{CryptoEngine, DbKeys, FormatOptions, SoftwareEngine, Store};
 

@@ -18,6 +18,7 @@ use storage_backend::crypto::{
 use storage_backend::{CryptoEngine, Db, DbKeys, FormatOptions, SoftwareEngine, Store};
 
 mod scale;
+mod scale_v2;
 
 // ---------------------------------------------------------------- heap accounting
 
@@ -418,6 +419,19 @@ fn print(name: &str, f: &Figures) {
 }
 
 fn main() {
+    // `ZOS_BENCH_ONLY=v2`: only the engine-v2 scale rows (development runs).
+    if std::env::var("ZOS_BENCH_ONLY").is_ok_and(|v| v == "v2") {
+        let max: usize = std::env::var("ZOS_BENCH_SCALE_MAX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let sizes: Vec<usize> = [10_000, 100_000, 1_000_000]
+            .into_iter()
+            .filter(|&n| n <= max)
+            .collect();
+        scale_v2::run(&sizes);
+        return;
+    }
     let soft = || {
         let mut e = SoftwareEngine::new();
         let kernel = e.import_key(&[1; 32]).expect("key");

@@ -246,7 +246,7 @@ pub fn run(seq_write_mib: f64, seq_read_mib: f64, raw: f64, write_amp_4k: f64) -
         Err(_) => vec![10_000, 100_000, 1_000_000],
     };
     let mut all = Vec::new();
-    for n in sizes {
+    for &n in &sizes {
         eprintln!("storage-bench: scale {n} objects");
         let f = scale(n);
         println!("storage.scale.{n}.insert: {:.0} ops/s", f.insert_ops);
@@ -260,6 +260,8 @@ pub fn run(seq_write_mib: f64, seq_read_mib: f64, raw: f64, write_amp_4k: f64) -
         all.push(f);
     }
     println!("storage.raw_aes_gcm_sha256: {raw:.1} MiB/s");
+    // Engine v2 next to v1 (its own targets line; v1's lines and verdict are unchanged).
+    crate::scale_v2::run(&sizes);
 
     eprintln!("storage-bench: churn at 90 %");
     let churn = churn90();

@@ -23,7 +23,7 @@ mod cursor;
 pub mod error;
 mod modify;
 pub mod page;
-mod pool;
+pub(crate) mod pool;
 mod rebalance;
 pub mod store;
 mod tree;

@@ -64,7 +64,7 @@ impl<S: PageStore> BTree<S> {
 
     pub(crate) fn refuse(&mut self) -> BTreeError {
         self.counters.refusals += 1;
-        if self.pool.dirty() == 0 {
+        if self.pool.dirty(self.owner) == 0 {
             BTreeError::DirtyCapTooSmall
         } else {
             BTreeError::NeedsCheckpoint
@@ -82,7 +82,7 @@ impl<S: PageStore> BTree<S> {
             let level = (self.height - 1 - depth) as u8;
             if !r.is_dirty() {
                 clean += 1;
-                if self.pool.dirty() + clean > self.cfg.max_dirty {
+                if self.pool.dirty(self.owner) + clean > self.cfg.max_dirty {
                     return Err(self.refuse());
                 }
             }
@@ -156,7 +156,7 @@ impl<S: PageStore> BTree<S> {
     }
 
     fn admit(&mut self, clean: usize, extra: usize) -> Result<()> {
-        if self.pool.dirty() + clean + extra > self.cfg.max_dirty {
+        if self.pool.dirty(self.owner) + clean + extra > self.cfg.max_dirty {
             return Err(self.refuse());
         }
         Ok(())
@@ -373,7 +373,7 @@ impl<S: PageStore> BTree<S> {
         let r = match right {
             Some(r) => r,
             None => {
-                let r = self.pool.alloc()?;
+                let r = self.pool.alloc(self.owner)?;
                 self.pool.set_dirty(r)?;
                 r
             }
@@ -423,7 +423,7 @@ impl<S: PageStore> BTree<S> {
             return Err(BTreeError::TooTall);
         }
         let ckpt = page::generation(self.pool.buf(left)?).map_err(bug)?;
-        let root = self.pool.alloc()?;
+        let root = self.pool.alloc(self.owner)?;
         self.pool.set_dirty(root)?;
         let b = self.pool.buf_mut(root)?;
         page::set_header(b, self.height as u8, 2, ckpt).map_err(bug)?;

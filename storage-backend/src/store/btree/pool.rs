@@ -15,6 +15,8 @@ use super::PagePtr;
 use super::error::{BTreeError, Result};
 
 const NIL: u32 = u32::MAX;
+/// Trees that may share one pool (the two regions of a store).
+pub(crate) const OWNERS: usize = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -31,6 +33,8 @@ pub(crate) struct Slot {
     pub state: State,
     /// Held by the operation in progress: not evictable even if clean.
     pub pinned: bool,
+    /// The tree the page belongs to (a pool may be shared by the trees of two regions).
+    pub owner: u8,
     leaf: bool,
     prev: u32,
     next: u32,
@@ -57,7 +61,8 @@ pub(crate) struct Pool {
     lists: [List; 2], // 0 = leaves, 1 = internal pages
     page: usize,
     cap: usize,
-    dirty: usize,
+    /// Dirty pages per owner.
+    dirty: [usize; OWNERS],
     /// Slots whose page buffer is allocated (all of `slots`: a slot gets its buffer when pushed).
     allocated: usize,
 }
@@ -84,7 +89,7 @@ impl Pool {
             lists: [EMPTY_LIST; 2],
             page,
             cap,
-            dirty: 0,
+            dirty: [0; OWNERS],
             allocated: 0,
         })
     }
@@ -102,9 +107,14 @@ impl Pool {
         self.cap
     }
 
-    /// Dirty pages.
-    pub fn dirty(&self) -> usize {
-        self.dirty
+    /// Dirty pages of tree `owner`.
+    pub fn dirty(&self, owner: u8) -> usize {
+        self.dirty.get(usize::from(owner)).copied().unwrap_or(0)
+    }
+
+    /// Bytes per page.
+    pub fn page_size(&self) -> usize {
+        self.page
     }
 
     /// Slots holding a page.
@@ -134,16 +144,17 @@ impl Pool {
         Ok(&mut s.buf)
     }
 
-    fn hash(&self, p: PagePtr) -> usize {
-        let h = (u64::from(p.seg) << 32 | u64::from(p.off)) ^ p.seq.rotate_left(17);
+    fn hash(&self, owner: u8, p: PagePtr) -> usize {
+        let h =
+            (u64::from(p.seg) << 32 | u64::from(p.off)) ^ p.seq.rotate_left(17) ^ u64::from(owner);
         let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (h >> 32) as usize & (self.table.len() - 1)
     }
 
-    /// The slot caching the clean page written at `p`.
-    pub fn lookup(&self, p: PagePtr) -> Option<u32> {
+    /// The slot caching the clean page of tree `owner` written at `p`.
+    pub fn lookup(&self, owner: u8, p: PagePtr) -> Option<u32> {
         let mask = self.table.len() - 1;
-        let mut h = self.hash(p);
+        let mut h = self.hash(owner, p);
         loop {
             let s = *self.table.get(h)?;
             if s == NIL {
@@ -152,7 +163,7 @@ impl Pool {
             if self
                 .slots
                 .get(s as usize)
-                .is_some_and(|x| x.ptr == p && x.state == State::Clean)
+                .is_some_and(|x| x.ptr == p && x.owner == owner && x.state == State::Clean)
             {
                 return Some(s);
             }
@@ -162,7 +173,7 @@ impl Pool {
 
     fn table_insert(&mut self, p: PagePtr, slot: u32) {
         let mask = self.table.len() - 1;
-        let mut h = self.hash(p);
+        let mut h = self.hash(self.slots[slot as usize].owner, p);
         while self.table[h] != NIL {
             h = (h + 1) & mask;
         }
@@ -171,7 +182,7 @@ impl Pool {
 
     fn table_remove(&mut self, p: PagePtr, slot: u32) {
         let mask = self.table.len() - 1;
-        let mut h = self.hash(p);
+        let mut h = self.hash(self.slots[slot as usize].owner, p);
         while self.table[h] != slot {
             if self.table[h] == NIL {
                 return;
@@ -183,7 +194,8 @@ impl Pool {
         let mut j = (h + 1) & mask;
         while self.table[j] != NIL {
             let s = self.table[j];
-            let home = self.hash(self.slots[s as usize].ptr);
+            let x = &self.slots[s as usize];
+            let home = self.hash(x.owner, x.ptr);
             // Move `s` into the hole unless its home lies cyclically in (hole, j].
             let between = if hole <= j {
                 hole < home && home <= j
@@ -241,16 +253,20 @@ impl Pool {
         }
     }
 
-    /// A free slot for a new page: a never-used one, a freed one, or the least recently used
-    /// clean unpinned page (leaves first). Returned in state `Free`, buffer zeroed.
-    pub fn alloc(&mut self) -> Result<u32> {
-        let i = self.alloc_unzeroed()?;
+    /// A free slot for a new page of tree `owner`: a never-used one, a freed one, or the least
+    /// recently used clean unpinned page of any owner (leaves first). Returned in state `Free`,
+    /// buffer zeroed.
+    pub fn alloc(&mut self, owner: u8) -> Result<u32> {
+        let i = self.alloc_unzeroed(owner)?;
         self.slot_mut(i)?.buf.fill(0);
         Ok(i)
     }
 
     /// Like [`Pool::alloc`], for a page about to be read over (its old bytes are overwritten).
-    pub fn alloc_unzeroed(&mut self) -> Result<u32> {
+    pub fn alloc_unzeroed(&mut self, owner: u8) -> Result<u32> {
+        if usize::from(owner) >= OWNERS {
+            return Err(BTreeError::InvalidArgument);
+        }
         let i = if let Some(i) = self.free.pop() {
             i
         } else if self.slots.len() < self.cap {
@@ -259,6 +275,7 @@ impl Pool {
                 ptr: PagePtr::default(),
                 state: State::Free,
                 pinned: false,
+                owner,
                 leaf: true,
                 prev: NIL,
                 next: NIL,
@@ -275,6 +292,7 @@ impl Pool {
         let s = self.slot_mut(i)?;
         s.state = State::Free;
         s.pinned = false;
+        s.owner = owner;
         Ok(i)
     }
 
@@ -301,7 +319,7 @@ impl Pool {
         s.state = State::Clean;
         match was {
             State::Free => {}
-            State::Dirty => self.dirty -= 1,
+            State::Dirty => self.dirty_sub(i)?,
             State::Clean => return Err(BTreeError::Internal),
         }
         self.table_insert(ptr, i);
@@ -323,7 +341,8 @@ impl Pool {
         }
         let s = self.slot_mut(i)?;
         s.state = State::Dirty;
-        self.dirty += 1;
+        let o = usize::from(s.owner);
+        *self.dirty.get_mut(o).ok_or(BTreeError::Internal)? += 1;
         Ok(())
     }
 
@@ -337,7 +356,7 @@ impl Pool {
                 self.unlink(i);
                 self.table_remove(ptr, i);
             }
-            State::Dirty => self.dirty -= 1,
+            State::Dirty => self.dirty_sub(i)?,
         }
         let s = self.slot_mut(i)?;
         s.state = State::Free;
@@ -355,6 +374,23 @@ impl Pool {
         {
             self.free.push(i);
         }
+    }
+
+    /// Drops every page of tree `owner` (a tree that failed to open leaves none behind).
+    pub fn purge(&mut self, owner: u8) {
+        for i in 0..self.slots.len() as u32 {
+            let s = &self.slots[i as usize];
+            if s.owner == owner && s.state != State::Free {
+                let _ = self.release(i);
+            }
+        }
+    }
+
+    fn dirty_sub(&mut self, i: u32) -> Result<()> {
+        let o = usize::from(self.slot(i)?.owner);
+        let d = self.dirty.get_mut(o).ok_or(BTreeError::Internal)?;
+        *d = d.checked_sub(1).ok_or(BTreeError::Internal)?;
+        Ok(())
     }
 
     /// Pins or unpins slot `i`.

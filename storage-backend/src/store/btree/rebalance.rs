@@ -41,7 +41,7 @@ impl<S: PageStore> BTree<S> {
             };
             if !sib_ptr.is_dirty() {
                 extra += 1;
-                if self.pool.dirty() + clean + extra > self.cfg.max_dirty {
+                if self.pool.dirty(self.owner) + clean + extra > self.cfg.max_dirty {
                     return Err(self.refuse());
                 }
             }

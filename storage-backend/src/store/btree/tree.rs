@@ -98,6 +98,8 @@ pub struct BTree<S: PageStore> {
     /// Siblings pinned by a delete's plan (unpinned with the path).
     pub(crate) sib_pins: [u32; MAX_HEIGHT],
     pub(crate) sib_pinned: usize,
+    /// Which tree of a shared pool this is (0 when the pool is its own).
+    pub(crate) owner: u8,
 }
 
 impl<S: PageStore> BTree<S> {
@@ -156,13 +158,61 @@ impl<S: PageStore> BTree<S> {
             counters: Counters::default(),
             sib_pins: [0; MAX_HEIGHT],
             sib_pinned: 0,
+            owner: 0,
         })
+    }
+
+    /// Fixed buffers of a tree (everything but its pool) for this configuration.
+    pub(crate) fn fixed_ram(cfg: &Config) -> usize {
+        Self::fixed_bytes(cfg)
+    }
+
+    /// A tree whose pages live in `pool`, shared with another tree under a different `owner`
+    /// (the pool is sized by the caller; `cfg.ram_budget` is not used). `root`: `None` creates
+    /// an empty tree, `Some` opens the one written there. The pool is lent for the call only:
+    /// on return (success or failure) it is back in `pool` and the tree holds an empty one;
+    /// lend it again with [`Self::swap_pool`] around every operation.
+    pub(crate) fn with_pool(
+        store: S,
+        cfg: Config,
+        owner: u8,
+        pool: &mut Pool,
+        root: Option<PagePtr>,
+    ) -> Result<Self> {
+        if usize::from(owner) >= super::pool::OWNERS || pool.page_size() != cfg.format.plaintext() {
+            return Err(BTreeError::InvalidArgument);
+        }
+        let mut small = cfg;
+        small.ram_budget = Self::min_budget(&cfg);
+        let mut t = Self::new(store, small)?;
+        t.pool = Pool::new(0, cfg.format.plaintext())?;
+        t.owner = owner;
+        t.swap_pool(pool);
+        let r = match root {
+            None => (|| {
+                let slot = t.pool.alloc(owner)?;
+                t.pool.set_dirty(slot)?;
+                page::set_header(t.pool.buf_mut(slot)?, 0, 0, 0)
+                    .map_err(|_| BTreeError::Internal)?;
+                t.root = PagePtr::dirty(slot);
+                Ok(())
+            })(),
+            Some(r) => t.open_root(r),
+        };
+        t.swap_pool(pool);
+        r.map(|()| t)
+    }
+
+    /// Exchanges the tree's pool with `other` (a shared pool is lent to the tree in use; the
+    /// tree must hold it for every operation, its dirty pages stay in it meanwhile).
+    pub(crate) fn swap_pool(&mut self, other: &mut Pool) {
+        core::mem::swap(&mut self.pool, other);
     }
 
     /// An empty tree (one empty root leaf, dirty until the first flush).
     pub fn create(store: S, cfg: Config) -> Result<Self> {
         let mut t = Self::new(store, cfg)?;
-        let slot = t.pool.alloc()?;
+        let slot = t.pool.alloc(t.owner)?;
         t.pool.set_dirty(slot)?;
         page::set_header(t.pool.buf_mut(slot)?, 0, 0, 0).map_err(|_| BTreeError::Internal)?;
         t.root = PagePtr::dirty(slot);
@@ -175,14 +225,22 @@ impl<S: PageStore> BTree<S> {
             return Err(BTreeError::InvalidArgument);
         }
         let mut t = Self::new(store, cfg)?;
-        t.root = root;
-        t.lo = KeyBuf::MIN;
-        t.hi_set = false;
-        let slot = t.fetch(root, None, true, u64::MAX, true)?;
-        let b = t.pool.buf(slot)?;
-        t.height = usize::from(page::level(b).map_err(|_| BTreeError::Internal)?) + 1;
-        t.max_gen = page::generation(b).map_err(|_| BTreeError::Internal)?;
+        t.open_root(root)?;
         Ok(t)
+    }
+
+    fn open_root(&mut self, root: PagePtr) -> Result<()> {
+        if root.is_dirty() {
+            return Err(BTreeError::InvalidArgument);
+        }
+        self.root = root;
+        self.lo = KeyBuf::MIN;
+        self.hi_set = false;
+        let slot = self.fetch(root, None, true, u64::MAX, true)?;
+        let b = self.pool.buf(slot)?;
+        self.height = usize::from(page::level(b).map_err(|_| BTreeError::Internal)?) + 1;
+        self.max_gen = page::generation(b).map_err(|_| BTreeError::Internal)?;
+        Ok(())
     }
 
     /// Every byte the tree holds: this struct, its pool (slots, page buffers, lookup table),
@@ -212,7 +270,7 @@ impl<S: PageStore> BTree<S> {
 
     /// Dirty pages now (at most `D`).
     pub fn dirty_pages(&self) -> usize {
-        self.pool.dirty()
+        self.pool.dirty(self.owner)
     }
 
     /// Pages the pool may hold.
@@ -258,11 +316,11 @@ impl<S: PageStore> BTree<S> {
                 Err(BTreeError::Internal)
             };
         }
-        if let Some(slot) = self.pool.lookup(r) {
+        if let Some(slot) = self.pool.lookup(self.owner, r) {
             self.pool.touch(slot);
             return Ok(slot);
         }
-        let slot = self.pool.alloc_unzeroed()?;
+        let slot = self.pool.alloc_unzeroed(self.owner)?;
         let s = self.pool.slot_mut(slot)?;
         if let Err(e) = self.store.read(r, &mut s.buf) {
             self.pool.release_free(slot);
@@ -460,7 +518,7 @@ impl<S: PageStore> BTree<S> {
             }
         }
         self.max_gen = ckpt;
-        if self.pool.dirty() != 0 {
+        if self.pool.dirty(self.owner) != 0 {
             return Err(BTreeError::Internal);
         }
         Ok(self.root)

@@ -15,7 +15,7 @@ mod clean;
 pub mod index;
 pub mod mount;
 mod read;
-mod segment;
+pub(crate) mod segment;
 pub mod txn;
 
 use alloc::vec::Vec;

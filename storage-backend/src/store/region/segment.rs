@@ -21,7 +21,7 @@ const IDENT_PREFIX: &[u8] = b"ZOS1:";
 
 /// Identifier string of a segment's file header chunk: `ZOS1:` and the sequence number as 16
 /// lowercase hex digits.
-pub(super) fn ident(seq: u64) -> [u8; 21] {
+pub(crate) fn ident(seq: u64) -> [u8; 21] {
     let mut out = [0u8; 21];
     out[..5].copy_from_slice(IDENT_PREFIX);
     for i in 0..16 {
@@ -36,7 +36,7 @@ pub(super) fn ident(seq: u64) -> [u8; 21] {
 }
 
 /// The sequence number in a segment's block 0, if its file header chunk is intact.
-pub(super) fn parse_ident(block0: &[u8]) -> Option<u64> {
+pub(crate) fn parse_ident(block0: &[u8]) -> Option<u64> {
     let c = parse_chunk(block0).ok()?;
     let (minor, major, id) = c.file_header().ok()?;
     if minor != 1 || major != 0 || id.len() != 21 || &id[..5] != IDENT_PREFIX {

@@ -23,7 +23,7 @@ pub(super) fn commit_len() -> usize {
 }
 
 /// The next link of the transaction hash chain.
-pub(super) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn chain_next(prev: &[u8; 32], id: u64, n: u32, tags: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev);
     h.update(id.to_le_bytes());
