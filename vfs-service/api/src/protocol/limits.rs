@@ -7,7 +7,11 @@
 ///
 /// 3: `OpenFlags` has a seventh flag, `overwrite`, and FLUSH/CLOSE can fail with the new
 /// [`crate::error::VfsError::Conflict`] (a handle whose file another writer changed).
-pub const PROTOCOL_VERSION: u16 = 3;
+///
+/// 4: READ's response carries the file's content hash as stored (`ReadResponse::sha256`): the
+/// server no longer recomputes it on a read, and a client assembling a file from ranged reads
+/// compares the hashes instead of hashing the bytes and asking STAT.
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).

@@ -128,6 +128,11 @@ pub struct ReadResponse {
     pub data: Vec<u8>,
     /// The file's total size.
     pub size: u64,
+    /// The file's content hash as the server stores it (maintained when the content is
+    /// written, not recomputed for the read; see STAT's `sha256` for what it covers). Two reads
+    /// that report the same hash read the same content version, so a client that assembles a
+    /// file from ranged reads compares these instead of hashing what it received.
+    pub sha256: [u8; 32],
 }
 
 /// [`super::tags::UNLINK`], [`super::tags::EXISTS`], [`super::tags::READLINK`],
