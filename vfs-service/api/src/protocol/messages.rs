@@ -101,6 +101,7 @@ pub struct WriteRequest {
     /// File to write.
     pub path: String,
     /// The new content (at most [`super::limits::MAX_IO`] bytes; larger files use handles).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
     /// Encrypt under HKDF-SHA256(key, path).
     pub key: Option<FileKey>,
@@ -125,6 +126,7 @@ pub struct ReadRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadResponse {
     /// The bytes read (empty at or past the end).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
     /// The file's total size.
     pub size: u64,
@@ -394,6 +396,7 @@ pub struct HandleWriteRequest {
     /// The handle.
     pub handle: Handle,
     /// Bytes to write at the position (at most [`super::limits::MAX_IO`]).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
 }
 
