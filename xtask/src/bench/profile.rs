@@ -343,6 +343,26 @@ pub fn report(
             .map(|(im, n)| format!("{im} {}", n / ops))
             .collect();
         md.push_str(&format!("\nBy image: {}.\n", parts.join(", ")));
+        // The IPC path's steps: every kernel function (and the firmware) of this figure.
+        let kernel: Vec<String> = rows
+            .iter()
+            .filter(|(label, _)| label.starts_with("kernel:") || label.starts_with("OpenSBI"))
+            .map(|(label, n)| {
+                let name = label.trim_start_matches("kernel: ");
+                format!("{name} {}", **n / ops)
+            })
+            .collect();
+        if !kernel.is_empty() {
+            md.push_str(&format!(
+                "\nKernel and firmware, every function ({}): {}.\n",
+                if r.operations > 1 {
+                    "per operation"
+                } else {
+                    "in all"
+                },
+                kernel.join(", ")
+            ));
+        }
     }
     let path = workspace_root().join("docs").join("benchmarks").join(page);
     std::fs::write(&path, md).map_err(|e| format!("{}: {e}", path.display()))?;
