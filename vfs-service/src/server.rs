@@ -189,8 +189,10 @@ impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
         self.vfs
             .open(self.ctx, &r.path, r.flags, r.key, r.permissions)
     }
-    fn handle_read(&mut self, r: HandleReadRequest) -> Result<Vec<u8>, VfsError> {
-        self.vfs.handle_read(self.ctx, r.handle, r.length)
+    fn handle_read(&mut self, r: HandleReadRequest) -> Result<HandleReadResponse, VfsError> {
+        self.vfs
+            .handle_read(self.ctx, r.handle, r.length)
+            .map(HandleReadResponse)
     }
     fn handle_write(&mut self, r: HandleWriteRequest) -> Result<u32, VfsError> {
         self.vfs.handle_write(self.ctx, r.handle, &r.data)

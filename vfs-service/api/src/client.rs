@@ -433,6 +433,7 @@ impl<'k, K: Kernel> Client<'k, K> {
     /// Reads at the handle's position (empty at the end).
     pub fn read(&mut self, handle: Handle, length: u32) -> Result<Vec<u8>> {
         self.call::<req::HandleRead>(&HandleReadRequest { handle, length })
+            .map(|r| r.0)
     }
 
     /// Writes at the handle's position.

@@ -390,6 +390,12 @@ pub struct HandleReadRequest {
     pub length: u32,
 }
 
+/// [`super::tags::HANDLE_READ`]'s response: the bytes read (empty at the end). On the wire
+/// exactly a `Vec<u8>` (varint length, then the bytes); a newtype so that it goes as one byte
+/// string rather than byte by byte (see [`super::bytes`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleReadResponse(#[serde(with = "super::bytes")] pub Vec<u8>);
+
 /// [`super::tags::HANDLE_WRITE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandleWriteRequest {
