@@ -95,20 +95,25 @@ mod task {
     /// plugin. Called outside the counted windows, so no figure includes it.
     fn mark(region: u32) {
         match region {
-            // SAFETY (each arm): a write to x0, which the architecture discards; no memory,
-            // register or flag changes.
-            0 => unsafe { core::arch::asm!("slti x0, x0, 0x7a0") },
-            1 => unsafe { core::arch::asm!("slti x0, x0, 0x7a1") },
-            2 => unsafe { core::arch::asm!("slti x0, x0, 0x7a2") },
-            3 => unsafe { core::arch::asm!("slti x0, x0, 0x7a3") },
-            4 => unsafe { core::arch::asm!("slti x0, x0, 0x7a4") },
-            5 => unsafe { core::arch::asm!("slti x0, x0, 0x7a5") },
-            6 => unsafe { core::arch::asm!("slti x0, x0, 0x7a6") },
-            7 => unsafe { core::arch::asm!("slti x0, x0, 0x7a7") },
-            8 => unsafe { core::arch::asm!("slti x0, x0, 0x7a8") },
-            9 => unsafe { core::arch::asm!("slti x0, x0, 0x7a9") },
+            0 => hint::<0x7a0>(),
+            1 => hint::<0x7a1>(),
+            2 => hint::<0x7a2>(),
+            3 => hint::<0x7a3>(),
+            4 => hint::<0x7a4>(),
+            5 => hint::<0x7a5>(),
+            6 => hint::<0x7a6>(),
+            7 => hint::<0x7a7>(),
+            8 => hint::<0x7a8>(),
+            9 => hint::<0x7a9>(),
             _ => {}
         }
+    }
+
+    /// `slti x0, x0, IMM`.
+    fn hint<const IMM: u32>() {
+        // SAFETY: a write to x0, which the architecture discards; no memory, register or flag
+        // changes.
+        unsafe { core::arch::asm!("slti x0, x0, {imm}", imm = const IMM) };
     }
 
     /// Runs `f` and returns its result with the instructions it retired.
