@@ -60,6 +60,24 @@ pub trait Kernel {
     /// does not serve the token's endpoint).
     fn reply(&self, token: ReplyToken, tag: Tag, payload: &[u8]) -> Result<(), Errno>;
 
+    /// [`Kernel::reply`], then [`Kernel::receive`]: a server's answer and its wait for the next
+    /// request, in one trap where the kernel has the `ReplyRecv` syscall (the default makes the
+    /// two calls). A failed reply returns its error and receives nothing.
+    ///
+    /// Errors: those of `reply`, then those of `receive`.
+    fn reply_receive(
+        &self,
+        token: ReplyToken,
+        tag: Tag,
+        payload: &[u8],
+        endpoint: EndpointId,
+        buf: &mut [u8],
+        blocking: bool,
+    ) -> Result<Received, Errno> {
+        self.reply(token, tag, payload)?;
+        self.receive(endpoint, buf, blocking)
+    }
+
     /// Nanoseconds since boot, never decreasing.
     fn monotonic_ns(&self) -> u64;
 

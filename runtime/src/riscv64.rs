@@ -9,7 +9,7 @@ use kernel_abi::{
     TaskId,
     device::Device,
     kernel::{EndpointInfo, Received, Supervisor, TaskInfo},
-    syscall::{RecvFlags, Sysno, TaskInfoWord, decode_ret},
+    syscall::{RecvFlags, ReplyRecvWord, Sysno, TaskInfoWord, decode_ret},
 };
 
 /// Performs syscall `sysno` with six arguments; returns `a0..=a5` as the kernel left them.
@@ -255,20 +255,49 @@ impl Kernel for Syscalls {
                 ],
             )
         };
-        let len = decode_ret(r[0])?;
-        let sender = Credentials::from_regs([r[3] as u64, r[4] as u64, r[5] as u64]);
-        let reply = ReplyToken::from_raw(r[2] as u64);
-        match (sender, reply) {
-            (Some(sender), Some(reply)) if len <= buf.len() => Ok(Received {
-                tag: Tag(r[1] as u32),
-                len,
-                sender,
-                reply,
-            }),
-            // A kernel that breaks the register contract; refuse the message rather than
-            // trust half-decoded credentials.
-            _ => Err(Errno::Unknown),
+        received(r, buf.len())
+    }
+
+    fn reply_receive(
+        &self,
+        token: ReplyToken,
+        tag: Tag,
+        payload: &[u8],
+        endpoint: EndpointId,
+        buf: &mut [u8],
+        blocking: bool,
+    ) -> Result<Received, Errno> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Errno::InvalidArgument);
         }
+        let cap = buf.len().min(MAX_PAYLOAD);
+        let word = ReplyRecvWord {
+            cap,
+            flags: RecvFlags::new(blocking),
+            endpoint: endpoint.0,
+        };
+        let Some(word) = word.to_raw() else {
+            // An endpoint number past the packed field: the two-trap path carries it.
+            self.reply(token, tag, payload)?;
+            return self.receive(endpoint, buf, blocking);
+        };
+        // SAFETY: `payload` is a live shared slice valid for reads of its length, and `buf` a
+        // live exclusive slice valid for writes of `cap` <= its length; they do not overlap
+        // (one is borrowed shared, the other exclusively).
+        let r = unsafe {
+            raw_syscall(
+                Sysno::ReplyRecv,
+                [
+                    token.to_raw() as usize,
+                    tag.0 as usize,
+                    payload.as_ptr() as usize,
+                    payload.len(),
+                    buf.as_mut_ptr() as usize,
+                    word,
+                ],
+            )
+        };
+        received(r, cap)
     }
 
     fn reply(&self, token: ReplyToken, tag: Tag, payload: &[u8]) -> Result<(), Errno> {
@@ -402,5 +431,23 @@ impl Supervisor for Syscalls {
             server: TaskId::from_raw(server as u32),
             name_len: r[1],
         })
+    }
+}
+
+/// The message a `Receive` or `ReplyRecv` returned in `r`, into a buffer of `cap` bytes.
+fn received(r: [usize; 6], cap: usize) -> Result<Received, Errno> {
+    let len = decode_ret(r[0])?;
+    let sender = Credentials::from_regs([r[3] as u64, r[4] as u64, r[5] as u64]);
+    let reply = ReplyToken::from_raw(r[2] as u64);
+    match (sender, reply) {
+        (Some(sender), Some(reply)) if len <= cap => Ok(Received {
+            tag: Tag(r[1] as u32),
+            len,
+            sender,
+            reply,
+        }),
+        // A kernel that breaks the register contract; refuse the message rather than trust
+        // half-decoded credentials.
+        _ => Err(Errno::Unknown),
     }
 }

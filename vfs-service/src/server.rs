@@ -5,7 +5,9 @@
 //! [`tags::PROTOCOL_ERROR`] reply and the loop carries on; nothing a client sends can make the
 //! service panic. Besides the VFS requests it accepts one message of init's protocol,
 //! `TASK_STOPPED`, which releases a stopped task's handles (believed from System tasks only).
-//! Between requests it collects garbage in bounded batches.
+//! Between requests it collects garbage in bounded batches; after a request that only read,
+//! with nothing left to collect, it answers and waits for the next request in one trap
+//! (`Kernel::reply_receive`, the kernel's `ReplyRecv`).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -193,8 +195,10 @@ impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
         self.vfs
             .open(self.ctx, &r.path, r.flags, r.key, r.permissions)
     }
-    fn handle_read(&mut self, r: HandleReadRequest) -> Result<Vec<u8>, VfsError> {
-        self.vfs.handle_read(self.ctx, r.handle, r.length)
+    fn handle_read(&mut self, r: HandleReadRequest) -> Result<HandleReadResponse, VfsError> {
+        self.vfs
+            .handle_read(self.ctx, r.handle, r.length)
+            .map(HandleReadResponse)
     }
     fn handle_write(&mut self, r: HandleWriteRequest) -> Result<u32, VfsError> {
         self.vfs.handle_write(self.ctx, r.handle, &r.data)
@@ -219,6 +223,28 @@ impl<D: BlockDevice, E: CryptoEngine> Handler for Session<'_, '_, D, E> {
     }
 }
 
+/// Whether request `tag` only reads: it creates no garbage for the collector (content
+/// versions and staged pieces come only from requests that write). A READ may rewrite the
+/// file's access time, which replaces an inode record and leaves no content behind.
+fn changes_nothing(tag: tags::RawTag) -> bool {
+    matches!(
+        tag,
+        tags::READDIR
+            | tags::HELLO
+            | tags::READ
+            | tags::READLINK
+            | tags::RESOLVE_PATH
+            | tags::STAT
+            | tags::EXISTS
+            | tags::GET_USAGE
+            | tags::GET_QUOTA
+            | tags::AUDIT_LOG
+            | tags::HANDLE_READ
+            | tags::SEEK
+            | tags::HANDLE_STAT
+    )
+}
+
 /// Serves `endpoint` forever (returns only if receiving fails for good).
 pub fn serve<K: Kernel, D: BlockDevice, E: CryptoEngine>(
     kernel: &K,
@@ -228,18 +254,33 @@ pub fn serve<K: Kernel, D: BlockDevice, E: CryptoEngine>(
     let env = KernelEnv(kernel);
     let mut buf = vec![0u8; MAX_PAYLOAD];
     let mut garbage = true;
+    let mut next = None;
     loop {
-        let blocking = !garbage;
-        let msg = match kernel.receive(endpoint, &mut buf, blocking) {
-            Ok(m) => m,
-            Err(Errno::WouldBlock) => {
-                garbage = vfs.collect_garbage(GC_BUDGET * 16).unwrap_or(false);
-                continue;
-            }
-            Err(e) => return Err(e),
+        let msg = match next.take() {
+            Some(m) => m,
+            None => match kernel.receive(endpoint, &mut buf, !garbage) {
+                Ok(m) => m,
+                Err(Errno::WouldBlock) => {
+                    garbage = vfs.collect_garbage(GC_BUDGET * 16).unwrap_or(false);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
         };
         let payload = buf.get(..msg.len).unwrap_or(&[]);
-        let (tag, reply) = dispatch(vfs, &env, msg.sender, msg.tag.0, payload);
+        let request = msg.tag.0;
+        let (tag, reply) = dispatch(vfs, &env, msg.sender, request, payload);
+        // A request that changed nothing left nothing to collect: when nothing was left
+        // before it either, answer it and wait for the next one in one trap (`ReplyRecv`).
+        if !garbage && changes_nothing(request) {
+            match kernel.reply_receive(msg.reply, Tag(tag), &reply, endpoint, &mut buf, true) {
+                Ok(m) => next = Some(m),
+                // The reply half failed and nothing was received, or the receive half failed:
+                // either way the plain receive above runs next (and returns a lasting failure).
+                Err(_) => kernel.log(LogLevel::Warn, "vfs: reply or receive failed"),
+            }
+            continue;
+        }
         if kernel.reply(msg.reply, Tag(tag), &reply).is_err() {
             kernel.log(LogLevel::Warn, "vfs: reply failed");
         }

@@ -48,7 +48,7 @@ fn the_table_gives_each_request_its_types() {
     response_is::<req::GetQuota, Quota>();
     response_is::<req::AuditLog, AuditPage>();
     response_is::<req::Open, OpenResponse>();
-    response_is::<req::HandleRead, Vec<u8>>();
+    response_is::<req::HandleRead, HandleReadResponse>();
     response_is::<req::HandleWrite, u32>();
     response_is::<req::Seek, u64>();
     response_is::<req::HandleStat, Stat>();
@@ -108,8 +108,9 @@ fn session(c: &mut Client<'_, kernel_host::TaskHandle>) -> Result<(), ClientErro
         from: SeekFrom::Start(1),
     })?;
     assert_eq!(pos, 1);
-    let data: Vec<u8> = c.call::<req::HandleRead>(&HandleReadRequest { handle, length: 16 })?;
-    assert_eq!(data, b"yped");
+    let data: HandleReadResponse =
+        c.call::<req::HandleRead>(&HandleReadRequest { handle, length: 16 })?;
+    assert_eq!(data.0, b"yped");
     let (): () = c.call::<req::Close>(&HandleRequest { handle })?;
     let stat: Stat = c.call::<req::Stat>(&StatRequest {
         path: "/tmp/typed/f".into(),

@@ -91,6 +91,18 @@
 //!   [`Errno::NotGranted`] (the task does not serve the token's endpoint).
 //! - **Faults:** the payload is not readable by the task; a malformed token.
 //!
+//! ## `ReplyRecv` (22)
+//! - **Arguments:** `a0` reply token (register form), `a1` reply tag, `a2` pointer to the reply
+//!   payload, `a3` its length, `a4` pointer to the receive buffer, `a5` [`ReplyRecvWord`]: the
+//!   buffer's length, the [`RecvFlags`] and the endpoint to receive on, packed so that they fit
+//!   a 32-bit register too.
+//! - **Returns:** as `Receive`.
+//! - **Errors:** as `Reply` (then nothing was received), then as `Receive`.
+//! - **Faults:** as `Reply` and `Receive`; every pointer and the flags are checked before the
+//!   reply is delivered, so a fault never follows a delivered reply.
+//! - **Notes:** a server's `Reply` and its next `Receive` in one trap: the IPC fast path for the
+//!   server side of a round trip (a client's `Call` is already one trap).
+//!
 //! ## `MonotonicTime` (6)
 //! - **Arguments:** none. **Returns:** `a0` nanoseconds since boot, never decreasing.
 //! - **Errors / faults:** none.
@@ -293,11 +305,47 @@ pub enum Sysno {
     ConsoleRead = 20,
     /// Stop every task and power the machine off (System class only).
     Shutdown = 21,
+    /// `Reply` then `Receive`, in one trap.
+    ReplyRecv = 22,
+}
+
+/// `ReplyRecv`'s `a5`: the receive buffer's length (bits 0..16), the [`RecvFlags`] (bits
+/// 16..24) and the endpoint (bits 24..32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyRecvWord {
+    /// The receive buffer's length (at most [`crate::MAX_PAYLOAD`] is used).
+    pub cap: usize,
+    /// Receive flags.
+    pub flags: RecvFlags,
+    /// The endpoint to receive on.
+    pub endpoint: u16,
+}
+
+impl ReplyRecvWord {
+    /// The register form; `None` when a field does not fit its bits.
+    pub const fn to_raw(self) -> Option<usize> {
+        if self.cap > 0xffff || self.flags.0 > 0xff || self.endpoint > 0xff {
+            return None;
+        }
+        Some(self.cap | (self.flags.0 << 16) | ((self.endpoint as usize) << 24))
+    }
+
+    /// Decodes the register form; `None` when bits above 32 are set.
+    pub const fn from_raw(raw: usize) -> Option<Self> {
+        if raw as u64 > u32::MAX as u64 {
+            return None;
+        }
+        Some(Self {
+            cap: raw & 0xffff,
+            flags: RecvFlags((raw >> 16) & 0xff),
+            endpoint: ((raw >> 24) & 0xff) as u16,
+        })
+    }
 }
 
 impl Sysno {
     /// Every syscall, in number order.
-    pub const ALL: [Sysno; 22] = [
+    pub const ALL: [Sysno; 23] = [
         Self::DebugWrite,
         Self::Exit,
         Self::Send,
@@ -320,6 +368,7 @@ impl Sysno {
         Self::ConsoleWrite,
         Self::ConsoleRead,
         Self::Shutdown,
+        Self::ReplyRecv,
     ];
 
     /// Decodes a register value; `None` for a number no syscall has (the kernel faults the task).
@@ -348,5 +397,22 @@ mod tests {
         assert_eq!(Sysno::ConsoleWrite as usize, 19);
         assert_eq!(Sysno::ConsoleRead as usize, 20);
         assert_eq!(Sysno::Shutdown as usize, 21);
+        assert_eq!(Sysno::ReplyRecv as usize, 22);
+    }
+
+    #[test]
+    fn reply_recv_words_round_trip_within_32_bits() {
+        let w = ReplyRecvWord {
+            cap: crate::MAX_PAYLOAD,
+            flags: RecvFlags::NONBLOCK,
+            endpoint: 63,
+        };
+        let raw = w.to_raw().unwrap();
+        assert!(raw as u64 <= u64::from(u32::MAX));
+        assert_eq!(ReplyRecvWord::from_raw(raw), Some(w));
+        assert_eq!(ReplyRecvWord { endpoint: 256, ..w }.to_raw(), None);
+        assert_eq!(ReplyRecvWord { cap: 0x1_0000, ..w }.to_raw(), None);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(ReplyRecvWord::from_raw(1 << 32), None);
     }
 }

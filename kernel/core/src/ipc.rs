@@ -260,6 +260,7 @@ pub fn post_kernel_message<M: Machine + ?Sized>(
 
 /// `Receive` by task `me` on `endpoint` into `buf` (checked writable). Returns `Ok(true)`
 /// if a message was delivered, `Ok(false)` if the task should block.
+#[inline(always)]
 pub fn receive<M: Machine + ?Sized>(
     m: &mut M,
     me: usize,
@@ -303,7 +304,9 @@ pub fn receive<M: Machine + ?Sized>(
 }
 
 /// `Reply` from task `me`: delivers to the caller named by the token if it still waits for
-/// this server; otherwise the reply is dropped. The payload was checked readable.
+/// this server; otherwise the reply is dropped. The payload was checked readable. Inlined into
+/// both `Reply` and `ReplyRecv` (a call of its own lengthens every round trip).
+#[inline(always)]
 pub fn reply<M: Machine + ?Sized>(
     m: &mut M,
     me: usize,

@@ -3,7 +3,7 @@
 //! acceptance tests (`kernel/host/tests/host_ipc.rs`): ping-pong, credentials stamped by the
 //! kernel and unforgeable, bounded queues, bad user pointers, dead peers.
 
-use kernel_abi::syscall::{RecvFlags, decode_ret};
+use kernel_abi::syscall::{RecvFlags, ReplyRecvWord, decode_ret};
 use kernel_abi::{
     Credentials, EndpointId, Errno, MAX_PAYLOAD, ProcessClass, ReplyToken, Sysno, TaskId, UserId,
 };
@@ -174,6 +174,37 @@ impl Fake {
                 payload.len(),
                 0,
                 0,
+            ],
+        )
+    }
+
+    /// `ReplyRecv`: the reply payload at RW_BASE + 0x3000, the next message into
+    /// RW_BASE + 0x2000 (where [`Fake::received`] reads it).
+    fn reply_recv(
+        &mut self,
+        me: usize,
+        token: ReplyToken,
+        tag: u32,
+        payload: &[u8],
+        ep: usize,
+        blocking: bool,
+    ) -> Outcome {
+        self.put(me, RW_BASE + 0x3000, payload);
+        let word = ReplyRecvWord {
+            cap: MAX_PAYLOAD,
+            flags: RecvFlags::new(blocking),
+            endpoint: ep as u16,
+        };
+        self.sys(
+            me,
+            Sysno::ReplyRecv,
+            [
+                token.to_raw() as usize,
+                tag as usize,
+                RW_BASE + 0x3000,
+                payload.len(),
+                RW_BASE + 0x2000,
+                word.to_raw().unwrap(),
             ],
         )
     }
@@ -524,4 +555,104 @@ fn replies_to_a_restarted_caller_are_dropped() {
 fn only_ipc_syscalls_are_run_by_the_core() {
     let (mut m, ..) = pair();
     assert_eq!(ipc(&mut m, 0, Sysno::Yield, [0; 6]), None);
+}
+
+#[test]
+fn reply_recv_answers_and_takes_the_next_call_in_one_syscall() {
+    let mut m = Fake::new();
+    let server = m.task(ProcessClass::Runtime, None);
+    let a = m.task(ProcessClass::Application, Some(0xa));
+    let b = m.task(ProcessClass::Application, Some(0xb));
+    let ep = m.endpoint(server, 4);
+    m.grant(a, ep);
+    m.grant(b, ep);
+    assert_eq!(m.call(a, ep, 1, b"from a"), Outcome::Done);
+    assert_eq!(m.call(b, ep, 2, b"from b"), Outcome::Done);
+    assert_eq!(m.receive(server, ep, MAX_PAYLOAD, true), Outcome::Done);
+    let (tag, payload, token, creds) = m.received(server);
+    assert_eq!(
+        (tag, payload.as_slice(), creds.task),
+        (1, &b"from a"[..], m.tasks[a].id)
+    );
+    // One syscall: a gets its answer, the server gets b's call with b's stamped credentials.
+    let out = m.reply_recv(server, token, 0x11, b"to a", ep, true);
+    assert_eq!(out, Outcome::Done);
+    assert_eq!(m.block(a), Block::None);
+    assert_eq!(&m.tasks[a].regs[..2], &[4, 0x11]);
+    assert_eq!(m.get(a, RW_BASE + 0x1000, 4), b"to a");
+    let (tag, payload, token, creds) = m.received(server);
+    assert_eq!((tag, payload.as_slice()), (2, &b"from b"[..]));
+    assert_eq!(creds, m.tasks[b].creds);
+    // Nothing more queued: the reply still goes, then the receive blocks (or would block).
+    let out = m.reply_recv(server, token, 0x12, b"to b", ep, false);
+    assert_eq!(out, Outcome::ret(Err(Errno::WouldBlock)));
+    assert_eq!(m.get(b, RW_BASE + 0x1000, 4), b"to b");
+    assert_eq!(m.block(b), Block::None);
+}
+
+#[test]
+fn reply_recv_checks_both_halves_before_it_replies() {
+    let (mut m, server, client, ep) = pair();
+    assert_eq!(m.call(client, ep, 1, b"x"), Outcome::Done);
+    assert_eq!(m.receive(server, ep, 64, false), Outcome::Done);
+    let token = m.received(server).2;
+    let word = |flags: usize| {
+        ReplyRecvWord {
+            cap: 64,
+            flags: RecvFlags(flags),
+            endpoint: ep as u16,
+        }
+        .to_raw()
+        .unwrap()
+    };
+    let raw = token.to_raw() as usize;
+    // A receive buffer the server cannot write, unknown flags, a reply it cannot read, a word
+    // with bits past 32, a forged token: each faults, and the caller is still waiting.
+    for args in [
+        [raw, 2, RW_BASE + 0x3000, 1, RO_BASE, word(0)],
+        [raw, 2, RW_BASE + 0x3000, 1, UNMAPPED, word(0)],
+        [raw, 2, RW_BASE + 0x3000, 1, RW_BASE + 0x2000, word(4)],
+        [raw, 2, UNMAPPED, 1, RW_BASE + 0x2000, word(0)],
+        [raw, 2, RW_BASE + 0x3000, 1, RW_BASE + 0x2000, 1 << 40],
+        [
+            usize::MAX,
+            2,
+            RW_BASE + 0x3000,
+            1,
+            RW_BASE + 0x2000,
+            word(0),
+        ],
+    ] {
+        assert_eq!(
+            m.sys(server, Sysno::ReplyRecv, args),
+            Outcome::Fault,
+            "{args:x?}"
+        );
+        assert!(matches!(m.block(client), Block::AwaitingReply { .. }));
+    }
+    // A reply longer than a message is an error, and nothing was received.
+    let long = [raw, 2, RW_BASE, MAX_PAYLOAD + 1, RW_BASE + 0x2000, word(0)];
+    assert_eq!(
+        m.sys(server, Sysno::ReplyRecv, long),
+        Outcome::ret(Err(Errno::InvalidArgument))
+    );
+    assert!(matches!(m.block(client), Block::AwaitingReply { .. }));
+    // The real one still works.
+    let out = m.reply_recv(server, token, 2, b"ok", ep, false);
+    assert_eq!(out, Outcome::ret(Err(Errno::WouldBlock)));
+    assert_eq!(m.get(client, RW_BASE + 0x1000, 2), b"ok");
+}
+
+#[test]
+fn reply_recv_from_a_task_that_does_not_serve_the_token_is_refused() {
+    let (mut m, server, client, ep) = pair();
+    let other = m.task(ProcessClass::Application, None);
+    assert_eq!(m.call(client, ep, 1, b"x"), Outcome::Done);
+    assert_eq!(m.receive(server, ep, 64, false), Outcome::Done);
+    let token = m.received(server).2;
+    // A third task holding (a copy of) the token cannot answer for the server, nor receive
+    // on its endpoint.
+    let out = m.reply_recv(other, token, 2, b"forged", ep, false);
+    assert_eq!(out, Outcome::ret(Err(Errno::NotGranted)));
+    assert!(matches!(m.block(client), Block::AwaitingReply { .. }));
 }

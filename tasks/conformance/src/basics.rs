@@ -111,13 +111,20 @@ fn create_homes<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
 
 fn hello<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     let h = step("hello", w.anon.hello())?;
-    ensure(h.version == PROTOCOL_VERSION && h.version == 4, "version 4")?;
+    ensure(h.version == PROTOCOL_VERSION && h.version == 5, "version 5")?;
     // A version-1 client (32-bit handle generations) gets an error it can decode: the HELLO
     // reply is `Err(UnsupportedSchema)`, wire index 21 in every version.
     let (t, body) = step("hello v1", w.anon.raw_call(tags::HELLO, &[0x01]))?;
     ensure(
         t == tags::response(tags::HELLO) && body == [0x01, 21],
         format!("HELLO version 1: tag {t:#x}, reply {body:02x?}"),
+    )?;
+    // So does a version-3 client, which would misread READ's response (version 4 added its
+    // content hash).
+    let (t, body) = step("hello v3", w.anon.raw_call(tags::HELLO, &[0x03]))?;
+    ensure(
+        t == tags::response(tags::HELLO) && body == [0x01, 21],
+        format!("HELLO version 3: tag {t:#x}, reply {body:02x?}"),
     )?;
     ensure(h.max_payload == 4096 && h.max_io as usize <= 4096, "limits")?;
     ensure(

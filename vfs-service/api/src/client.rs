@@ -255,22 +255,21 @@ impl<'k, K: Kernel> Client<'k, K> {
         if first.data.len() as u64 >= first.size {
             return Ok(first.data);
         }
-        // A few messages' worth: ranged reads, checked against the content hash so that a
-        // concurrent rewrite is noticed (then the handle path below gives a snapshot).
+        // A few messages' worth: ranged reads. Each reports the content hash the server keeps
+        // for the file (not recomputed); equal hashes mean every range came from the same
+        // content version, so a concurrent rewrite is noticed without hashing the bytes here
+        // (then the handle path below gives a snapshot). The server authenticated every piece.
         if key.is_none() && first.size <= (SMALL_READ_MESSAGES * MAX_IO) as u64 {
             let mut data = first.data;
             while (data.len() as u64) < first.size {
                 let next = self.read_at(path, data.len() as u64, None, None)?;
-                if next.data.is_empty() || next.size != first.size {
+                if next.data.is_empty() || next.size != first.size || next.sha256 != first.sha256 {
                     break;
                 }
                 data.extend_from_slice(&next.data);
             }
             if data.len() as u64 == first.size {
-                let stat = self.stat(path)?;
-                if stat.sha256 == Some(crate::sha256::digest(&data)) {
-                    return Ok(data);
-                }
+                return Ok(data);
             }
         }
         let flags = OpenFlags {
@@ -445,6 +444,7 @@ impl<'k, K: Kernel> Client<'k, K> {
     /// Reads at the handle's position (empty at the end).
     pub fn read(&mut self, handle: Handle, length: u32) -> Result<Vec<u8>> {
         self.call::<req::HandleRead>(&HandleReadRequest { handle, length })
+            .map(|r| r.0)
     }
 
     /// Writes at the handle's position.

@@ -1,5 +1,6 @@
-//! The client's SHA-256, for its check of a file read in several ranged messages against the
-//! `sha256` that STAT reports. It is RustCrypto's `sha2` (pure Rust, `no_std`), the same
+//! SHA-256 for a client that checks a file end to end against the `sha256` that STAT and READ
+//! report (the typed client itself no longer hashes what it reads: protocol 4, PROTOCOL.md
+//! "Integrity, checked once"). It is RustCrypto's `sha2` (pure Rust, `no_std`), the same
 //! implementation the server's engine uses, so the API crate carries no hash code of its own
 //! and still no cipher or store dependency.
 

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 mod ipc;
+mod profile;
 mod qemu;
 mod storage;
 mod vfs;

@@ -6,7 +6,7 @@
 use kernel_abi::FaultKind;
 use qemu_kernel::platform::Platform;
 
-use super::state::{Kernel, kernel};
+use super::state::{Kernel, MAX_TASKS, kernel};
 use super::{console, log, syscall};
 use crate::arch::riscv64::trap::{self, TrapFrame};
 use crate::arch::riscv64::{csr, sbi};
@@ -53,8 +53,12 @@ pub extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     }
     let next = k.current;
     if next != previous || k.tasks[next].needs_satp_reload {
-        k.tasks[next].needs_satp_reload = false;
-        csr::switch_address_space(k.tasks[next].satp);
+        let flush = core::mem::take(&mut k.tasks[next].needs_satp_reload);
+        if k.asids {
+            csr::switch_address_space_asid(k.tasks[next].satp, flush);
+        } else {
+            csr::switch_address_space(k.tasks[next].satp);
+        }
     }
     &mut k.tasks[next].frame
 }
@@ -93,7 +97,12 @@ pub fn start(platform: &Platform) -> ! {
     k.find_devices(platform);
     // From here on the kernel runs in the kernel address space (and then in the tasks' ones,
     // which contain it); devices are reached through the MMIO window.
-    csr::switch_address_space(qemu_kernel::sv39::satp(k.mem.kernel_root, 0));
+    let kernel_satp = qemu_kernel::sv39::satp(k.mem.kernel_root, 0);
+    csr::switch_address_space(kernel_satp);
+    // One ASID per task slot plus the kernel's: then a switch keeps the TLB (kernel/DESIGN.md,
+    // "Memory", ASIDs).
+    let bits = csr::asid_bits(kernel_satp);
+    k.asids = (MAX_TASKS as u64) < (1u64 << bits);
     console::move_to_window();
     if platform.defmt_log {
         log::enable_defmt();
@@ -106,6 +115,16 @@ pub fn start(platform: &Platform) -> ! {
         (k.mem.frames.free_frames() * 4096) >> 20,
         k.system().tasks.len(),
         k.system().endpoints.len()
+    );
+    klog!(
+        info,
+        "{} ASID bits: {}",
+        bits,
+        if k.asids {
+            "one address-space id per task, no TLB flush on a switch"
+        } else {
+            "too few for one per task: the TLB is flushed on every switch"
+        }
     );
     if let Err(e) = k.create_tables() {
         klog!(error, "bad system description: {}", e);
@@ -134,6 +153,7 @@ pub fn start(platform: &Platform) -> ! {
         t.frame.kernel_sp = stack_top;
     }
     let cur = k.current;
+    k.tasks[cur].needs_satp_reload = false;
     csr::switch_address_space(k.tasks[cur].satp);
     let frame: *mut TrapFrame = &mut k.tasks[cur].frame;
     // SAFETY: the frame lives in the static task table, its kernel_sp is the boot stack's top

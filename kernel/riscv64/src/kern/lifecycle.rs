@@ -79,9 +79,13 @@ impl Kernel {
                 grants |= 1 << ep;
             }
         }
+        // Slot `index` always runs under ASID `index + 1`: a restarted task reuses its slot's
+        // ASID for a new address space, so `needs_satp_reload` makes the first switch to it
+        // flush what the TLB still holds for the old one.
+        let asid = if self.asids { index as u16 + 1 } else { 0 };
         let t = &mut self.tasks[index];
         t.root = root;
-        t.satp = sv39::satp(root, 0);
+        t.satp = sv39::satp(root, asid);
         t.needs_satp_reload = true;
         t.frame = TrapFrame {
             regs: [0; 32],

@@ -1,7 +1,7 @@
 //! Scheduling glue: picking the next task with the policy of `qemu_kernel::sched`, idling (or
 //! powering off when nothing can ever run again), sleepers and the timer.
 
-use super::state::Kernel;
+use super::state::{Kernel, MAX_TASKS};
 use super::task::{Block, Task};
 use crate::arch::riscv64::{csr, sbi};
 use crate::klog;
@@ -11,24 +11,34 @@ impl Kernel {
     pub fn schedule(&mut self) {
         // Keep the current task if it is ready and nobody more important is.
         loop {
-            // Fast path: one pass for the most important ready priority.
-            let mut best = u8::MAX;
-            let mut any = false;
-            for t in &self.tasks[..self.task_count] {
-                if t.is_ready() {
-                    any = true;
-                    best = best.min(t.priority());
+            // The current task keeps the CPU if it is ready and nobody more important is: one
+            // pass for the best ready priority, what a syscall that switches nothing pays.
+            if self.tasks[self.current].is_ready() {
+                let mut best = u8::MAX;
+                for t in &self.tasks[..self.task_count] {
+                    if t.is_ready() {
+                        best = best.min(t.priority());
+                    }
+                }
+                if self.tasks[self.current].priority() == best {
+                    return;
                 }
             }
-            let cur = &self.tasks[self.current];
-            if cur.is_ready() && cur.priority() == best {
-                return;
+            // Otherwise one pass builds the ready list the policy picks from. A task that
+            // blocked in IPC skips the pass above (both passes cost an IPC switch about 45
+            // instructions more: `ipc.rt64` 2,310 with them, 2,222 without).
+            let mut ready = [None; MAX_TASKS];
+            let mut any = false;
+            for (slot, t) in ready.iter_mut().zip(&self.tasks[..self.task_count]) {
+                if t.is_ready() {
+                    *slot = Some(t.priority());
+                    any = true;
+                }
             }
             if !any {
                 self.idle();
                 continue;
             }
-            let ready = self.ready_list();
             if let Some(next) = self.sched.pick(&ready[..self.task_count]) {
                 self.current = next;
                 return;

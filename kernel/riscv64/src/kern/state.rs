@@ -76,6 +76,10 @@ pub struct Kernel {
     pub input: heapless::Deque<u8, INPUT_BUFFER>,
     /// The UART's interrupt line (0: none; input is then polled at each tick).
     pub uart_irq: u32,
+    /// The hart has enough ASIDs for every task slot: task slot `i` runs under ASID `i + 1`
+    /// (the kernel's own space is ASID 0), and a switch flushes only what changed. Otherwise
+    /// every task runs under ASID 0 and every switch flushes the whole TLB.
+    pub asids: bool,
 }
 
 struct Global(UnsafeCell<Kernel>);
@@ -117,6 +121,7 @@ impl Kernel {
             failed: false,
             input: heapless::Deque::new(),
             uart_irq: 0,
+            asids: false,
         }
     }
 

@@ -89,7 +89,9 @@ fn run(k: &mut Kernel, me: usize, sysno: Sysno, a: [usize; 6]) -> Outcome {
             Outcome::Done
         }
         // Run by the kernel core above; never reached.
-        Sysno::Send | Sysno::Call | Sysno::Receive | Sysno::Reply => Outcome::Fault,
+        Sysno::Send | Sysno::Call | Sysno::Receive | Sysno::Reply | Sysno::ReplyRecv => {
+            Outcome::Fault
+        }
         Sysno::MonotonicTime => ret(Ok(k.ticks_to_ns(csr::time()) as usize)),
         Sysno::WallClockTime => ret(k
             .wall_clock_ns()

@@ -7,7 +7,14 @@
 ///
 /// 3: `OpenFlags` has a seventh flag, `overwrite`, and FLUSH/CLOSE can fail with the new
 /// [`crate::error::VfsError::Conflict`] (a handle whose file another writer changed).
-pub const PROTOCOL_VERSION: u16 = 4;
+///
+/// 4: READ's response carries the file's content hash as stored (`ReadResponse::sha256`): the
+/// server no longer recomputes it on a read, and a client assembling a file from ranged reads
+/// compares the hashes instead of hashing the bytes and asking STAT.
+///
+/// 5: STATFS (capacity, usage, limits, the protecting engine) and SYNC (the footer from the
+/// running system).
+pub const PROTOCOL_VERSION: u16 = 5;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;
 /// Largest data carried by one read or write message (leaves room for the envelope).

@@ -101,6 +101,7 @@ pub struct WriteRequest {
     /// File to write.
     pub path: String,
     /// The new content (at most [`super::limits::MAX_IO`] bytes; larger files use handles).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
     /// Encrypt under HKDF-SHA256(key, path).
     pub key: Option<FileKey>,
@@ -125,9 +126,15 @@ pub struct ReadRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadResponse {
     /// The bytes read (empty at or past the end).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
     /// The file's total size.
     pub size: u64,
+    /// The file's content hash as the server stores it (maintained when the content is
+    /// written, not recomputed for the read; see STAT's `sha256` for what it covers). Two reads
+    /// that report the same hash read the same content version, so a client that assembles a
+    /// file from ranged reads compares these instead of hashing what it received.
+    pub sha256: [u8; 32],
 }
 
 /// [`super::tags::UNLINK`], [`super::tags::EXISTS`], [`super::tags::READLINK`],
@@ -383,12 +390,19 @@ pub struct HandleReadRequest {
     pub length: u32,
 }
 
+/// [`super::tags::HANDLE_READ`]'s response: the bytes read (empty at the end). On the wire
+/// exactly a `Vec<u8>` (varint length, then the bytes); a newtype so that it goes as one byte
+/// string rather than byte by byte (see [`super::bytes`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleReadResponse(#[serde(with = "super::bytes")] pub Vec<u8>);
+
 /// [`super::tags::HANDLE_WRITE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandleWriteRequest {
     /// The handle.
     pub handle: Handle,
     /// Bytes to write at the position (at most [`super::limits::MAX_IO`]).
+    #[serde(with = "super::bytes")]
     pub data: Vec<u8>,
 }
 

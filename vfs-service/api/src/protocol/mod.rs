@@ -7,6 +7,7 @@
 //! [`tags::PROTOCOL_ERROR`] and a [`crate::error::ProtocolError`]. `vfs-service/PROTOCOL.md` specifies
 //! every message down to the byte.
 
+pub mod bytes;
 pub mod codec;
 pub mod limits;
 pub mod messages;

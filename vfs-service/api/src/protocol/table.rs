@@ -228,7 +228,7 @@ request_table! {
     /// Open a handle on a file.
     OPEN = 0x8040 => Open, open(OpenRequest) -> OpenResponse;
     /// Read from a handle at its position.
-    HANDLE_READ = 0x8042 => HandleRead, handle_read(HandleReadRequest) -> Vec<u8>;
+    HANDLE_READ = 0x8042 => HandleRead, handle_read(HandleReadRequest) -> HandleReadResponse;
     /// Write to a handle at its position; returns the bytes written.
     HANDLE_WRITE = 0x8044 => HandleWrite, handle_write(HandleWriteRequest) -> u32;
     /// Move a handle's position; returns the new position.

@@ -55,11 +55,53 @@ pub fn enable_timer_interrupt() {
     unsafe { core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE) };
 }
 
-/// Switches to the address space `satp` and flushes stale translations.
+/// Switches to the address space `satp` and flushes every cached translation (global ones
+/// included): at boot, and on a hart whose ASIDs are too few to give each task its own.
 pub fn switch_address_space(satp: u64) {
     // SAFETY: every address space maps the kernel identically (global gigapages), so the code,
     // stack and data in use stay mapped across the switch.
     unsafe { core::arch::asm!("csrw satp, {0}", "sfence.vma", in(reg) satp) };
+}
+
+/// Switches to the address space `satp`, whose ASID names it alone, keeping what the TLB
+/// caches for it and for every other ASID. With `flush`, first drops the non-global
+/// translations cached under that ASID: its tables changed, or the ASID names a new address
+/// space (a task slot started again), since they were cached. The kernel's global mappings
+/// never change after boot, so they are never flushed here.
+pub fn switch_address_space_asid(satp: u64, flush: bool) {
+    let asid = (satp >> 44) & 0xffff;
+    if flush {
+        // SAFETY: as above; the order (new satp, then the fence) makes the fence order the
+        // earlier page-table writes before any translation under the ASID that follows.
+        unsafe {
+            core::arch::asm!("csrw satp, {0}", "sfence.vma zero, {1}", in(reg) satp, in(reg) asid)
+        };
+    } else {
+        // SAFETY: as above; the translations cached under this ASID are those of its tables as
+        // they are now (every change to them sets the task's flush flag).
+        unsafe { core::arch::asm!("csrw satp, {0}", in(reg) satp) };
+    }
+}
+
+/// How many ASID bits the hart implements (0 to 16): the privileged spec's probe, writing ones
+/// to `satp.ASID` and reading back what sticks, in the address space `satp` (which stays).
+pub fn asid_bits(satp: u64) -> u32 {
+    let probe = satp | (0xffff << 44);
+    let back: u64;
+    // SAFETY: `satp` with another ASID maps the same tables; the full fence afterwards drops
+    // anything cached under the probed ASID before the original value is restored.
+    unsafe {
+        core::arch::asm!(
+            "csrw satp, {probe}",
+            "csrr {back}, satp",
+            "csrw satp, {orig}",
+            "sfence.vma",
+            probe = in(reg) probe,
+            back = out(reg) back,
+            orig = in(reg) satp,
+        )
+    };
+    ((back >> 44) & 0xffff).count_ones()
 }
 
 /// Waits for an interrupt to become pending (it is taken only if enabled; we poll afterwards).
