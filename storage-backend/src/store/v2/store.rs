@@ -17,7 +17,9 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::block::{BlockDevice, DeviceError, Geometry};
-use crate::crypto::{CryptoEngine, CryptoError, KEY_LEN, KeyHandle, NONCE_LEN, TAG_LEN};
+use crate::crypto::{
+    CryptoEngine, CryptoError, EngineInfo, KEY_LEN, KeyHandle, NONCE_LEN, TAG_LEN,
+};
 use crate::db::DbKeys;
 use crate::store::error::{Db, Result, StoreError};
 
@@ -95,6 +97,17 @@ pub struct SharedEngine<E>(Rc<RefCell<E>>);
 
 impl<E: CryptoEngine> CryptoEngine for SharedEngine<E> {
     type Hasher = E::Hasher;
+
+    fn info(&self) -> EngineInfo {
+        match self.0.try_borrow() {
+            Ok(e) => e.info(),
+            // Only while the engine is inside one of its own operations (never, on one thread).
+            Err(_) => EngineInfo {
+                hardware: false,
+                name: "unknown (engine busy)",
+            },
+        }
+    }
 
     fn import_key(&mut self, raw: &[u8; KEY_LEN]) -> core::result::Result<KeyHandle, CryptoError> {
         self.0
