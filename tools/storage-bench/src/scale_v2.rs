@@ -7,7 +7,7 @@
 //! Large profile: 4-KiB pages, `D` = 256, a budget of 4 MiB for the region (its tree gets what
 //! the journal window, the delta table, the open transaction and buffers leave), a checkpoint
 //! every 1 MiB of journal, 256-KiB segments. A v2 transaction takes at most about 20 keys at these heights
-//! (the COMMIT page bound, DESIGN.md "Stage 2 status"), so inserts commit 20 objects per
+//! (the COMMIT page bound, storage-backend/DESIGN.md, "Stage 2 status"), so inserts commit 20 objects per
 //! transaction where v1 commits 100.
 
 use std::time::Instant;
