@@ -199,6 +199,27 @@ fn write_report(figures: &[(String, String)]) -> Result<(), String> {
             fig(&format!("scale.{n}.ram_bytes")),
         ));
     }
+    md.push_str(
+        "\nThe same figures for engine v2 (`store/v2`, stage 2: the on-medium B+tree found through \
+         the anchor ring; not yet the engine the store runs; transactions of 20, its per-commit \
+         page bound at these heights), with the same targets:\n\n\
+         | objects | insert | get | mount (clean) | mount after a cut | peak RAM |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for n in ["10000", "100000", "1000000"] {
+        md.push_str(&format!(
+            "| {n} | {} | {} | {} | {} | {} |\n",
+            fig(&format!("v2.scale.{n}.insert")),
+            fig(&format!("v2.scale.{n}.get")),
+            fig(&format!("v2.scale.{n}.mount_ms")),
+            fig(&format!("v2.scale.{n}.mount_after_cut_ms")),
+            fig(&format!("v2.scale.{n}.ram_bytes")),
+        ));
+    }
+    md.push_str(&format!(
+        "\nv2 targets met: {}.\n",
+        fig("v2.scale.targets_met")
+    ));
     let raw = fig("raw_aes_gcm_sha256");
     let share = |a: &str| match (num(a), num(&raw)) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.0} %", 100.0 * a / b),
