@@ -19,7 +19,8 @@ use alloc::string::String;
 use crate::error::VfsError;
 use crate::protocol::codec::{decode_request, encode_protocol_error};
 use crate::protocol::limits::{
-    MAX_HANDLES_PER_TASK, MAX_IO, MAX_NAME, MAX_PATH, MAX_PAYLOAD, PROTOCOL_VERSION, SYMLINK_DEPTH,
+    MAX_DEPTH, MAX_HANDLES_PER_TASK, MAX_IO, MAX_NAME, MAX_PATH, MAX_PAYLOAD, PROTOCOL_VERSION,
+    SYMLINK_DEPTH,
 };
 use crate::protocol::messages::*;
 use crate::protocol::{FsStat, Handler, handle, tags};
@@ -65,6 +66,7 @@ fn hello() -> HelloResponse {
         max_name: MAX_NAME as u32,
         max_handles: MAX_HANDLES_PER_TASK as u32,
         symlink_depth: SYMLINK_DEPTH,
+        max_depth: MAX_DEPTH as u32,
     }
 }
 

@@ -128,7 +128,7 @@ fn hello<K: Kernel>(w: &mut World<'_, K>) -> Outcome {
     )?;
     ensure(h.max_payload == 4096 && h.max_io as usize <= 4096, "limits")?;
     ensure(
-        h.symlink_depth == 40 && h.max_name >= 200,
+        h.symlink_depth == 40 && h.max_name >= 200 && h.max_depth == 512,
         "depth and names",
     )
 }

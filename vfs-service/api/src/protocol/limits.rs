@@ -12,8 +12,8 @@
 /// server no longer recomputes it on a read, and a client assembling a file from ranged reads
 /// compares the hashes instead of hashing the bytes and asking STAT.
 ///
-/// 5: STATFS (capacity, usage, limits, the protecting engine) and SYNC (the footer from the
-/// running system).
+/// 5: STATFS (capacity, usage, limits, the protecting engine), SYNC (the footer from the
+/// running system) and HELLO's `max_depth`.
 pub const PROTOCOL_VERSION: u16 = 5;
 /// Largest payload of any message, either direction: the kernel's limit.
 pub use kernel_abi::MAX_PAYLOAD;

@@ -38,6 +38,8 @@ pub struct HelloResponse {
     pub max_handles: u32,
     /// Symlink resolution depth.
     pub symlink_depth: u32,
+    /// Deepest a tree may grow (entries below `/`, RENAME included): deeper is `InvalidPath`.
+    pub max_depth: u32,
 }
 
 /// [`super::tags::MKDIR`].
