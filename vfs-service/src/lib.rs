@@ -28,9 +28,9 @@ pub mod inode;
 pub mod ops;
 pub mod path;
 pub mod permission;
-pub mod quota;
 pub mod resolve;
 pub mod server;
+pub mod totals;
 pub mod vfs;
 
 pub use ops::stream::{WriteBuffer, WriteStats};

@@ -128,21 +128,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
     /// subtree to the reaper: the entry, the directory's inode, the ancestors' totals and a
     /// detached-subtree record, whatever the subtree holds.
     fn detach(&mut self, ctx: &Ctx<'_>, tx: &mut Tx, inode: &Inode) -> Result<(), VfsError> {
-        let chain = self.chain(tx, inode.parent)?;
-        Self::apply_growth(
-            tx,
-            chain,
-            -(inode.usage_bytes() as i128),
-            -(inode.usage_entries() as i128),
-        );
-        let mut dir = self.tx_inode(tx, inode.parent)?;
-        dir.modified_ns = ctx.env.now_ns();
-        tx.put_inode(dir);
-        tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
         // The root's inode goes now (the reaper needs only its id, which the record's key
         // holds): so the transaction frees well over what it writes, as a full store requires.
-        tx.inodes.remove(&inode.id);
-        tx.delete(Db::Userspace, keys::inode(inode.id));
+        self.take_out_of_parent(ctx, tx, inode)?;
         tx.put(Db::Userspace, keys::detached(inode.id), Vec::new());
         Ok(())
     }

@@ -121,9 +121,9 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         Ok(())
     }
 
-    /// Removes an entry from its parent (the inode record too), with accounting. Content is
-    /// handed to the collector.
-    pub(crate) fn unlink_entry(
+    /// Takes `inode` out of its parent: the ancestors' totals, the parent's modification time,
+    /// the directory entry and the inode record. What it held is the caller's to hand on.
+    pub(crate) fn take_out_of_parent(
         &mut self,
         ctx: &Ctx<'_>,
         tx: &mut Tx,
@@ -142,6 +142,18 @@ impl<D: BlockDevice, E: CryptoEngine> Vfs<D, E> {
         tx.delete(Db::Userspace, keys::dirent(inode.parent, &inode.name));
         tx.inodes.remove(&inode.id);
         tx.delete(Db::Userspace, keys::inode(inode.id));
+        Ok(())
+    }
+
+    /// Removes an entry from its parent (the inode record too), with accounting. Content is
+    /// handed to the collector.
+    pub(crate) fn unlink_entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        inode: &Inode,
+    ) -> Result<(), VfsError> {
+        self.take_out_of_parent(ctx, tx, inode)?;
         if let Kind::File { content } = inode.kind
             && content != 0
         {
