@@ -42,84 +42,6 @@ fn creds(index: u16, class: ProcessClass, user: Option<Uuid>) -> Credentials {
     }
 }
 
-/// Well-formed requests to mutate.
-fn seeds() -> Vec<Request> {
-    let h = Handle {
-        slot: 0,
-        generation: 1 << 48,
-    };
-    let home = format!("/home/{USER}");
-    vec![
-        Request::Write(WriteRequest {
-            path: format!("{home}/f"),
-            data: vec![1; 100],
-            key: None,
-            permissions: None,
-        }),
-        Request::Write(WriteRequest {
-            path: "/tmp/e".into(),
-            data: vec![2; 10],
-            key: Some([3; 32]),
-            permissions: None,
-        }),
-        Request::Read(ReadRequest {
-            path: format!("{home}/f"),
-            offset: 3,
-            length: Some(50),
-            key: None,
-        }),
-        Request::Mkdir(MkdirRequest {
-            path: format!("{home}/d/e"),
-            recursive: true,
-            permissions: None,
-        }),
-        Request::Rename(FromToRequest {
-            from: format!("{home}/f"),
-            to: format!("{home}/g"),
-        }),
-        Request::Open(OpenRequest {
-            path: "/tmp/o".into(),
-            flags: OpenFlags {
-                read: true,
-                write: true,
-                create: true,
-                ..OpenFlags::default()
-            },
-            key: None,
-            permissions: None,
-        }),
-        Request::HandleWrite(HandleWriteRequest {
-            handle: h,
-            data: vec![9; 300],
-        }),
-        Request::Seek(SeekRequest {
-            handle: h,
-            from: SeekFrom::End(-5),
-        }),
-        Request::Truncate(TruncateRequest {
-            handle: h,
-            size: 77,
-        }),
-        Request::Close(HandleRequest { handle: h }),
-        Request::Symlink(SymlinkRequest {
-            target: "../..".into(),
-            link: "/tmp/l".into(),
-        }),
-        Request::Readdir(ReaddirRequest {
-            path: "/".into(),
-            cursor: Some("a".into()),
-        }),
-        Request::Chmod(ChmodRequest {
-            path: "/tmp".into(),
-            permissions: FilePermissions::ALL,
-        }),
-        Request::SetQuota(SetQuotaRequest {
-            user: USER,
-            limit: 1000,
-        }),
-    ]
-}
-
 #[test]
 fn dispatch_answers_everything_and_never_panics() {
     let env = TestEnv(Cell::new(1));
@@ -140,7 +62,10 @@ fn dispatch_answers_everything_and_never_panics() {
         creds(3, ProcessClass::Application, Some(USER)),
         creds(4, ProcessClass::Application, None),
     ];
-    let encoded: Vec<(u32, Vec<u8>)> = seeds().iter().map(|r| encode_request(r).unwrap()).collect();
+    let encoded: Vec<(u32, Vec<u8>)> = vfs_api::samples::requests(USER)
+        .iter()
+        .map(|r| encode_request(r).unwrap())
+        .collect();
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         state ^= state << 13;

@@ -219,87 +219,10 @@ pub fn callers() -> [Credentials; 4] {
 pub fn templates() -> &'static [(u32, Vec<u8>)] {
     static T: OnceLock<Vec<(u32, Vec<u8>)>> = OnceLock::new();
     T.get_or_init(|| {
-        let h = Handle {
-            slot: 0,
-            generation: 1 << 48,
-        };
-        let home = format!("/home/{USER}");
-        let rw = OpenFlags {
-            read: true,
-            write: true,
-            create: true,
-            ..OpenFlags::default()
-        };
-        [
-            Request::Write(WriteRequest {
-                path: format!("{home}/f"),
-                data: vec![1; 100],
-                key: None,
-                permissions: None,
-            }),
-            Request::Write(WriteRequest {
-                path: "/tmp/e".into(),
-                data: vec![2; 10],
-                key: Some([3; 32]),
-                permissions: None,
-            }),
-            Request::Read(ReadRequest {
-                path: format!("{home}/f"),
-                offset: 3,
-                length: Some(50),
-                key: None,
-            }),
-            Request::Mkdir(MkdirRequest {
-                path: format!("{home}/d/e"),
-                recursive: true,
-                permissions: None,
-            }),
-            Request::Rename(FromToRequest {
-                from: format!("{home}/f"),
-                to: format!("{home}/g"),
-            }),
-            Request::Open(OpenRequest {
-                path: "/tmp/o".into(),
-                flags: rw,
-                key: None,
-                permissions: None,
-            }),
-            Request::HandleWrite(HandleWriteRequest {
-                handle: h,
-                data: vec![9; 300],
-            }),
-            Request::Seek(SeekRequest {
-                handle: h,
-                from: SeekFrom::End(-5),
-            }),
-            Request::Truncate(TruncateRequest {
-                handle: h,
-                size: 77,
-            }),
-            Request::Close(HandleRequest { handle: h }),
-            Request::Symlink(SymlinkRequest {
-                target: "../..".into(),
-                link: "/tmp/l".into(),
-            }),
-            Request::Readdir(ReaddirRequest {
-                path: "/".into(),
-                cursor: Some("a".into()),
-            }),
-            Request::Chmod(ChmodRequest {
-                path: "/tmp".into(),
-                permissions: FilePermissions::ALL,
-            }),
-            Request::SetQuota(SetQuotaRequest {
-                user: USER,
-                limit: 1000,
-            }),
-            Request::Exists(PathRequest {
-                path: format!("{home}/d"),
-            }),
-        ]
-        .iter()
-        .map(|r| encode_request(r).expect("encoding of a template request"))
-        .collect()
+        vfs_api::samples::requests(USER)
+            .iter()
+            .map(|r| encode_request(r).expect("encoding of a template request"))
+            .collect()
     })
 }
 

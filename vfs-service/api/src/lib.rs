@@ -19,6 +19,8 @@ pub mod client;
 pub mod error;
 pub mod permissions;
 pub mod protocol;
+#[cfg(feature = "samples")]
+pub mod samples;
 pub mod sha256;
 
 pub use error::{ProtocolError, VfsError};
