@@ -30,7 +30,8 @@ impl<D: BlockDevice, E: CryptoEngine> Medium<D, E> {
         let fits = off
             .checked_add(chunk)
             .is_some_and(|end| end <= self.lay.seg_bytes());
-        if bs == 0 || off % bs != 0 || chunk % bs != 0 || !fits || ptr.seg >= self.lay.seg_count {
+        let aligned = bs != 0 && off.is_multiple_of(bs) && chunk.is_multiple_of(bs);
+        if !aligned || !fits || ptr.seg >= self.lay.seg_count {
             return Ok(false);
         }
         let auth = || StoreError::integrity_at(IntegrityKind::Auth, ptr.seg, off);
