@@ -5,7 +5,7 @@
 //!
 //! One job per module: `layout` (geometry, superblock), `sit` (per-segment state and the
 //! delta table), `medium` (device, heads J and I, segment opening, pages as sealed chunks —
-//! the tree's `PageStore`), `region` (the region handle, reads, free segments), `check` (the full integrity check), `txn`
+//! the tree's `PageStore`; `page_read`, its block-aligned page read without allocations), `region` (the region handle, reads, free segments), `check` (the full integrity check), `txn`
 //! (transactions and commit), `ckpt` (checkpoint record and procedure, anchors), `mount`
 //! (format, mount), `replay` (the log tail), `store` (both databases as two regions on one device).
 //!
@@ -20,6 +20,7 @@ mod ckpt;
 pub mod layout;
 pub mod medium;
 mod mount;
+mod page_read;
 mod region;
 mod replay;
 pub mod sit;

@@ -93,6 +93,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             free: Vec::new(),
             journal_bytes: 0,
             stats: MediumStats::default(),
+            page_io: Vec::new(),
         };
         let (tree, mut pool) = match pool {
             None => (BTree::create(m, cfg), None),
@@ -174,6 +175,7 @@ impl<D: BlockDevice, E: CryptoEngine> V2Region<D, E> {
             free: Vec::new(),
             journal_bytes: 0,
             stats: MediumStats::default(),
+            page_io: Vec::new(),
         };
         let at = LogPos {
             seg: a.ckpt_seg,

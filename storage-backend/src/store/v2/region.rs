@@ -67,15 +67,17 @@ impl V2Options {
     /// Heap the region holds outside its tree, at most: the replay window (mount) and the
     /// buffers of one record read, one record sealed and one CKPT record (the longest record
     /// each), the delta table (`E` entries of a `BTreeMap`, 64 bytes each), the open
-    /// transaction's pending keys (as many as the COMMIT page bound lets in, 255-byte keys) and
-    /// the free queue, plus allocator slack.
+    /// transaction's pending keys (as many as the COMMIT page bound lets in, 255-byte keys),
+    /// the free queue and the page read buffer, plus allocator slack.
     pub fn overhead(&self) -> usize {
         let window = 16 * 1024 + 512;
         let io = 3 * 8704 + 4096;
         let deltas = self.max_deltas * 64;
         let txn = (self.max_dirty as usize / 6 + 1) * (255 + 96);
         let free = 64 * 8;
-        window + io + deltas + txn + free + 4096
+        // The reused buffer of the page read fast path (`page_read.rs`): one sealed page.
+        let page_io = crate::store::seal::sealed_len(self.page_plain as usize);
+        window + io + deltas + txn + free + page_io + 4096
     }
 }
 
