@@ -449,6 +449,29 @@ fn a_renamed_file_keeps_its_content_and_is_found_by_its_new_name_only() {
     ));
 }
 
+#[test]
+fn rename_keeps_an_eof_flag_the_writer_set() {
+    let mut container = fresh();
+    container.add("x", &mut &b"data"[..]).expect("add");
+    let mut bytes = container.into_inner().into_inner();
+    // Set bit 31 of the stream word in the start chunk at 32 and recompute its CRC the way the
+    // spec README describes.
+    bytes[32 + 7] |= 0x80;
+    let table = crc_table();
+    let mut r = u16::from_le_bytes([bytes[32], bytes[33]]);
+    for &b in &bytes[36..160] {
+        r = ((r << 8) | u16::from(b)) ^ table[usize::from(r >> 8)];
+    }
+    bytes[34..36].copy_from_slice(&r.to_le_bytes());
+    let mut container = Container::open(Cursor::new(bytes), None).expect("open");
+    container.rename("x", "y").expect("rename");
+    let bytes = container.into_inner().into_inner();
+    assert_eq!(bytes[32 + 7] & 0x80, 0x80, "EOF flag kept");
+    assert_eq!(&bytes[40..42], b"y\0");
+    let (files, _) = independent_read(&bytes).expect("readable, CRC right");
+    assert_eq!(files.get("y").map(Vec::as_slice), Some(&b"data"[..]));
+}
+
 // The real binary.
 
 fn zvfs(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {

@@ -1,7 +1,7 @@
 //! Edits of an existing virtual file: rename, append, truncate and overwrite at an offset.
 //!
 //! Every edit keeps the container in the layout the reference implementation reads: a rename
-//! rewrites the 128-byte stream start chunk in place; appended data goes into continuation
+//! rewrites the 128-byte stream start chunk in place (keeping its EOF flag); appended data goes into continuation
 //! chunks after the stream's end, in fill chunks first (the container's allocator); a shrink
 //! turns the chunks past the new end into fill chunks in place and rewrites a chunk that
 //! straddles the end shorter, the freed bytes becoming fill; an overwrite rewrites each touched
@@ -13,9 +13,10 @@
 
 use std::io::{self, Read, SeekFrom};
 
+use storage_backend::chunk::crc::chunk_crc;
 use storage_backend::chunk::{MAX_CHUNK, parse_chunk, write_continuation, write_stream_start};
 
-use super::container::{Container, MAX_STREAM_BYTES, Medium, Slot, read_up_to};
+use super::container::{Container, MAX_STREAM_BYTES, Medium, START_CHUNK, Slot, read_up_to};
 use super::error::IneError;
 
 impl<F: Medium> Container<F> {
@@ -31,8 +32,25 @@ impl<F: Medium> Container<F> {
             .map(|c| c.pos)
             .ok_or_else(|| IneError::Inconsistent(format!("stream {old:?} has no start")))?;
         let mut buf = vec![0u8; MAX_CHUNK];
+        let old_chunk = &mut buf[..START_CHUNK as usize];
+        self.file.seek(SeekFrom::Start(pos))?;
+        self.file.read_exact(old_chunk)?;
+        let bad = |error| IneError::BadChunk {
+            position: pos,
+            error,
+        };
+        let (_, eof, _) = parse_chunk(old_chunk)
+            .and_then(|c| c.stream_start())
+            .map_err(bad)?;
         let size = write_stream_start(&mut buf, id, new.as_bytes())
             .map_err(|_| IneError::BadName(new.to_string()))?;
+        if eof {
+            // The codec writes the EOF flag clear; a container that set it keeps it.
+            buf[7] |= 0x80;
+            let word = u16::from_le_bytes([buf[0], buf[1]]);
+            let crc = chunk_crc(word, &buf[4..size]);
+            buf[2..4].copy_from_slice(&crc.to_le_bytes());
+        }
         self.write_bytes(pos, &buf[..size])?;
         self.file.flush()?;
         if let Some(info) = self.streams.get_mut(&id) {
