@@ -472,6 +472,74 @@ fn rename_keeps_an_eof_flag_the_writer_set() {
     assert_eq!(files.get("y").map(Vec::as_slice), Some(&b"data"[..]));
 }
 
+/// A continuation chunk of `size` bytes carrying `data`, built from the spec README's layout:
+/// a writer may pad a chunk beyond the smallest size that holds its data.
+fn padded_continuation(size: usize, stream: u32, offset: u64, data: &[u8]) -> Vec<u8> {
+    let mut chunk = vec![0u8; size];
+    let exp = (0..8).find(|e| 32 << e == size).expect("power of two");
+    let invalid = size - 14 - data.len();
+    let word = 2u16 | (exp << 2) | ((invalid as u16) << 5);
+    chunk[0..2].copy_from_slice(&word.to_le_bytes());
+    chunk[4..8].copy_from_slice(&stream.to_le_bytes());
+    chunk[8..14].copy_from_slice(&offset.to_le_bytes()[..6]);
+    chunk[14..14 + data.len()].copy_from_slice(data);
+    let table = crc_table();
+    let mut r = word;
+    for &b in &chunk[4..14 + data.len()] {
+        r = ((r << 8) | u16::from(b)) ^ table[usize::from(r >> 8)];
+    }
+    chunk[2..4].copy_from_slice(&r.to_le_bytes());
+    chunk
+}
+
+#[test]
+fn padded_chunks_keep_their_size_when_overwritten_and_shrink_when_truncated() {
+    let mut container = fresh();
+    container.add("p", &mut &b""[..]).expect("add");
+    let mut bytes = container.into_inner().into_inner();
+    // Two padded continuations: 10 bytes in 256, then 5 bytes in 128.
+    bytes.extend(padded_continuation(256, 0, 0, b"0123456789"));
+    bytes.extend(padded_continuation(128, 0, 10, b"abcde"));
+    let (_, before) = independent_read(&bytes).expect("a valid container");
+    let mut container = Container::open(Cursor::new(bytes), None).expect("open");
+    container
+        .write_at("p", 8, &mut &b"XYZ"[..])
+        .expect("write-at across both chunks");
+    let (after, container) = layout(container);
+    assert_eq!(before, after, "padded chunks keep their size and place");
+    let mut container = check(
+        container,
+        &BTreeMap::from([("p".into(), b"01234567XYZbcde".to_vec())]),
+    );
+    // Truncating into the first chunk: rewritten at its smallest size, the rest fill (then cut
+    // off the end of the file with the freed second chunk).
+    container.truncate("p", 4).expect("truncate");
+    let (after, container) = layout(container);
+    assert_eq!(after.last(), Some(&(160, 32, 2)), "{after:?}");
+    check(container, &BTreeMap::from([("p".into(), b"0123".to_vec())]));
+}
+
+#[test]
+fn a_failing_write_past_the_end_leaves_the_file_as_it_was() {
+    let mut container = fresh();
+    container.add("a", &mut &b"abc"[..]).expect("add");
+    let before = container.into_inner().into_inner();
+    let mut container = Container::open(Cursor::new(before.clone()), None).expect("open");
+    let mut failing = io::repeat(1).take(5000).chain(Broken);
+    assert!(container.write_at("a", 10_000, &mut failing).is_err());
+    let after = container.into_inner().into_inner();
+    assert_eq!(after, before, "zero gap and partial data taken back");
+}
+
+/// A reader that always fails.
+struct Broken;
+
+impl Read for Broken {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other("input broke"))
+    }
+}
+
 // The real binary.
 
 fn zvfs(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {

@@ -14,7 +14,9 @@
 use std::io::{self, Read, SeekFrom};
 
 use storage_backend::chunk::crc::chunk_crc;
-use storage_backend::chunk::{MAX_CHUNK, parse_chunk, write_continuation, write_stream_start};
+use storage_backend::chunk::{
+    ChunkType, MAX_CHUNK, exp_for_len, parse_chunk, write_continuation, write_stream_start,
+};
 
 use super::container::{Container, MAX_STREAM_BYTES, Medium, START_CHUNK, Slot, read_up_to};
 use super::error::IneError;
@@ -129,7 +131,8 @@ impl<F: Medium> Container<F> {
         if offset > MAX_STREAM_BYTES {
             return Err(IneError::Full);
         }
-        let mut size = self.size_of(id);
+        let old_size = self.size_of(id);
+        let mut size = old_size;
         if offset > size {
             size = self.write_data(id, size, &mut io::repeat(0).take(offset - size))?;
             self.set_size(id, size);
@@ -170,7 +173,17 @@ impl<F: Medium> Container<F> {
                 return Ok(cursor - offset);
             }
         }
-        let end = self.write_data(id, cursor, content)?;
+        let end = match self.write_data(id, cursor, content) {
+            Ok(end) => end,
+            Err(e) => {
+                // Past the old end nothing was overwritten: the zero gap is taken back too,
+                // so a write past the end that fails leaves the file as it was.
+                if offset >= old_size && size > old_size {
+                    self.truncate(name, old_size)?;
+                }
+                return Err(e);
+            }
+        };
         self.file.flush()?;
         if end > size {
             self.set_size(id, end);
@@ -207,11 +220,25 @@ impl<F: Medium> Container<F> {
             offset: header.offset,
             len: keep as u32,
         };
-        if size as u64 == old.size {
+        if keep == data.len() && (size as u64) < old.size {
+            // The same data length in a chunk its writer padded: keep the chunk's size (more
+            // invalid trailing bytes), so an overwrite moves nothing.
+            let grown = old.size as usize;
+            let valid = size - 4 - usize::from(u16::from_le_bytes([out[0], out[1]]) >> 5);
+            let exp = exp_for_len(grown).unwrap_or(7);
+            let word = (ChunkType::Continuation as u16)
+                | (u16::from(exp) << 2)
+                | (((grown - 4 - valid) as u16) << 5);
+            out[0..2].copy_from_slice(&word.to_le_bytes());
+            let crc = chunk_crc(word, &out[4..4 + valid]);
+            out[2..4].copy_from_slice(&crc.to_le_bytes());
+            self.write_bytes(pos, &out[..grown])?;
+            self.chunks[index].slot = slot;
+        } else if size as u64 == old.size {
             self.write_bytes(pos, &out[..size])?;
             self.chunks[index].slot = slot;
         } else {
-            // Smaller than before (a shorter chunk, or a reference chunk with padding).
+            // A shorter chunk (truncate): the freed bytes become fill.
             self.place(Some(index), &out[..size], slot)?;
         }
         Ok(())
