@@ -195,7 +195,10 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                         })?,
                 };
                 let mut reader = BufReader::new(File::open(path).map_err(|e| io_failure(path, e))?);
-                let info = c.add(&stream_name, &mut reader)?;
+                let info = c.add(&stream_name, &mut reader).map_err(step(
+                    &container,
+                    &format!("import {} as {stream_name:?}", path.display()),
+                ))?;
                 if !json {
                     println!("added {} ({})", info.name, human_size(info.size));
                 }
@@ -212,12 +215,16 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                 None => {
                     let stdout = io::stdout();
                     let mut lock = stdout.lock();
-                    c.extract(&name, &mut lock)?;
+                    c.extract(&name, &mut lock)
+                        .map_err(step(&container, &format!("extract {name:?}")))?;
                     lock.flush().map_err(|e| Failure::Io(e.to_string()))?;
                 }
                 Some(path) => {
                     let mut out = File::create(&path).map_err(|e| io_failure(&path, e))?;
-                    c.extract(&name, &mut out)?;
+                    c.extract(&name, &mut out).map_err(step(
+                        &container,
+                        &format!("extract {name:?} to {}", path.display()),
+                    ))?;
                 }
             }
             Ok(())
@@ -234,7 +241,10 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                     std::fs::create_dir_all(parent).map_err(|e| io_failure(parent, e))?;
                 }
                 let mut out = File::create(&target).map_err(|e| io_failure(&target, e))?;
-                c.extract(&stream.name, &mut out)?;
+                c.extract(&stream.name, &mut out).map_err(step(
+                    &container,
+                    &format!("export {:?} to {}", stream.name, target.display()),
+                ))?;
             }
             Ok(())
         }
