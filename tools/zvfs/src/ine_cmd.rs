@@ -142,7 +142,8 @@ fn input(path: &Path) -> Result<Box<dyn Read>, Failure> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdin().lock()));
     }
-    let file = File::open(path).map_err(|e| io_failure(path, e))?;
+    let file = File::open(path)
+        .map_err(|e| Failure::Io(format!("{}: open the input: {e}", path.display())))?;
     Ok(Box::new(BufReader::new(file)))
 }
 
