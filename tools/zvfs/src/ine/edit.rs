@@ -107,13 +107,16 @@ impl<F: Medium> Container<F> {
                 }
             }
         }
+        // Chunks past the end go first: should the edit stop half-way, the stream still
+        // covers its bytes without a gap (only longer than asked).
+        self.release_at(&freed)?;
         if let Some((pos, keep)) = straddle {
             self.rewrite(pos, |data| {
                 usize::try_from(keep).map_or(data.len(), |k| k.min(data.len()))
             })?;
+            // The freed tail of the rewritten chunk merges with its neighbours.
+            self.tidy()?;
         }
-        // release_at also merges the freed space and trims fills off the end of the file.
-        self.release_at(&freed)?;
         self.set_size(id, size);
         Ok(())
     }
