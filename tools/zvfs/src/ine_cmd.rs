@@ -1,11 +1,11 @@
 //! `zvfs ine …`: the reference `ic` tool's operations on a plain inecontainer file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use clap::Subcommand;
-use zvfs::ine::{Container, DEFAULT_IDENTIFIER};
+use zvfs::ine::{Container, DEFAULT_IDENTIFIER, IneError};
 
 use crate::{Failure, human_size};
 
@@ -62,6 +62,52 @@ pub enum IneCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Rename a virtual file (the new name must not exist).
+    Rename {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        old: String,
+        /// Its new name.
+        new: String,
+    },
+    /// Append a host file (or standard input, `-`) to a virtual file.
+    Append {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        name: String,
+        /// The data to append: a host file, or `-` for standard input.
+        input: PathBuf,
+    },
+    /// Set a virtual file's size: shrinking frees chunks as fill, growing appends zeros.
+    Truncate {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        name: String,
+        /// The new size in bytes.
+        size: u64,
+    },
+    /// Overwrite a virtual file from a byte offset on with a host file (or `-`), in place;
+    /// what goes past the end is appended.
+    WriteAt {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        name: String,
+        /// The byte offset (past the end: the gap is filled with zeros).
+        offset: u64,
+        /// The data: a host file, or `-` for standard input.
+        input: PathBuf,
+    },
+    /// Stream a virtual file to standard output in byte order, in constant memory.
+    Cat {
+        /// The container file.
+        container: PathBuf,
+        /// The virtual file.
+        name: String,
+    },
 }
 
 fn io_failure(path: &Path, e: io::Error) -> Failure {
@@ -74,7 +120,31 @@ fn open(path: &Path, ident: Option<&str>) -> Result<Container<File>, Failure> {
         .write(true)
         .open(path)
         .map_err(|e| io_failure(path, e))?;
-    Ok(Container::open(file, ident)?)
+    Container::open(file, ident).map_err(step(path, "open"))
+}
+
+/// Maps a container error to a failure (keeping its exit code) whose message names the
+/// container file and the step that failed.
+fn step(path: &Path, what: &str) -> impl FnOnce(IneError) -> Failure {
+    let prefix = format!("{}: {what}", path.display());
+    move |e| match Failure::from(e) {
+        Failure::Usage(m) => Failure::Usage(format!("{prefix}: {m}")),
+        Failure::Check(m) => Failure::Check(format!("{prefix}: {m}")),
+        Failure::Io(m) => Failure::Io(format!("{prefix}: {m}")),
+        Failure::Missing(m) => Failure::Missing(format!("{prefix}: {m}")),
+        Failure::Refused(m) => Failure::Refused(format!("{prefix}: {m}")),
+    }
+}
+
+/// The data of `append`/`write-at`: a host file, opened before the container is touched so a
+/// missing input changes nothing, or standard input for `-`.
+fn input(path: &Path) -> Result<Box<dyn Read>, Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let file = File::open(path)
+        .map_err(|e| Failure::Io(format!("{}: open the input: {e}", path.display())))?;
+    Ok(Box::new(BufReader::new(file)))
 }
 
 /// Runs one `ine` subcommand.
@@ -126,7 +196,10 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                         })?,
                 };
                 let mut reader = BufReader::new(File::open(path).map_err(|e| io_failure(path, e))?);
-                let info = c.add(&stream_name, &mut reader)?;
+                let info = c.add(&stream_name, &mut reader).map_err(step(
+                    &container,
+                    &format!("import {} as {stream_name:?}", path.display()),
+                ))?;
                 if !json {
                     println!("added {} ({})", info.name, human_size(info.size));
                 }
@@ -143,12 +216,16 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                 None => {
                     let stdout = io::stdout();
                     let mut lock = stdout.lock();
-                    c.extract(&name, &mut lock)?;
+                    c.extract(&name, &mut lock)
+                        .map_err(step(&container, &format!("extract {name:?}")))?;
                     lock.flush().map_err(|e| Failure::Io(e.to_string()))?;
                 }
                 Some(path) => {
                     let mut out = File::create(&path).map_err(|e| io_failure(&path, e))?;
-                    c.extract(&name, &mut out)?;
+                    c.extract(&name, &mut out).map_err(step(
+                        &container,
+                        &format!("extract {name:?} to {}", path.display()),
+                    ))?;
                 }
             }
             Ok(())
@@ -165,16 +242,82 @@ pub fn run(command: IneCommand, json: bool) -> Result<(), Failure> {
                     std::fs::create_dir_all(parent).map_err(|e| io_failure(parent, e))?;
                 }
                 let mut out = File::create(&target).map_err(|e| io_failure(&target, e))?;
-                c.extract(&stream.name, &mut out)?;
+                c.extract(&stream.name, &mut out).map_err(step(
+                    &container,
+                    &format!("export {:?} to {}", stream.name, target.display()),
+                ))?;
             }
             Ok(())
         }
         IneCommand::Remove { container, names } => {
             let mut c = open(&container, None)?;
             for name in &names {
-                c.remove(name)?;
+                c.remove(name)
+                    .map_err(step(&container, &format!("remove {name:?}")))?;
             }
             Ok(())
+        }
+        IneCommand::Rename {
+            container,
+            old,
+            new,
+        } => {
+            let mut c = open(&container, None)?;
+            c.rename(&old, &new)
+                .map_err(step(&container, &format!("rename {old:?} to {new:?}")))
+        }
+        IneCommand::Append {
+            container,
+            name,
+            input: from,
+        } => {
+            let mut data = input(&from)?;
+            let mut c = open(&container, None)?;
+            let what = format!("append {} to {name:?}", from.display());
+            let size = c
+                .append(&name, &mut data)
+                .map_err(step(&container, &what))?;
+            if !json {
+                println!("{name}: {}", human_size(size));
+            }
+            Ok(())
+        }
+        IneCommand::Truncate {
+            container,
+            name,
+            size,
+        } => {
+            let mut c = open(&container, None)?;
+            c.truncate(&name, size)
+                .map_err(step(&container, &format!("truncate {name:?} to {size}")))
+        }
+        IneCommand::WriteAt {
+            container,
+            name,
+            offset,
+            input: from,
+        } => {
+            let mut data = input(&from)?;
+            let mut c = open(&container, None)?;
+            let what = format!("write {} into {name:?} at {offset}", from.display());
+            let written = c
+                .write_at(&name, offset, &mut data)
+                .map_err(step(&container, &what))?;
+            if !json {
+                println!("{name}: wrote {} at {offset}", human_size(written));
+            }
+            Ok(())
+        }
+        IneCommand::Cat { container, name } => {
+            let mut c = open(&container, None)?;
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let result = c.extract(&name, &mut out).and_then(|_| Ok(out.flush()?));
+            match result {
+                // A reader that stopped early (`| head`) is not an error of ours.
+                Err(IneError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(step(&container, &format!("cat {name:?}"))),
+            }
         }
     }
 }

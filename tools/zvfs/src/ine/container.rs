@@ -13,11 +13,11 @@ use super::error::IneError;
 use super::{FORMAT_VERSION, MAX_NAME_BYTES};
 
 /// Size of a stream start chunk.
-const START_CHUNK: u64 = 128;
+pub(super) const START_CHUNK: u64 = 128;
 /// The largest stream id (31 bits).
 const MAX_STREAM_ID: u32 = 0x7FFF_FFFF;
 /// Stream offsets are 48-bit.
-const MAX_STREAM_BYTES: u64 = 1 << 48;
+pub(super) const MAX_STREAM_BYTES: u64 = 1 << 48;
 
 /// A storage a container can live in: a file or, in tests, memory.
 pub trait Medium: Read + Write + Seek {
@@ -41,7 +41,7 @@ impl Medium for Cursor<Vec<u8>> {
 
 /// What a chunk of the container holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
+pub(super) enum Slot {
     Header,
     Start { stream: u32 },
     Data { stream: u32, offset: u64, len: u32 },
@@ -50,10 +50,10 @@ enum Slot {
 
 /// One chunk: where it is, how big, what it holds.
 #[derive(Clone, Copy, Debug)]
-struct Placed {
-    pos: u64,
-    size: u64,
-    slot: Slot,
+pub(super) struct Placed {
+    pub(super) pos: u64,
+    pub(super) size: u64,
+    pub(super) slot: Slot,
 }
 
 /// A virtual file of the container.
@@ -69,11 +69,11 @@ pub struct StreamInfo {
 
 /// An opened inecontainer.
 pub struct Container<F: Medium> {
-    file: F,
+    pub(super) file: F,
     identifier: String,
     /// Every chunk, in file order, covering the file without gaps.
-    chunks: Vec<Placed>,
-    streams: BTreeMap<u32, StreamInfo>,
+    pub(super) chunks: Vec<Placed>,
+    pub(super) streams: BTreeMap<u32, StreamInfo>,
 }
 
 impl<F: Medium> Container<F> {
@@ -205,7 +205,7 @@ impl<F: Medium> Container<F> {
         self.file
     }
 
-    fn stream_id(&self, name: &str) -> Result<u32, IneError> {
+    pub(super) fn stream_id(&self, name: &str) -> Result<u32, IneError> {
         self.streams
             .values()
             .find(|s| s.name == name)
@@ -249,12 +249,7 @@ impl<F: Medium> Container<F> {
     /// Adds a virtual file `name` with the content of `content`, filling unused space first
     /// and then growing the container.
     pub fn add(&mut self, name: &str, content: &mut dyn Read) -> Result<StreamInfo, IneError> {
-        if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('\0') {
-            return Err(IneError::BadName(name.to_string()));
-        }
-        if self.streams.values().any(|s| s.name == name) {
-            return Err(IneError::StreamExists(name.to_string()));
-        }
+        self.check_new_name(name)?;
         let id = match self.streams.keys().next_back() {
             None => 0,
             Some(&last) if last < MAX_STREAM_ID => last + 1,
@@ -265,9 +260,90 @@ impl<F: Medium> Container<F> {
         let at = self.allocate(START_CHUNK);
         let size = write_stream_start(&mut buf, id, name.as_bytes())
             .map_err(|_| IneError::BadName(name.to_string()))?;
-        self.place(at, &buf[..size], Slot::Start { stream: id })?;
+        let at_pos = self.place(at, &buf[..size], Slot::Start { stream: id })?;
 
-        let mut offset = 0u64;
+        let size = match self.write_data(id, 0, content) {
+            Ok(size) => size,
+            Err(e) => {
+                // Nothing of a file that could not be read stays behind.
+                self.release_at(&[at_pos])?;
+                return Err(e);
+            }
+        };
+        self.file.flush()?;
+        let info = StreamInfo {
+            id,
+            name: name.to_string(),
+            size,
+        };
+        self.streams.insert(id, info.clone());
+        Ok(info)
+    }
+
+    /// Removes the virtual file `name`: its chunks become fill chunks in place, adjacent fills
+    /// of equal size merge, and fills at the end of the file are cut off.
+    pub fn remove(&mut self, name: &str) -> Result<(), IneError> {
+        let id = self.stream_id(name)?;
+        let mut buf = vec![0u8; MAX_CHUNK];
+        for index in 0..self.chunks.len() {
+            let Placed { pos, size, slot } = self.chunks[index];
+            let owned =
+                matches!(slot, Slot::Start { stream } | Slot::Data { stream, .. } if stream == id);
+            if owned {
+                write_fill(&mut buf, size as usize)
+                    .map_err(|_| IneError::Inconsistent("fill size".into()))?;
+                self.write_bytes(pos, &buf[..size as usize])?;
+                self.chunks[index].slot = Slot::Fill;
+            }
+        }
+        self.streams.remove(&id);
+        self.tidy()
+    }
+
+    /// Refuses a name a new or renamed stream cannot take: empty, over 119 bytes, with a nul
+    /// byte, or already used.
+    pub(super) fn check_new_name(&self, name: &str) -> Result<(), IneError> {
+        if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('\0') {
+            return Err(IneError::BadName(name.to_string()));
+        }
+        if self.streams.values().any(|s| s.name == name) {
+            return Err(IneError::StreamExists(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Writes `content` as continuations of stream `id` from stream offset `offset` on, into
+    /// fill chunks first and then at the end of the file. Returns the stream offset after the
+    /// last byte, with the file tidied. If `content` fails to read, the chunks written so far become fill again, so
+    /// the stream is as it was.
+    pub(super) fn write_data(
+        &mut self,
+        id: u32,
+        offset: u64,
+        content: &mut dyn Read,
+    ) -> Result<u64, IneError> {
+        let mut written = Vec::new();
+        match self.write_data_inner(id, offset, content, &mut written) {
+            Ok(end) => {
+                // Splitting fills may have left equal fills side by side.
+                self.tidy()?;
+                Ok(end)
+            }
+            Err(e) => {
+                self.release_at(&written)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn write_data_inner(
+        &mut self,
+        id: u32,
+        mut offset: u64,
+        content: &mut dyn Read,
+        written: &mut Vec<u64>,
+    ) -> Result<u64, IneError> {
+        let mut buf = vec![0u8; MAX_CHUNK];
         let mut data = vec![0u8; MAX_CHUNK - CONT_DATA_OFFSET];
         loop {
             // The slot decides how much data this chunk carries: a hole's capacity, or a whole
@@ -290,7 +366,7 @@ impl<F: Medium> Container<F> {
             let size = write_continuation(&mut buf, header, &data[..n])
                 .map_err(|_| IneError::Inconsistent("continuation does not fit".into()))?;
             let at = self.allocate(size as u64);
-            self.place(
+            let pos = self.place(
                 at,
                 &buf[..size],
                 Slot::Data {
@@ -299,35 +375,31 @@ impl<F: Medium> Container<F> {
                     len: n as u32,
                 },
             )?;
+            written.push(pos);
             offset += n as u64;
         }
-        self.file.flush()?;
-        let info = StreamInfo {
-            id,
-            name: name.to_string(),
-            size: offset,
-        };
-        self.streams.insert(id, info.clone());
-        Ok(info)
+        Ok(offset)
     }
 
-    /// Removes the virtual file `name`: its chunks become fill chunks in place, adjacent fills
-    /// of equal size merge, and fills at the end of the file are cut off.
-    pub fn remove(&mut self, name: &str) -> Result<(), IneError> {
-        let id = self.stream_id(name)?;
+    /// Turns the chunks at positions `positions` into fill chunks, then tidies the file.
+    pub(super) fn release_at(&mut self, positions: &[u64]) -> Result<(), IneError> {
         let mut buf = vec![0u8; MAX_CHUNK];
-        for index in 0..self.chunks.len() {
-            let Placed { pos, size, slot } = self.chunks[index];
-            let owned =
-                matches!(slot, Slot::Start { stream } | Slot::Data { stream, .. } if stream == id);
-            if owned {
-                write_fill(&mut buf, size as usize)
-                    .map_err(|_| IneError::Inconsistent("fill size".into()))?;
-                self.write_at(pos, &buf[..size as usize])?;
-                self.chunks[index].slot = Slot::Fill;
-            }
+        for &pos in positions {
+            let index = self
+                .chunks
+                .binary_search_by_key(&pos, |c| c.pos)
+                .map_err(|_| IneError::Inconsistent(format!("no chunk at byte {pos}")))?;
+            let size = self.chunks[index].size;
+            write_fill(&mut buf, size as usize)
+                .map_err(|_| IneError::Inconsistent("fill size".into()))?;
+            self.write_bytes(pos, &buf[..size as usize])?;
+            self.chunks[index].slot = Slot::Fill;
         }
-        self.streams.remove(&id);
+        self.tidy()
+    }
+
+    /// Merges adjacent fills, cuts fills off the end of the file, and flushes.
+    pub(super) fn tidy(&mut self) -> Result<(), IneError> {
         self.merge_fills()?;
         while self.chunks.last().is_some_and(|c| c.slot == Slot::Fill) {
             self.chunks.pop();
@@ -347,22 +419,30 @@ impl<F: Medium> Container<F> {
 
     /// Where a chunk of `size` bytes goes: the chunk index of a fill chunk to take (split if
     /// larger), or `None` to append.
-    fn allocate(&self, size: u64) -> Option<usize> {
+    pub(super) fn allocate(&self, size: u64) -> Option<usize> {
         self.first_fill(size)
     }
 
-    /// Writes `bytes` (one chunk) into the fill chunk `at`, or at the end of the file.
-    fn place(&mut self, at: Option<usize>, bytes: &[u8], slot: Slot) -> Result<(), IneError> {
+    /// Writes `bytes` (one chunk) into the chunk `at` — a fill chunk, or a chunk rewritten in
+    /// place no larger than it was — or at the end of the file; the rest of a larger chunk
+    /// becomes fill chunks. Returns the chunk's position.
+    pub(super) fn place(
+        &mut self,
+        at: Option<usize>,
+        bytes: &[u8],
+        slot: Slot,
+    ) -> Result<u64, IneError> {
         let size = bytes.len() as u64;
         match at {
             None => {
                 let pos = self.chunks.last().map_or(0, |c| c.pos + c.size);
-                self.write_at(pos, bytes)?;
+                self.write_bytes(pos, bytes)?;
                 self.chunks.push(Placed { pos, size, slot });
+                Ok(pos)
             }
             Some(index) => {
                 let hole = self.chunks[index];
-                self.write_at(hole.pos, bytes)?;
+                self.write_bytes(hole.pos, bytes)?;
                 let mut replacement = vec![Placed {
                     pos: hole.pos,
                     size,
@@ -373,7 +453,7 @@ impl<F: Medium> Container<F> {
                     let rest = (hole.size - size) as usize;
                     let mut fills = vec![0u8; rest];
                     write_fills(&mut fills).map_err(|_| IneError::Inconsistent("split".into()))?;
-                    self.write_at(hole.pos + size, &fills)?;
+                    self.write_bytes(hole.pos + size, &fills)?;
                     let mut pos = hole.pos + size;
                     let mut left = rest as u64;
                     while left > 0 {
@@ -388,9 +468,9 @@ impl<F: Medium> Container<F> {
                     }
                 }
                 self.chunks.splice(index..=index, replacement);
+                Ok(hole.pos)
             }
         }
-        Ok(())
     }
 
     /// Merges adjacent fill chunks of equal size (below 4 KiB) into one of twice the size,
@@ -411,13 +491,13 @@ impl<F: Medium> Container<F> {
             let exp = exp_for_len(merged as usize).unwrap_or(7);
             let word = (ChunkType::Fill as u16) | (u16::from(exp) << 2);
             buf[..2].copy_from_slice(&word.to_le_bytes());
-            self.write_at(self.chunks[i].pos, &buf[..2])?;
+            self.write_bytes(self.chunks[i].pos, &buf[..2])?;
             self.chunks[i].size = merged;
             self.chunks.remove(i + 1);
         }
     }
 
-    fn write_at(&mut self, pos: u64, bytes: &[u8]) -> Result<(), IneError> {
+    pub(super) fn write_bytes(&mut self, pos: u64, bytes: &[u8]) -> Result<(), IneError> {
         self.file.seek(SeekFrom::Start(pos))?;
         self.file.write_all(bytes)?;
         Ok(())
@@ -434,7 +514,7 @@ fn largest_chunk_within(bytes: u64) -> u64 {
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -11,11 +11,15 @@
 //! A container that does not parse — a bad CRC, a truncated chunk, a continuation without a
 //! stream start, a stream with gaps or overlaps — is refused with an [`IneError`] before
 //! anything is read from it or written to it.
+//!
+//! Existing virtual files are edited in place (`edit`): rename, append, truncate and
+//! overwrite at an offset, each leaving a container the reference implementation reads.
 
 mod container;
+mod edit;
 mod error;
 
-pub use container::{Container, StreamInfo};
+pub use container::{Container, Medium, StreamInfo};
 pub use error::IneError;
 
 /// The identifier string of the reference tool's containers.
