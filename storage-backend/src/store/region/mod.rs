@@ -474,8 +474,20 @@ fn region_key<E: CryptoEngine>(
     db: Db,
     uuid: &[u8; 16],
 ) -> Result<KeyHandle> {
+    derive_region_key(eng, master, b"zos-store/v1/", db, uuid)
+}
+
+/// HKDF-SHA256 of `master` with the container UUID as salt and `<engine prefix><db name>` as
+/// info: each engine version and each database gets a key of its own from one master key.
+pub(crate) fn derive_region_key<E: CryptoEngine>(
+    eng: &mut E,
+    master: KeyHandle,
+    prefix: &[u8],
+    db: Db,
+    uuid: &[u8; 16],
+) -> Result<KeyHandle> {
     let mut info = Vec::new();
-    info.extend_from_slice(b"zos-store/v1/");
+    info.extend_from_slice(prefix);
     info.extend_from_slice(db.name().as_bytes());
     eng.derive_key(master, uuid, &info)
         .map_err(StoreError::Crypto)

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
 use crate::chunk::codec::{parse_chunk, write_file_header, write_fills};
-use crate::crypto::CryptoEngine;
+use crate::crypto::{CryptoEngine, KeyHandle};
 
 use super::super::error::{IntegrityKind, Result, StoreError};
 use super::super::record::{Reader, Writer, kind, stream};
@@ -33,6 +33,37 @@ pub(crate) fn ident(seq: u64) -> [u8; 21] {
         };
     }
     out
+}
+
+/// The two header blocks of a segment incarnation `seq`, each `bs` bytes and padded with fill
+/// chunks: block 0, the plaintext file header naming `seq`; block 1, the sealed SEG_META
+/// record carrying `meta` (v1 and v2 put different fields in it). Shared by both engines, so
+/// a segment opens the same way whatever writes it.
+pub(crate) fn header_blocks<E: CryptoEngine>(
+    eng: &mut E,
+    key: KeyHandle,
+    seq: u64,
+    bs: usize,
+    meta: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut b0 = alloc::vec![0u8; bs];
+    let n = write_file_header(&mut b0, 1, 0, &ident(seq)).map_err(|_| StoreError::BadGeometry)?;
+    write_fills(&mut b0[n..]).map_err(|_| StoreError::BadGeometry)?;
+    let mut b1 = Vec::with_capacity(bs);
+    seal_record(
+        eng,
+        key,
+        seq,
+        bs,
+        stream::SEG_META,
+        meta,
+        &mut b1,
+        &mut |_| {},
+    )?;
+    let n = b1.len();
+    b1.resize(bs, 0);
+    write_fills(&mut b1[n..]).map_err(|_| StoreError::BadGeometry)?;
+    Ok((b0, b1))
 }
 
 /// The sequence number in a segment's block 0, if its file header chunk is intact.
@@ -133,12 +164,6 @@ impl Region {
             .dev
             .erase(self.layout.seg_unit(seg), self.layout.seg_units))?;
         let block = self.layout.seg_block(seg);
-        let mut b0 = alloc::vec![0u8; bs];
-        let n =
-            write_file_header(&mut b0, 1, 0, &ident(seq)).map_err(|_| StoreError::BadGeometry)?;
-        write_fills(&mut b0[n..]).map_err(|_| StoreError::BadGeometry)?;
-        dev(io.dev.write(block, &b0))?;
-        dev(io.dev.flush())?;
         let mut w = Writer::new(kind::SEG_META);
         w.u8(self.db.index() as u8)
             .u8(u8::from(ckpt_start))
@@ -146,20 +171,9 @@ impl Region {
             .u64(prev.0)
             .u32(prev.1)
             .u32(prev.2 as u32);
-        let mut b1 = Vec::with_capacity(bs);
-        seal_record(
-            io.eng,
-            self.key,
-            seq,
-            bs,
-            stream::SEG_META,
-            &w.0,
-            &mut b1,
-            &mut |_| {},
-        )?;
-        let n = b1.len();
-        b1.resize(bs, 0);
-        write_fills(&mut b1[n..]).map_err(|_| StoreError::BadGeometry)?;
+        let (b0, b1) = header_blocks(io.eng, self.key, seq, bs, &w.0)?;
+        dev(io.dev.write(block, &b0))?;
+        dev(io.dev.flush())?;
         dev(io.dev.write(block + 1, &b1))?;
         dev(io.dev.flush())?;
         self.segs[seg as usize] = SegState {

@@ -132,11 +132,7 @@ pub fn region_key<E: CryptoEngine>(
     db: Db,
     uuid: &[u8; 16],
 ) -> Result<KeyHandle> {
-    let mut info = Vec::new();
-    info.extend_from_slice(b"zos-store/v2/");
-    info.extend_from_slice(db.name().as_bytes());
-    eng.derive_key(master, uuid, &info)
-        .map_err(StoreError::Crypto)
+    crate::store::region::derive_region_key(eng, master, b"zos-store/v2/", db, uuid)
 }
 
 fn sb_bytes(bs: usize) -> usize {

@@ -15,12 +15,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
-use crate::chunk::codec::{write_file_header, write_fills};
+use crate::chunk::codec::write_fills;
 use crate::crypto::{CryptoEngine, KeyHandle, TAG_LEN};
 use crate::store::btree::{PagePtr, PageStore};
 use crate::store::error::{IntegrityKind, Result, StoreError};
 use crate::store::record::{Reader, Writer, kind, stream};
-use crate::store::region::segment::{ident, parse_ident};
+use crate::store::region::segment::{header_blocks, parse_ident};
 use crate::store::seal::{
     Next, RawRecord, SegView, open_chunk, read_record, seal_record, sealed_len,
 };
@@ -176,28 +176,11 @@ impl<D: BlockDevice, E: CryptoEngine> Medium<D, E> {
         self.dev
             .erase(self.lay.seg_unit(seg), u64::from(self.lay.seg_units))?;
         let block = self.lay.seg_block(seg);
-        let mut b0 = vec![0u8; bs];
-        let n =
-            write_file_header(&mut b0, 1, 0, &ident(seq)).map_err(|_| StoreError::BadGeometry)?;
-        write_fills(&mut b0[n..]).map_err(|_| StoreError::BadGeometry)?;
-        self.dev.write(block, &b0)?;
-        self.dev.flush()?;
         let mut w = Writer::new(kind::SEG_META);
         w.u8(SEG_VERSION).u8(cls).u32(erase);
-        let mut b1 = Vec::with_capacity(bs);
-        seal_record(
-            &mut self.eng,
-            self.key,
-            seq,
-            bs,
-            stream::SEG_META,
-            &w.0,
-            &mut b1,
-            &mut |_| {},
-        )?;
-        let n = b1.len();
-        b1.resize(bs, 0);
-        write_fills(&mut b1[n..]).map_err(|_| StoreError::BadGeometry)?;
+        let (b0, b1) = header_blocks(&mut self.eng, self.key, seq, bs, &w.0)?;
+        self.dev.write(block, &b0)?;
+        self.dev.flush()?;
         self.dev.write(block + 1, &b1)?;
         self.dev.flush()?;
         self.stats.segments_opened += 1;
